@@ -1,0 +1,1 @@
+"""FHIR R4 data turned into plain, normalised patient facts (units converted, codes matched)."""

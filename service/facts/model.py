@@ -1,0 +1,149 @@
+"""The patient facts the rules read. Plain frozen data: no FHIR JSON, no HTTP, no configuration."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class ResourceRef:
+    """Which FHIR resource a fact came from (for card detail and the audit)."""
+
+    resource_type: str
+    id: str | None = None
+    version: str | None = None
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.id}" if self.id else self.resource_type
+
+
+class DataCategory(StrEnum):
+    """Groups of data the rules need; one may be unavailable (prefetch absent, FHIR failed)."""
+
+    PATIENT = "patient"
+    PLATELETS = "platelets"
+    COAGULATION = "coagulation"
+    PAIN = "pain"
+    MEDICATIONS = "medications"
+    CONDITIONS = "conditions"
+    ALLERGIES = "allergies"
+
+
+class LabKind(StrEnum):
+    PLATELETS = "platelets"  # normalised to count per mm3 (= per uL)
+    TP_PERCENT = "tp"  # prothrombin time as % activity (French "TP", Quick)
+    INR = "inr"  # ratio, unitless
+    PT_SECONDS = "pt-seconds"  # prothrombin time in seconds: never comparable to the TP threshold
+    PAIN_SCORE = "pain"  # 0-10
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """One Observation with a usable status (final, amended, corrected).
+
+    `value` is normalised (platelets per mm3, TP %, INR ratio, pain 0-10) or None when the result
+    cannot be interpreted; `problem` then says why (unconvertible unit, non-numeric value...).
+    """
+
+    kind: LabKind
+    value: float | None
+    original_value: str
+    original_unit: str | None
+    effective: datetime | None  # timezone-aware; None when the resource carries no date
+    source: ResourceRef
+    problem: str | None = None
+
+    @property
+    def interpretable(self) -> bool:
+        return self.value is not None and self.problem is None
+
+
+class DrugClass(StrEnum):
+    VKA = "vka"
+    CLOPIDOGREL = "clopidogrel"
+    DOAC = "doac"  # dabigatran, rivaroxaban, apixaban (the guideline's "nouveaux anticoagulants")
+    ASPIRIN = "aspirin"
+    LMWH = "lmwh"
+    OTHER_ANTITHROMBOTIC = "other-antithrombotic"  # prasugrel, ticagrelor, edoxaban, UFH...
+    OPIOID = "opioid"  # ATC N02A
+    ANALGESIC = "analgesic"  # ATC N02 (incl. opioids) or NSAID (M01A)
+    IMMUNOSUPPRESSANT = "immunosuppressant"
+    CYTOTOXIC = "cytotoxic"
+
+
+class MedicationSourceKind(StrEnum):
+    ORDER = "order"  # MedicationRequest
+    STATEMENT = "statement"  # MedicationStatement (patient-reported or reconciled)
+
+
+@dataclass(frozen=True)
+class MedicationFact:
+    """One active medication, as matched against the drug value sets."""
+
+    ingredient: str  # value-set key of the ingredient, e.g. "clopidogrel", "warfarin"
+    classes: frozenset[DrugClass]
+    display: str  # what the record calls it, for the card
+    source: ResourceRef
+    source_kind: MedicationSourceKind
+    daily_dose_mg: float | None = None
+    dose_problem: str | None = None  # why the daily dose could not be computed
+    code: tuple[str, str] | None = None  # (system, code) that matched, if any
+
+
+@dataclass(frozen=True)
+class ConditionFact:
+    """An active Condition, with the value-set concepts it matched (e.g. "bone-metastasis")."""
+
+    concepts: frozenset[str]
+    display: str
+    source: ResourceRef
+    recorded: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AllergyFact:
+    """An active AllergyIntolerance, with the value-set concepts its substance matched."""
+
+    concepts: frozenset[str]
+    display: str
+    source: ResourceRef
+
+
+class ProcedureKind(StrEnum):
+    VERTEBROPLASTY = "vertebroplasty"
+    KYPHOPLASTY = "kyphoplasty"
+    SACROPLASTY = "sacroplasty"
+    OSTEOPLASTY = "osteoplasty"  # cementoplasty of any other bone
+    RADIOFREQUENCY_ABLATION = "radiofrequency-ablation"
+    CRYOABLATION = "cryoablation"
+
+    @property
+    def is_thermal_ablation(self) -> bool:
+        return self in (ProcedureKind.RADIOFREQUENCY_ABLATION, ProcedureKind.CRYOABLATION)
+
+
+@dataclass(frozen=True)
+class TargetProcedure:
+    """A draft ServiceRequest in scope whose code is in the trigger value set."""
+
+    kind: ProcedureKind
+    display: str
+    source: ResourceRef
+    body_sites: frozenset[str] = frozenset()  # site concepts, e.g. "long-bone", "pelvis", "spine"
+    body_site_display: str | None = None
+    scheduled_date: date | None = None  # the procedure date when the order gives one
+    scheduled_at: datetime | None = None  # the full timestamp, when it has a time
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    patient_id: str | None
+    procedures: tuple[TargetProcedure, ...]
+    labs: tuple[LabResult, ...] = ()
+    medications: tuple[MedicationFact, ...] = ()
+    conditions: tuple[ConditionFact, ...] = ()
+    allergies: tuple[AllergyFact, ...] = ()
+    unavailable: frozenset[DataCategory] = field(default_factory=frozenset)

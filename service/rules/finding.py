@@ -1,0 +1,38 @@
+"""What a rule returns when it fires."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from cds_hooks.cards import Indicator
+from service.facts.model import ResourceRef
+
+
+@dataclass(frozen=True)
+class HoldStep:
+    """One dated step of the antithrombotic hold plan for one drug.
+
+    With a procedure date, `last_dose_on`/`hold_from` are calendar dates (or `hold_from_at` a
+    timestamp for hour-based delays); without one, `days_before` gives the D-N form.
+    """
+
+    drug: str  # ingredient key
+    display: str
+    days_before: int | None = None  # D-N
+    hours_before: int | None = None  # 48 h for DOACs
+    last_dose_on: date | None = None
+    hold_from: date | None = None
+    hold_from_at: datetime | None = None
+    starts_today: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    indicator: Indicator
+    params: Mapping[str, Any] = field(default_factory=dict)  # values the card text needs
+    evidence: tuple[ResourceRef, ...] = ()
+    hold: HoldStep | None = None
