@@ -1,0 +1,76 @@
+"""Command line: `cementoplasty-cds serve | evaluate | report`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from service.config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="cementoplasty-cds",
+        description="CDS Hooks service for percutaneous cementoplasty and bone ablation orders. "
+        "Configuration: the TOML file named by CDS_CONFIG (README, 'Configuration').",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP service (gunicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--threads", type=int, default=8, help="threads per worker")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="print the CDS Hooks response for a hook request file, offline"
+    )
+    evaluate.add_argument("request", type=Path, help="a hook request JSON file (with prefetch)")
+    evaluate.add_argument("--service", default=None, help="service id (default: from the hook)")
+    evaluate.add_argument("--locale", default=None, choices=["en", "fr"])
+
+    commands.add_parser("report", help="per rule: fired, accepted, overridden, override reasons")
+
+    args = parser.parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"cementoplasty-cds: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    if args.command == "serve":
+        from service.server import run_server
+
+        return run_server(
+            config, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+        )
+    if args.command == "evaluate":
+        return _evaluate(config, args.request, args.service, args.locale)
+    if args.command == "report":
+        from service.report import render_report
+        from service.storage import Store
+
+        print(render_report(Store(config.store_url)))
+        return 0
+    return 2
+
+
+def _evaluate(config: Any, request_file: Path, service_id: str | None, locale: str | None) -> int:
+    from service.offline import evaluate_offline
+
+    try:
+        body = request_file.read_bytes()
+    except OSError as exc:
+        print(f"cementoplasty-cds: cannot read {request_file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    status, response = evaluate_offline(config, body, service_id=service_id, locale=locale)
+    json.dump(response, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0 if status == 200 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

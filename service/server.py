@@ -1,0 +1,44 @@
+"""Runs the Flask app under gunicorn (threaded workers: FHIR fallback fetches block on I/O)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from service.config import Config
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Each worker builds its own app (and its own database connections) after the fork.
+        from service.app import create_app
+
+        return create_app()
+
+
+def run_server(config: Config, *, host: str, port: int, workers: int, threads: int) -> int:
+    # The control socket path is shared by every gunicorn on the machine: never open one.
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "gthread",
+        "threads": threads,
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "control_socket_disable": True,
+        "accesslog": None,  # the app logs one JSON line per request itself
+        "limit_request_line": 8190,
+    }
+    os.environ.setdefault("CDS_LOG_LEVEL", config.log_level)
+    _Gunicorn(options).run()
+    return 0
