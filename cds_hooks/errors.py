@@ -24,10 +24,19 @@ class RequestError(ValueError):
 
 
 class Unauthorized(Exception):
-    """The caller is not authenticated: answered 401 with `WWW-Authenticate: Bearer`.
+    """The caller is not an authenticated CDS Client: 401 with `WWW-Authenticate: Bearer`.
 
-    The message is for the server log only; the response body stays neutral.
+    `reason` is for the log only (it never holds the token); the HTTP body carries no detail.
     """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+    @property
+    def code(self) -> str:
+        """The short, fixed part of the reason (e.g. `expired`): a safe metric label."""
+        return self.reason.split(":", 1)[0]
 
 
 def operation_outcome(
