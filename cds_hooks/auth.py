@@ -1,0 +1,323 @@
+"""Client authentication: CDS Hooks 2.0 "Trusting CDS Clients".
+
+Every call from a CDS Client carries `Authorization: Bearer <JWT>`, signed with the client's
+private key. A token is accepted only when all of these hold:
+
+* header: `alg` in the configured list (never `none`, never HMAC, whatever the configuration
+  says), `typ` is `JWT`, `kid` present and found in the client's JWK Set;
+* `iss` is a configured client; its keys come from its `jwks_file`, or from a `jku` header URL
+  that is in that client's allow-list (or, without `jku`, from its allow-listed URLs);
+* `aud` is exactly the URL called (string or one-element array);
+* `exp` in the future, `iat` not in the future (both with clock skew), `exp - iat` at most
+  the configured maximum lifetime;
+* `jti` never seen before during the token's lifetime, across every worker and instance (the
+  `ReplayGuard`, implemented by the shared store);
+* `tenant` equals the client's configured tenant when one is configured.
+
+A refusal raises `Unauthorized(reason)`: the reason is for the log (it never contains the
+token); the HTTP answer is a bare 401 with `WWW-Authenticate: Bearer`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import jwt
+import requests
+
+from cds_hooks.errors import Unauthorized
+
+log = logging.getLogger("cds_hooks.auth")
+
+# Algorithms that can never authenticate a client: unsigned, or symmetric (a shared secret
+# would let anyone holding the public JWK Set forge tokens).
+FORBIDDEN_ALGORITHMS = frozenset({"none", "HS256", "HS384", "HS512"})
+# Curve each ECDSA algorithm is defined on (RFC 7518 §3.4).
+_EC_CURVES = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
+_KTY = {"ES": "EC", "RS": "RSA", "PS": "RSA"}
+MAX_TOKEN_BYTES = 16 * 1024
+MAX_JTI_CHARS = 255
+MAX_JWKS_BYTES = 256 * 1024
+
+
+class ReplayGuard(Protocol):
+    def claim(self, iss: str, jti: str, expires_at: int) -> bool:
+        """Record (iss, jti) until `expires_at` (Unix seconds); False if already recorded."""
+        ...
+
+
+@dataclass(frozen=True)
+class TrustedClient:
+    iss: str
+    jwks_file: Path | None = None
+    jku: tuple[str, ...] = ()  # allow-listed JWK Set URLs
+    tenant: str | None = None
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    public_base_url: str  # the audience of a call is this + the request path
+    clients: tuple[TrustedClient, ...] = ()
+    required: bool = True
+    algorithms: tuple[str, ...] = ("ES384", "RS384")
+    clock_skew_s: int = 60
+    max_lifetime_s: int = 3600
+    jwks_fetch_timeout_s: float = 2.0
+    jwks_refresh_interval_s: float = 60.0  # at most one re-fetch per URL per interval
+
+
+@dataclass(frozen=True)
+class VerifiedClient:
+    iss: str
+    kid: str
+    jti: str
+    expires_at: int
+    sub: str | None = None
+    tenant: str | None = None
+
+
+JwksFetcher = Callable[[str, float], Mapping[str, Any]]
+
+
+def fetch_jwks_over_http(url: str, timeout_s: float) -> Mapping[str, Any]:
+    """GET a JWK Set: no redirects (the allow-list names the exact URL), bounded size."""
+    with requests.get(url, timeout=timeout_s, allow_redirects=False, stream=True) as response:
+        if response.status_code != 200:
+            raise OSError(f"HTTP {response.status_code}")
+        body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+    if len(body) > MAX_JWKS_BYTES:
+        raise OSError("JWK Set too large")
+    return json.loads(body)
+
+
+class _KeySet:
+    """The keys of one JWK Set, by kid."""
+
+    def __init__(self, jwks: Mapping[str, Any], source: str) -> None:
+        keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
+        if not isinstance(keys, list):
+            raise ValueError(f"{source}: not a JWK Set (no 'keys' array)")
+        self.by_kid: dict[str, Mapping[str, Any]] = {}
+        for key in keys:
+            if isinstance(key, Mapping) and isinstance(key.get("kid"), str):
+                self.by_kid[key["kid"]] = key
+
+
+class _RemoteKeySet:
+    def __init__(self) -> None:
+        self.keys: _KeySet | None = None
+        self.last_attempt = float("-inf")
+
+
+class ClientAuthenticator:
+    """Verifies client JWTs; one instance per worker (it caches fetched JWK Sets)."""
+
+    def __init__(
+        self,
+        settings: AuthSettings,
+        replay_guard: ReplayGuard,
+        *,
+        fetch_jwks: JwksFetcher = fetch_jwks_over_http,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self._replay_guard = replay_guard
+        self._fetch_jwks = fetch_jwks
+        self._clock = clock
+        self._algorithms = frozenset(settings.algorithms) - FORBIDDEN_ALGORITHMS
+        self._clients = {client.iss: client for client in settings.clients}
+        # Local JWK Sets are read once, at start-up: a broken file stops start-up, not a call.
+        self._files: dict[str, _KeySet] = {}
+        for client in settings.clients:
+            if client.jwks_file is not None:
+                source = str(client.jwks_file)
+                self._files[client.iss] = _KeySet(
+                    json.loads(client.jwks_file.read_text(encoding="utf-8")), source
+                )
+        self._remote: dict[str, _RemoteKeySet] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, flask_request: Any) -> VerifiedClient | None:
+        """Authenticate a Flask request; None when authentication is not required."""
+        if not self.settings.required:
+            return None
+        audience = self.settings.public_base_url.rstrip("/") + flask_request.path
+        return self.verify(flask_request.headers.get("Authorization"), audience)
+
+    def verify(self, authorization_header: str | None, audience_url: str) -> VerifiedClient:
+        try:
+            return self._verify(authorization_header, audience_url)
+        except Unauthorized as refusal:
+            log.warning("client authentication refused: %s", refusal.reason)
+            raise
+
+    def _verify(self, authorization_header: str | None, audience_url: str) -> VerifiedClient:
+        token = _bearer_token(authorization_header)
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"malformed: {type(exc).__name__}") from None
+
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algorithms:
+            raise Unauthorized(f"alg-not-allowed: {str(alg)[:20]!r}")
+        if header.get("typ") != "JWT":
+            raise Unauthorized("typ-not-jwt")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthorized("kid-missing")
+        iss = unverified.get("iss")
+        client = self._clients.get(iss) if isinstance(iss, str) else None
+        if client is None:
+            raise Unauthorized(f"iss-unknown: {str(iss)[:200]!r}")
+
+        jwk = self._find_key(client, header.get("jku"), kid)
+        key = _verification_key(jwk, alg, kid)
+        try:
+            # The signature only: every claim is checked below against our own clock, so that
+            # each refusal has one precise reason.
+            claims = jwt.decode(
+                token,
+                key=key,
+                algorithms=[alg],
+                options={
+                    "verify_signature": True,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_aud": False,
+                    "verify_iss": False,
+                },
+            )
+        except jwt.InvalidSignatureError:
+            raise Unauthorized(f"signature-invalid: iss {iss!r} kid {kid!r}") from None
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"malformed: {type(exc).__name__}") from None
+
+        expires_at = self._check_claims(claims, client, audience_url)
+        jti = claims["jti"]
+        if not self._replay_guard.claim(iss, jti, expires_at):
+            raise Unauthorized(f"jti-replayed: iss {iss!r}")
+        sub = claims.get("sub")
+        return VerifiedClient(
+            iss=iss,
+            kid=kid,
+            jti=jti,
+            expires_at=expires_at,
+            sub=sub if isinstance(sub, str) else None,
+            tenant=claims.get("tenant") if isinstance(claims.get("tenant"), str) else None,
+        )
+
+    def _check_claims(
+        self, claims: Mapping[str, Any], client: TrustedClient, audience_url: str
+    ) -> int:
+        """Check the verified claims; return until when the jti must be remembered."""
+        aud = claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        if aud != audience_url:
+            raise Unauthorized(f"aud-mismatch: expected {audience_url!r}")
+        exp, iat = claims.get("exp"), claims.get("iat")
+        if not _is_number(exp) or not _is_number(iat):
+            raise Unauthorized("exp-or-iat-missing")
+        now = self._clock()
+        skew = self.settings.clock_skew_s
+        if exp <= now - skew:
+            raise Unauthorized("expired")
+        if iat > now + skew:
+            raise Unauthorized("iat-in-future")
+        nbf = claims.get("nbf")
+        if nbf is not None and (not _is_number(nbf) or nbf > now + skew):
+            raise Unauthorized("not-yet-valid")
+        if exp - iat > self.settings.max_lifetime_s:
+            raise Unauthorized(f"lifetime-too-long: {int(exp - iat)} s")
+        if exp <= iat:
+            raise Unauthorized("exp-before-iat")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_CHARS:
+            raise Unauthorized("jti-missing")
+        if client.tenant is not None and claims.get("tenant") != client.tenant:
+            raise Unauthorized("tenant-mismatch")
+        return int(exp + skew) + 1
+
+    # Keys ---------------------------------------------------------------------------------
+
+    def _find_key(self, client: TrustedClient, jku: Any, kid: str) -> Mapping[str, Any]:
+        if jku is not None:
+            if not isinstance(jku, str) or jku not in client.jku:
+                raise Unauthorized(f"jku-not-allowed: iss {client.iss!r}")
+            urls: tuple[str, ...] = (jku,)
+        else:
+            local = self._files.get(client.iss)
+            if local is not None and kid in local.by_kid:
+                return local.by_kid[kid]
+            # Out-of-band key set: the client's own allow-listed URLs.
+            urls = client.jku
+        for url in urls:
+            key = self._remote_key(url, kid)
+            if key is not None:
+                return key
+        raise Unauthorized(f"kid-unknown: iss {client.iss!r} kid {kid[:100]!r}")
+
+    def _remote_key(self, url: str, kid: str) -> Mapping[str, Any] | None:
+        with self._lock:
+            entry = self._remote.setdefault(url, _RemoteKeySet())
+            if entry.keys is not None and kid in entry.keys.by_kid:
+                return entry.keys.by_kid[kid]
+            now = self._clock()
+            # Unknown kid: fetch again, but at most once per interval, so that a flood of
+            # forged kids cannot turn the service into a load generator against the client.
+            if now - entry.last_attempt < self.settings.jwks_refresh_interval_s:
+                return None
+            entry.last_attempt = now
+        try:
+            keys = _KeySet(self._fetch_jwks(url, self.settings.jwks_fetch_timeout_s), url)
+        except (OSError, ValueError, requests.RequestException) as exc:
+            log.warning("JWK Set fetch failed: %s: %s", url, type(exc).__name__)
+            return None
+        with self._lock:
+            entry.keys = keys
+        return keys.by_kid.get(kid)
+
+
+def _bearer_token(authorization_header: str | None) -> str:
+    if not authorization_header:
+        raise Unauthorized("no-authorization-header")
+    scheme, _, token = authorization_header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("not-a-bearer-token")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise Unauthorized("token-too-large")
+    return token
+
+
+def _verification_key(jwk: Mapping[str, Any], alg: str, kid: str) -> Any:
+    """The public key of `jwk` for `alg`, refusing a key meant for anything else."""
+    if jwk.get("use") not in (None, "sig"):
+        raise Unauthorized(f"key-not-for-signing: kid {kid!r}")
+    if "alg" in jwk and jwk["alg"] != alg:
+        raise Unauthorized(f"alg-does-not-match-key: kid {kid!r}")
+    if jwk.get("kty") != _KTY.get(alg[:2]):
+        raise Unauthorized(f"alg-does-not-match-key: kid {kid!r}")
+    if alg in _EC_CURVES and jwk.get("crv") != _EC_CURVES[alg]:
+        raise Unauthorized(f"alg-does-not-match-key: kid {kid!r}")
+    if any(name in jwk for name in ("d", "p", "q", "k")):
+        # A private or symmetric key in a public key set: the set is broken.
+        raise Unauthorized(f"key-not-public: kid {kid!r}")
+    try:
+        return jwt.PyJWK(dict(jwk), algorithm=alg).key
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(f"key-unusable: kid {kid!r}: {type(exc).__name__}") from None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
