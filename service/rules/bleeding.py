@@ -1,0 +1,113 @@
+"""BLEED-*: haemorrhagic risk from the latest platelet count, TP and INR (§4).
+
+Readings (see the report and the cards):
+* The guideline requires platelets > 50 000/mm³ and TP > 50 %: a value exactly at the threshold
+  fires. INR > `policy.inr_max` fires (local policy).
+* "Latest" is the newest dated result of each kind; it must lie within `lab_max_age_days` of
+  now, else the test counts as missing (stale). Undated results never count.
+* A newest result that cannot be compared fires BLEED-LAB-UNINTERPRETABLE; it is not usable,
+  so the test counts as missing for BLEED-LAB-MISSING's condition.
+* Coagulation is assessed when a usable TP or a usable INR exists (catalog). A prothrombin time
+  in seconds is only reported (UNINTERPRETABLE) when neither TP nor INR is usable.
+* A category the service could not obtain is not "missing": DATA-UNAVAILABLE reports it, and
+  the rules here only fire on the results that were obtained.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from service.config import Policy
+from service.facts.model import DataCategory, LabKind, LabResult, PatientFacts
+from service.rules.common import available, fire, lab_params, latest_lab, rounded
+from service.rules.finding import Finding
+
+PLATELETS_MIN_PER_MM3 = 50_000  # guideline: "Plaquettes > 50 000/mm3"
+TP_MIN_PERCENT = 50  # guideline: "TP > 50"
+
+# Test keys used in BLEED-LAB-MISSING params (the card maps them to LOINC codes).
+PLATELETS, TP, INR = "platelets", "tp", "inr"
+
+
+def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding]:
+    days = policy.lab_max_age_days
+    findings: list[Finding] = []
+    uninterpretable: list[LabResult] = []
+    missing: list[str] = []
+    stale: list[dict[str, Any]] = []
+
+    platelets, platelets_newest = latest_lab(facts, LabKind.PLATELETS, now, days)
+    tp, tp_newest = latest_lab(facts, LabKind.TP_PERCENT, now, days)
+    inr, inr_newest = latest_lab(facts, LabKind.INR, now, days)
+    pt_seconds, _ = latest_lab(facts, LabKind.PT_SECONDS, now, days)
+
+    if platelets is not None and platelets.interpretable:
+        if rounded(platelets.value) <= PLATELETS_MIN_PER_MM3:  # type: ignore[arg-type]
+            findings.append(
+                fire(
+                    "BLEED-PLATELETS-LOW",
+                    {**lab_params(platelets), "threshold": PLATELETS_MIN_PER_MM3},
+                    [platelets.source],
+                )
+            )
+    elif platelets is not None:
+        uninterpretable.append(platelets)
+
+    if tp is not None and tp.interpretable:
+        if rounded(tp.value) <= TP_MIN_PERCENT:  # type: ignore[arg-type]
+            findings.append(
+                fire("BLEED-TP-LOW", {**lab_params(tp), "threshold": TP_MIN_PERCENT}, [tp.source])
+            )
+    elif tp is not None:
+        uninterpretable.append(tp)
+
+    if inr is not None and inr.interpretable:
+        if rounded(inr.value) > rounded(policy.inr_max):  # type: ignore[arg-type]
+            findings.append(
+                fire(
+                    "BLEED-INR-HIGH", {**lab_params(inr), "threshold": policy.inr_max}, [inr.source]
+                )
+            )
+    elif inr is not None:
+        uninterpretable.append(inr)
+
+    platelets_usable = platelets is not None and platelets.interpretable
+    coagulation_usable = (tp is not None and tp.interpretable) or (
+        inr is not None and inr.interpretable
+    )
+    if not coagulation_usable and pt_seconds is not None:
+        uninterpretable.append(pt_seconds)
+
+    if not platelets_usable and available(facts, DataCategory.PLATELETS):
+        missing.append(PLATELETS)
+        if platelets is None and platelets_newest is not None:
+            stale.append(lab_params(platelets_newest))
+    if not coagulation_usable and available(facts, DataCategory.COAGULATION):
+        missing.extend([TP, INR])
+        for recent, newest in ((tp, tp_newest), (inr, inr_newest)):
+            if recent is None and newest is not None:
+                stale.append(lab_params(newest))
+
+    if uninterpretable:
+        findings.append(
+            fire(
+                "BLEED-LAB-UNINTERPRETABLE",
+                {"results": [lab_params(lab) for lab in uninterpretable]},
+                [lab.source for lab in uninterpretable],
+            )
+        )
+    if missing:
+        findings.append(
+            fire(
+                "BLEED-LAB-MISSING",
+                {
+                    "missing": missing,
+                    "stale": stale,
+                    "unusable": [lab_params(lab) for lab in uninterpretable],
+                    "max_age_days": days,
+                },
+                [lab.source for lab in uninterpretable],
+            )
+        )
+    return findings

@@ -1,0 +1,114 @@
+"""The rule catalog as data: every rule ID of RULES.md with its indicator, group and source.
+
+`categories` names the data each rule reads, so that DATA-UNAVAILABLE can say which rules could
+not be (fully) evaluated when a category is missing. `policy` marks rules whose threshold is a
+local policy value (the card says so).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cds_hooks.cards import Indicator
+from service.facts.model import DataCategory as C
+
+
+class RuleGroup(StrEnum):
+    SCOPE = "scope"
+    INDICATION = "indication"
+    CONTRAINDICATION = "contraindication"
+    BLEEDING = "bleeding"
+    ANTITHROMBOTIC = "antithrombotic"
+    PROCEDURE = "procedure"
+    SUMMARY = "summary"
+    DATA = "data"
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    rule_id: str
+    indicator: Indicator
+    group: RuleGroup
+    section: str  # where the guideline says it ("§4", "Tableau 8"...); "" = not guideline text
+    categories: frozenset[C] = frozenset()
+    policy: bool = False  # a threshold or delay from local policy, not from the guideline
+
+
+INF, W, X = Indicator.INFO, Indicator.WARNING, Indicator.CRITICAL
+G = RuleGroup
+
+_SPECS: tuple[RuleSpec, ...] = (
+    RuleSpec("SCOPE-NO-BONE-METASTASIS", INF, G.SCOPE, "§1", frozenset({C.CONDITIONS})),
+    RuleSpec("SCOPE-NOT-LUNG-PRIMARY", INF, G.SCOPE, "§1", frozenset({C.CONDITIONS})),
+    RuleSpec(
+        "IND-PAIN-UNCONTROLLED", INF, G.INDICATION, "§3", frozenset({C.PAIN, C.MEDICATIONS}), True
+    ),
+    RuleSpec(
+        "IND-OPIOID-INTOLERANCE",
+        INF,
+        G.INDICATION,
+        "§3",
+        frozenset({C.MEDICATIONS, C.CONDITIONS, C.ALLERGIES}),
+    ),
+    RuleSpec(
+        "NONIND-PAIN-CONTROLLED", W, G.INDICATION, "§4", frozenset({C.PAIN, C.MEDICATIONS}), True
+    ),
+    RuleSpec("CI-ABS-SYSTEMIC-INFECTION", X, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
+    RuleSpec("CI-ABS-SKIN-INFECTION", X, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
+    RuleSpec("CI-ABS-COAGULOPATHY", X, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
+    RuleSpec(
+        "CI-ABS-CEMENT-ALLERGY",
+        X,
+        G.CONTRAINDICATION,
+        "§4",
+        frozenset({C.ALLERGIES, C.CONDITIONS}),
+    ),
+    RuleSpec("CI-ABS-DIFFUSE-PAIN", X, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
+    RuleSpec(
+        "CI-ABS-ASYMPTOMATIC-FRACTURE", X, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})
+    ),
+    RuleSpec("CI-REL-RADICULOPATHY", W, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
+    RuleSpec("CI-REL-EPIDURAL", W, G.CONTRAINDICATION, "§4, §1", frozenset({C.CONDITIONS})),
+    RuleSpec("CI-REL-POSTERIOR-WALL", W, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
+    RuleSpec("CI-REL-JOINT-OPENING", W, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
+    RuleSpec("BLEED-PLATELETS-LOW", X, G.BLEEDING, "§4", frozenset({C.PLATELETS})),
+    RuleSpec("BLEED-TP-LOW", X, G.BLEEDING, "§4", frozenset({C.COAGULATION})),
+    RuleSpec("BLEED-INR-HIGH", X, G.BLEEDING, "§4", frozenset({C.COAGULATION}), True),
+    RuleSpec(
+        "BLEED-LAB-MISSING", W, G.BLEEDING, "§4", frozenset({C.PLATELETS, C.COAGULATION}), True
+    ),
+    RuleSpec(
+        "BLEED-LAB-UNINTERPRETABLE", W, G.BLEEDING, "§4", frozenset({C.PLATELETS, C.COAGULATION})
+    ),
+    RuleSpec("MED-VKA", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("MED-CLOPIDOGREL", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("MED-DOAC", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("MED-ASPIRIN-LOW-DOSE", INF, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("MED-ASPIRIN-HIGH-DOSE", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("MED-ASPIRIN-DOSE-UNKNOWN", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("MED-LMWH", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec(
+        "MED-ANTITHROMBOTIC-UNLISTED", W, G.ANTITHROMBOTIC, "", frozenset({C.MEDICATIONS}), True
+    ),
+    RuleSpec("MED-HOLD-TOO-LATE", X, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("SITE-LONG-BONE", W, G.PROCEDURE, "§2, §6"),
+    RuleSpec("PROC-KYPHOPLASTY", INF, G.PROCEDURE, "§7"),
+    RuleSpec("PROC-THERMAL-ABLATION", W, G.PROCEDURE, "§7"),
+    RuleSpec("INF-PROPHYLAXIS", INF, G.PROCEDURE, "§5", frozenset({C.CONDITIONS, C.MEDICATIONS})),
+    RuleSpec("TUMOR-CONTROL", INF, G.SUMMARY, "§1, §6"),
+    RuleSpec("CHECKLIST", INF, G.SUMMARY, "§3, §2, §4"),
+    RuleSpec("DATA-UNAVAILABLE", W, G.DATA, ""),
+)
+
+CATALOG: dict[str, RuleSpec] = {spec.rule_id: spec for spec in _SPECS}
+RULE_IDS: tuple[str, ...] = tuple(spec.rule_id for spec in _SPECS)
+
+
+def spec(rule_id: str) -> RuleSpec:
+    return CATALOG[rule_id]
+
+
+def rules_reading(categories: frozenset[C]) -> tuple[str, ...]:
+    """The rules (catalog order) that read any of `categories`."""
+    return tuple(s.rule_id for s in _SPECS if s.categories & categories)

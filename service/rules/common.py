@@ -1,0 +1,119 @@
+"""Helpers shared by the rule modules: building findings, reading facts, dates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from service.facts.model import (
+    ConditionFact,
+    DataCategory,
+    DrugClass,
+    LabKind,
+    LabResult,
+    MedicationFact,
+    PatientFacts,
+    ResourceRef,
+)
+from service.rules.catalog import spec
+from service.rules.finding import Finding, HoldStep
+
+# Values compared against thresholds are rounded first, so that a unit conversion landing on
+# 49999.999999 or 50000.000001 still counts as exactly 50 000.
+THRESHOLD_DIGITS = 6
+
+
+def fire(
+    rule_id: str,
+    params: Mapping[str, Any] | None = None,
+    evidence: Iterable[ResourceRef] = (),
+    hold: HoldStep | None = None,
+) -> Finding:
+    """A finding for `rule_id`, with the indicator the catalog gives it."""
+    return Finding(
+        rule_id=rule_id,
+        indicator=spec(rule_id).indicator,
+        params=dict(params or {}),
+        evidence=tuple(evidence),
+        hold=hold,
+    )
+
+
+def rounded(value: float) -> float:
+    return round(value, THRESHOLD_DIGITS)
+
+
+def today(now: datetime) -> date:
+    """Today's date in the time zone of `now` (tests inject `now`)."""
+    return now.date()
+
+
+def available(facts: PatientFacts, category: DataCategory) -> bool:
+    return category not in facts.unavailable
+
+
+def conditions_with(facts: PatientFacts, *concepts: str) -> tuple[ConditionFact, ...]:
+    wanted = set(concepts)
+    return tuple(c for c in facts.conditions if c.concepts & wanted)
+
+
+def medications_in(facts: PatientFacts, *classes: DrugClass) -> tuple[MedicationFact, ...]:
+    wanted = set(classes)
+    return tuple(m for m in facts.medications if m.classes & wanted)
+
+
+def lab_window_start(now: datetime, max_age_days: int) -> datetime:
+    return now - timedelta(days=max_age_days)
+
+
+def latest_lab(
+    facts: PatientFacts, kind: LabKind, now: datetime, max_age_days: int
+) -> tuple[LabResult | None, LabResult | None]:
+    """(latest result within the window, latest result of any date).
+
+    Undated results cannot be placed in the window and are ignored (they never count as recent).
+    Ties on the date prefer an uninterpretable result: the safer reading.
+    """
+    dated = [lab for lab in facts.labs if lab.kind is kind and lab.effective is not None]
+    if not dated:
+        return None, None
+    dated.sort(key=lambda lab: (lab.effective, not lab.interpretable))
+    newest = dated[-1]
+    start = lab_window_start(now, max_age_days)
+    recent = [lab for lab in dated if lab.effective >= start]  # type: ignore[operator]
+    return (recent[-1] if recent else None), newest
+
+
+def lab_params(lab: LabResult) -> dict[str, Any]:
+    """What a card needs to show a result: value, unit, date and resource."""
+    return {
+        "value": lab.value,
+        "original_value": lab.original_value,
+        "original_unit": lab.original_unit,
+        "date": lab.effective.date().isoformat() if lab.effective else None,
+        "reference": lab.source.reference,
+        "problem": lab.problem,
+        "kind": lab.kind.value,
+    }
+
+
+def procedure_date(facts: PatientFacts) -> date | None:
+    """The earliest procedure date among the orders in scope (safer: the earliest)."""
+    dates = [
+        p.scheduled_date or (p.scheduled_at.date() if p.scheduled_at else None)
+        for p in facts.procedures
+    ]
+    known = [d for d in dates if d is not None]
+    return min(known) if known else None
+
+
+def procedure_datetime(facts: PatientFacts) -> datetime | None:
+    """The earliest procedure timestamp, when an order carries a time on that earliest date."""
+    day = procedure_date(facts)
+    times = [
+        p.scheduled_at
+        for p in facts.procedures
+        if p.scheduled_at is not None and (p.scheduled_date or p.scheduled_at.date()) == day
+    ]
+    return min(times) if times else None

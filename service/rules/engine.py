@@ -1,0 +1,50 @@
+"""evaluate_rules: every rule group over one patient's facts; nothing fires without a trigger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from service.config import Policy
+from service.facts.model import PatientFacts
+from service.rules import (
+    antithrombotics,
+    availability,
+    bleeding,
+    checklist,
+    contraindications,
+    indication,
+    procedure,
+    scope,
+)
+from service.rules.finding import Finding
+
+RuleGroupFn = Callable[[PatientFacts, Policy, datetime], list[Finding]]
+
+GROUPS: tuple[RuleGroupFn, ...] = (
+    availability.evaluate,
+    scope.evaluate,
+    indication.evaluate,
+    contraindications.evaluate,
+    bleeding.evaluate,
+    antithrombotics.evaluate,
+    procedure.evaluate,
+    checklist.evaluate,
+)
+
+
+def evaluate_rules(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding]:
+    """All findings for `facts` at `now`. TRIGGER: no target procedure, no finding.
+
+    `now` should be timezone-aware: "today" is taken in its time zone.
+    """
+    if not facts.procedures:
+        return []
+    findings: list[Finding] = []
+    for group in GROUPS:
+        findings.extend(group(facts, policy, now))
+    return findings
+
+
+def fired_rule_ids(findings: list[Finding]) -> set[str]:
+    return {f.rule_id for f in findings}

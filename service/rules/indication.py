@@ -1,0 +1,72 @@
+"""IND-* and NONIND-*: pain control and opioid tolerance (§3, §4).
+
+Pain rules need a recent usable pain score and an active analgesic; without either they do not
+fire and the checklist asks the team to assess pain (never silent). Scores strictly between
+`pain_controlled_max` and `pain_uncontrolled_min` fire neither rule.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.config import Policy
+from service.facts.model import DrugClass, LabKind, LabResult, PatientFacts
+from service.rules.common import (
+    conditions_with,
+    fire,
+    lab_params,
+    latest_lab,
+    medications_in,
+    rounded,
+)
+from service.rules.finding import Finding
+
+OPIOID_INTOLERANCE_CONCEPTS = ("constipation", "urinary-retention", "confusion")
+
+
+def usable_pain_score(facts: PatientFacts, policy: Policy, now: datetime) -> LabResult | None:
+    recent, _ = latest_lab(facts, LabKind.PAIN_SCORE, now, policy.lab_max_age_days)
+    return recent if recent is not None and recent.interpretable else None
+
+
+def pain_assessable(facts: PatientFacts, policy: Policy, now: datetime) -> bool:
+    """Whether the pain rules could be evaluated (else the checklist carries the item)."""
+    analgesics = medications_in(facts, DrugClass.ANALGESIC, DrugClass.OPIOID)
+    return bool(analgesics) and usable_pain_score(facts, policy, now) is not None
+
+
+def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding]:
+    findings: list[Finding] = []
+    analgesics = medications_in(facts, DrugClass.ANALGESIC, DrugClass.OPIOID)
+    score = usable_pain_score(facts, policy, now)
+    if analgesics and score is not None and score.value is not None:
+        params = {
+            **lab_params(score),
+            "analgesics": [m.display for m in analgesics],
+            "uncontrolled_min": policy.pain_uncontrolled_min,
+            "controlled_max": policy.pain_controlled_max,
+        }
+        evidence = [score.source, *(m.source for m in analgesics)]
+        if rounded(score.value) >= rounded(policy.pain_uncontrolled_min):
+            findings.append(fire("IND-PAIN-UNCONTROLLED", params, evidence))
+        elif rounded(score.value) <= rounded(policy.pain_controlled_max):
+            findings.append(fire("NONIND-PAIN-CONTROLLED", params, evidence))
+
+    opioids = medications_in(facts, DrugClass.OPIOID)
+    if opioids:
+        effects = conditions_with(facts, *OPIOID_INTOLERANCE_CONCEPTS)
+        allergies = tuple(a for a in facts.allergies if "opioid-allergy" in a.concepts)
+        if effects or allergies:
+            findings.append(
+                fire(
+                    "IND-OPIOID-INTOLERANCE",
+                    {
+                        "opioids": [m.display for m in opioids],
+                        "effects": [c.display for c in effects] + [a.display for a in allergies],
+                    },
+                    [m.source for m in opioids]
+                    + [c.source for c in effects]
+                    + [a.source for a in allergies],
+                )
+            )
+    return findings
