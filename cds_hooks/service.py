@@ -50,13 +50,16 @@ class ResolvedPrefetch:
     or a one-element list for a single resource, or [] when the EHR said the data is empty
     (prefetch value `null`) or the search found nothing. A key that could not be obtained is not
     in `resources` but in `unavailable`, with a short reason for operators (never a token).
-    `referenced` maps "Type/id" to resources fetched because another resource referenced them
-    (e.g. a MedicationRequest's medicationReference).
+    `referenced` maps "Type/id" to the resources that another resource references (e.g. a
+    MedicationRequest's medicationReference), found among the resources at hand or fetched;
+    contained references ("#id") are not in it. `unresolved` maps a reference that could not
+    be resolved to a short reason (the referenced resource is unknown: treat it as missing data).
     """
 
     resources: Mapping[str, list[dict[str, Any]]]
     unavailable: Mapping[str, str]
     referenced: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    unresolved: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def nothing_obtained(self) -> bool:

@@ -1,0 +1,376 @@
+"""Prefetch: template rendering and per-key resolution with a parallel FHIR fallback.
+
+Per key, as CDS Hooks 2.0 defines it:
+* the key holds a resource → use it (a Bundle → its entry resources);
+* the key is `null` → the client has no data: known empty, never refetched;
+* the key is absent, holds an OperationOutcome (or a Bundle carrying an error outcome), or a
+  Bundle with a `next` link → fetch from `fhirServer` (following `next` up to `max_pages`).
+Every fetch of one call runs in parallel under one deadline; a key that cannot be obtained is
+reported in `ResolvedPrefetch.unavailable` and never fails the call. Then references named by
+`reference_fields` (e.g. `medicationReference`) are resolved from what is already at hand, or
+fetched, within what is left of the same deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import quote
+
+from cds_hooks.fhir_client import (
+    FetchError,
+    FhirClient,
+    FhirFetchSettings,
+    check_fhir_server,
+    is_under_base,
+    next_link,
+    normalize_base_url,
+    run_parallel,
+)
+from cds_hooks.service import HookRequest, ResolvedPrefetch
+
+log = logging.getLogger("cds_hooks.prefetch")
+
+_TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+# Prefetch tokens for the user (CDS Hooks 2.0 "Prefetch tokens"), derived from context.userId.
+USER_TOKENS = {
+    "userPractitionerId": "Practitioner",
+    "userPractitionerRoleId": "PractitionerRole",
+    "userPatientId": "Patient",
+    "userRelatedPersonId": "RelatedPerson",
+}
+_REFERENCE = re.compile(
+    r"^(?:(?P<base>https?://.+)/)?(?P<type>[A-Z][A-Za-z]{1,63})/(?P<id>[A-Za-z0-9\-.]{1,64})"
+    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
+)
+_ERROR_SEVERITIES = ("error", "fatal")
+
+
+class TemplateError(ValueError):
+    """A prefetch template whose tokens the hook context cannot fill."""
+
+
+def render_template(template: str, context: Mapping[str, Any]) -> str:
+    """Fill `{{context.field}}` and user tokens; values are URL-encoded."""
+
+    def substitute(match: re.Match[str]) -> str:
+        return quote(_token_value(match.group(1), context), safe="")
+
+    return _TOKEN.sub(substitute, template)
+
+
+def _token_value(name: str, context: Mapping[str, Any]) -> str:
+    if name.startswith("context."):
+        field_name = name.removeprefix("context.")
+        value = context.get(field_name)
+        # Only root-level primitive context fields are tokens (spec "Prefetch tokens").
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip()):
+            return str(value)
+        raise TemplateError(f"context.{field_name} is missing or not a primitive value")
+    if name in USER_TOKENS:
+        user = context.get("userId")
+        resource_type, _, user_id = user.partition("/") if isinstance(user, str) else ("", "", "")
+        if resource_type == USER_TOKENS[name] and user_id:
+            return user_id
+        raise TemplateError(f"{name}: context.userId is not a {USER_TOKENS[name]}")
+    raise TemplateError(f"unknown prefetch token {name[:60]!r}")
+
+
+def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The entry resources of a Bundle, without search-outcome entries."""
+    entries = bundle.get("entry")
+    if not isinstance(entries, list):
+        return []
+    resources = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        resource = entry.get("resource")
+        if not isinstance(resource, dict):
+            continue
+        search = entry.get("search")
+        if resource.get("resourceType") == "OperationOutcome" or (
+            isinstance(search, dict) and search.get("mode") == "outcome"
+        ):
+            continue
+        resources.append(resource)
+    return resources
+
+
+def has_error_outcome(value: Mapping[str, Any]) -> bool:
+    """An OperationOutcome, or a Bundle with an OperationOutcome entry of severity error/fatal."""
+    if value.get("resourceType") == "OperationOutcome":
+        return True
+    entries = value.get("entry") if value.get("resourceType") == "Bundle" else None
+    if not isinstance(entries, list):
+        return False
+    for entry in entries:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
+            issues = resource.get("issue")
+            if isinstance(issues, list) and any(
+                isinstance(i, dict) and i.get("severity") in _ERROR_SEVERITIES for i in issues
+            ):
+                return True
+    return False
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """What to fetch for one key: a URL (template or `next` link) and entries already held."""
+
+    url: str
+    expected_type: str  # "Bundle" for a search, else the resource type of a read
+    entries: tuple[dict[str, Any], ...] = ()
+    pages_held: int = 0
+
+
+class PrefetchResolver:
+    """`cds_hooks.service.PrefetchSource` for one hook call: resolves once, on first use."""
+
+    def __init__(
+        self,
+        request: HookRequest,
+        templates: Mapping[str, str],
+        settings: FhirFetchSettings,
+        reference_fields: Sequence[str] = ("medicationReference",),
+    ) -> None:
+        self._request = request
+        self._templates = templates
+        self._settings = settings
+        self._reference_fields = tuple(reference_fields)
+        self._lock = threading.Lock()
+        self._result: ResolvedPrefetch | None = None
+        self._client: FhirClient | None = None
+        self._client_refusal: str | None = None
+        self.fetch_count = 0  # HTTP-level fetch tasks started (for logs and tests)
+
+    @property
+    def resolved(self) -> ResolvedPrefetch | None:
+        """The result if `resolve()` has run, else None (it is never run just for a log)."""
+        return self._result
+
+    def resolve(self) -> ResolvedPrefetch:
+        with self._lock:
+            if self._result is None:
+                self._result = self._resolve()
+            return self._result
+
+    def _resolve(self) -> ResolvedPrefetch:
+        deadline = time.monotonic() + self._settings.deadline_s
+        resources: dict[str, list[dict[str, Any]]] = {}
+        unavailable: dict[str, str] = {}
+        to_fetch: dict[str, _Fetch] = {}
+        for key, template in self._templates.items():
+            outcome = self._from_prefetch(key, template)
+            if isinstance(outcome, list):
+                resources[key] = outcome
+            elif isinstance(outcome, str):
+                unavailable[key] = outcome
+            else:
+                to_fetch[key] = outcome
+
+        if to_fetch:
+            client = self._fhir_client()
+            if client is None:
+                for key in to_fetch:
+                    unavailable[key] = self._client_refusal or "no FHIR server"
+            else:
+                self.fetch_count += len(to_fetch)
+                tasks = {
+                    key: partial(_fetch_key, client, fetch, deadline, self._settings.max_pages)
+                    for key, fetch in to_fetch.items()
+                }
+                for key, result in run_parallel(tasks, deadline).items():
+                    if isinstance(result, FetchError):
+                        unavailable[key] = str(result)
+                    else:
+                        resources[key] = result
+
+        referenced, unresolved = self._resolve_references(resources, deadline)
+        for key, reason in unavailable.items():
+            log.info("prefetch key %s unavailable: %s", key, reason)
+        for reference, reason in unresolved.items():
+            log.info("reference %s unresolved: %s", reference, reason)
+        return ResolvedPrefetch(
+            resources=resources,
+            unavailable=unavailable,
+            referenced=referenced,
+            unresolved=unresolved,
+        )
+
+    def _from_prefetch(self, key: str, template: str) -> list[dict[str, Any]] | str | _Fetch:
+        """Resources at hand, or a reason the key is unavailable, or what to fetch."""
+        prefetch = self._request.prefetch
+        if key in prefetch and prefetch[key] is None:
+            return []  # the client says: no data
+        value = prefetch.get(key)
+        held: tuple[dict[str, Any], ...] = ()
+        next_url: str | None = None
+        is_resource = isinstance(value, dict) and isinstance(value.get("resourceType"), str)
+        if is_resource and not has_error_outcome(value):
+            if value["resourceType"] != "Bundle":
+                return [value]
+            next_url = next_link(value)
+            if next_url is None:
+                return bundle_resources(value)
+            held = tuple(bundle_resources(value))
+        # Absent, malformed, an error outcome, or a first page: the FHIR server must answer.
+        try:
+            relative = render_template(template, self._request.context)
+        except TemplateError as exc:
+            return f"template not renderable: {exc}"
+        client = self._fhir_client()
+        if client is None:
+            return self._client_refusal or "no FHIR server"
+        expected = _expected_type(relative)
+        if next_url is not None and is_under_base(next_url, client.base_url):
+            return _Fetch(url=next_url, expected_type="Bundle", entries=held, pages_held=1)
+        return _Fetch(url=client.url_for(relative), expected_type=expected)
+
+    def _fhir_client(self) -> FhirClient | None:
+        if self._client is None and self._client_refusal is None:
+            server = self._request.fhir_server
+            if not server:
+                self._client_refusal = "not in prefetch and no fhirServer in the request"
+                return None
+            try:
+                base = check_fhir_server(server, self._settings)
+            except FetchError as exc:
+                self._client_refusal = str(exc)
+                log.warning("FHIR server refused: %s", exc)
+                return None
+            authorization = self._request.fhir_authorization
+            token = authorization.access_token if authorization else None
+            self._client = FhirClient(base, token, self._settings)
+        return self._client
+
+    def _resolve_references(
+        self, resources: Mapping[str, list[dict[str, Any]]], deadline: float
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        if not self._reference_fields:
+            return {}, {}
+        at_hand: dict[str, dict[str, Any]] = {}
+        scanned: list[dict[str, Any]] = []
+        for resource in _all_resources(resources, self._request.context):
+            scanned.append(resource)
+            resource_type, resource_id = resource.get("resourceType"), resource.get("id")
+            if isinstance(resource_type, str) and isinstance(resource_id, str):
+                at_hand[f"{resource_type}/{resource_id}"] = resource
+
+        referenced: dict[str, dict[str, Any]] = {}
+        unresolved: dict[str, str] = {}
+        wanted: dict[str, str] = {}  # "Type/id" -> resource type expected
+        for resource in scanned:
+            for field_name in self._reference_fields:
+                value = resource.get(field_name)
+                reference = value.get("reference") if isinstance(value, dict) else None
+                if not isinstance(reference, str) or reference.startswith("#"):
+                    continue  # no reference, or a contained resource: the service reads it
+                parsed = self._parse_reference(reference)
+                if parsed is None:
+                    unresolved[reference[:200]] = "reference not on the FHIR server"
+                elif parsed in at_hand:
+                    referenced[parsed] = at_hand[parsed]
+                else:
+                    wanted[parsed] = parsed.split("/", 1)[0]
+        if not wanted:
+            return referenced, unresolved
+
+        client = self._fhir_client()
+        if client is None:
+            for reference in wanted:
+                unresolved[reference] = self._client_refusal or "no FHIR server"
+            return referenced, unresolved
+        if time.monotonic() >= deadline:
+            for reference in wanted:
+                unresolved[reference] = "deadline exceeded"
+            return referenced, unresolved
+        self.fetch_count += len(wanted)
+        tasks = {
+            reference: partial(
+                _fetch_key, client, _Fetch(client.url_for(reference), rtype), deadline, 1
+            )
+            for reference, rtype in wanted.items()
+        }
+        for reference, result in run_parallel(tasks, deadline).items():
+            if isinstance(result, FetchError):
+                unresolved[reference] = str(result)
+            else:
+                referenced[reference] = result[0]
+        return referenced, unresolved
+
+    def _parse_reference(self, reference: str) -> str | None:
+        """ "Type/id" of a relative reference, or of an absolute one on the request's FHIR
+        server; None for anything else (never fetched: the token stays with its server)."""
+        match = _REFERENCE.match(reference.strip())
+        if match is None:
+            return None
+        base = match.group("base")
+        if base is not None:
+            server = self._request.fhir_server
+            server_base = normalize_base_url(server) if server else None
+            if server_base is None or normalize_base_url(base) != server_base:
+                return None
+        return f"{match.group('type')}/{match.group('id')}"
+
+
+def _expected_type(relative: str) -> str:
+    path = relative.split("?", 1)[0].strip("/")
+    segments = path.split("/")
+    # "Patient/123" is a read; "Observation" or "Observation/_search"-like is a search.
+    if len(segments) == 2 and not segments[1].startswith("_"):
+        return segments[0]
+    return "Bundle"
+
+
+def _fetch_key(
+    client: FhirClient, fetch: _Fetch, deadline: float, max_pages: int
+) -> list[dict[str, Any]]:
+    if fetch.expected_type != "Bundle":
+        resource = client.get_json(fetch.url, deadline)
+        found = resource["resourceType"]
+        if found != fetch.expected_type:
+            raise FetchError(f"expected {fetch.expected_type}, got {found}"[:120])
+        return [resource]
+
+    collected = list(fetch.entries)
+    pages = fetch.pages_held
+    seen: set[str] = set()
+    url: str | None = fetch.url
+    while url is not None:
+        if url in seen:
+            raise FetchError("next link loop")
+        seen.add(url)
+        if pages >= max_pages:
+            raise FetchError(f"more than {max_pages} pages")
+        bundle = client.get_json(url, deadline)
+        pages += 1
+        if bundle["resourceType"] != "Bundle":
+            raise FetchError(f"expected Bundle, got {bundle['resourceType']}"[:120])
+        if has_error_outcome(bundle):
+            raise FetchError("search answered with an error OperationOutcome")
+        collected.extend(bundle_resources(bundle))
+        url = next_link(bundle, url)
+        if url is not None and not is_under_base(url, client.base_url):
+            raise FetchError("next link outside the FHIR server")
+    return collected
+
+
+def _all_resources(
+    resources: Mapping[str, list[dict[str, Any]]], context: Mapping[str, Any]
+) -> Iterable[dict[str, Any]]:
+    for key_resources in resources.values():
+        yield from key_resources
+    for name in ("draftOrders",):
+        bundle = context.get(name)
+        if isinstance(bundle, dict):
+            yield from bundle_resources(bundle)
