@@ -15,12 +15,13 @@ OUTCOME_MIMETYPE = "application/fhir+json"
 
 
 class RequestError(ValueError):
-    """The client sent something the specification does not allow: answered 400."""
+    """The client sent something the specification does not allow: answered 400 (or 415)."""
 
-    def __init__(self, message: str, code: str = "invalid") -> None:
+    def __init__(self, message: str, code: str = "invalid", status: int = 400) -> None:
         super().__init__(message)
         self.message = message
         self.code = code  # FHIR issue-type code (http://hl7.org/fhir/issue-type)
+        self.status = status  # 400, or 415 for a body that is not JSON at all
 
 
 class Unauthorized(Exception):
@@ -62,7 +63,7 @@ def outcome_response(
 
 
 def bad_request(error: RequestError) -> Response:
-    return outcome_response(400, error.message, error.code)
+    return outcome_response(error.status, error.message, error.code)
 
 
 def unauthorized() -> Response:

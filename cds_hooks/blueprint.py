@@ -1,0 +1,299 @@
+"""The CDS Hooks 2.0 HTTP surface as a Flask blueprint: discovery, service calls, feedback.
+
+A thin controller: parse (`cds_hooks.request`), hand the service a lazy `PrefetchResolver`,
+serialise its `Evaluation`. Every error is an OperationOutcome; no input reaches a 500.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import flask
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from cds_hooks.errors import (
+    RequestError,
+    Unauthorized,
+    bad_request,
+    internal_error,
+    not_found,
+    outcome_response,
+    unauthorized,
+)
+from cds_hooks.fhir_client import FhirFetchSettings
+from cds_hooks.prefetch import PrefetchResolver
+from cds_hooks.request import parse_hook_request, parse_json_object
+from cds_hooks.service import (
+    CdsService,
+    Evaluation,
+    HookRequest,
+    PatientDataUnavailable,
+    ResolvedPrefetch,
+)
+
+log = logging.getLogger("cds_hooks.blueprint")
+
+JSON_MIMETYPES = ("application/json", "application/fhir+json")
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """One service call, for logs, metrics and the audit store (never holds a token)."""
+
+    service_id: str
+    request: HookRequest | None  # None when the body could not be parsed
+    evaluation: Evaluation | None  # None unless the service answered
+    status: int
+    latency_s: float
+    prefetch: ResolvedPrefetch | None = None  # None when the service never asked for data
+    error: str | None = None  # the diagnostics sent to the client, if any
+
+
+def create_blueprint(
+    services: Sequence[CdsService],
+    *,
+    fhir: FhirFetchSettings,
+    supported_locales: Sequence[str] = ("en", "fr"),
+    default_locale: str = "en",
+    authenticate: Callable[[flask.Request], None] | None = None,
+    feedback_sink: Callable[[str, list[dict[str, Any]]], None] | None = None,
+    on_evaluated: Callable[[EvaluationRecord], None] | None = None,
+    reference_fields: Sequence[str] = ("medicationReference",),
+) -> flask.Blueprint:
+    by_id: dict[str, CdsService] = {}
+    for service in services:
+        if service.definition.id in by_id:
+            raise ValueError(f"two services with id {service.definition.id!r}")
+        by_id[service.definition.id] = service
+    discovery = json.dumps(
+        {"services": [s.definition.to_json() for s in services]}, ensure_ascii=False
+    )
+    blueprint = flask.Blueprint("cds_hooks", __name__)
+
+    def guarded(view: Callable[..., flask.Response]) -> Callable[..., flask.Response]:
+        """Authentication first, then the view; anything unexpected is a bare 500."""
+
+        def wrapper(**kwargs: Any) -> flask.Response:
+            try:
+                if authenticate is not None:
+                    authenticate(flask.request)
+                return view(**kwargs)
+            except Unauthorized as refusal:
+                log.info(
+                    "unauthorized %s %s: %s", flask.request.method, flask.request.path, refusal
+                )
+                return unauthorized()
+            except RequestEntityTooLarge:
+                return _too_large()
+            except Exception:
+                log.exception("unexpected error on %s %s", flask.request.method, flask.request.path)
+                return internal_error()
+
+        wrapper.__name__ = view.__name__
+        return wrapper
+
+    @blueprint.get("/cds-services")
+    @guarded
+    def discover() -> flask.Response:
+        return flask.Response(discovery, mimetype="application/json")
+
+    @blueprint.post("/cds-services/<service_id>")
+    @guarded
+    def call_service(service_id: str) -> flask.Response:
+        started = time.perf_counter()
+        service = by_id.get(service_id)
+        if service is None:
+            return not_found(f"No CDS service with id '{service_id[:100]}'.")
+        hook_request: HookRequest | None = None
+        resolver: PrefetchResolver | None = None
+        evaluation: Evaluation | None = None
+        error: str | None = None
+        response = internal_error()
+        try:
+            hook_request = parse_hook_request(service_id, service.definition.hook, _json_body())
+            resolver = PrefetchResolver(
+                hook_request, service.definition.prefetch, fhir, reference_fields
+            )
+            locale = flask.request.accept_languages.best_match(
+                supported_locales, default=default_locale
+            )
+            try:
+                evaluation = service.evaluate(hook_request, resolver, locale or default_locale)
+            except PatientDataUnavailable:
+                error = "No patient data could be obtained from prefetch or the FHIR server."
+                response = outcome_response(412, error, "not-found")
+            else:
+                response = flask.Response(
+                    json.dumps(evaluation.response.to_json(), ensure_ascii=False),
+                    mimetype="application/json",
+                )
+        except RequestError as exc:
+            error = exc.message
+            response = bad_request(exc)
+        except RequestEntityTooLarge:
+            response = _too_large()
+            error = "request too large"
+        except Exception:
+            log.exception("service %s failed", service_id)
+            evaluation = None
+            response = internal_error()
+            error = "internal error"
+        finally:
+            if on_evaluated is not None:
+                record = EvaluationRecord(
+                    service_id=service_id,
+                    request=hook_request,
+                    evaluation=evaluation,
+                    status=response.status_code,
+                    latency_s=time.perf_counter() - started,
+                    prefetch=resolver.resolved if resolver else None,
+                    error=error,
+                )
+                try:
+                    on_evaluated(record)
+                except Exception:
+                    log.exception("on_evaluated failed for service %s", service_id)
+        return response
+
+    @blueprint.post("/cds-services/<service_id>/feedback")
+    @guarded
+    def feedback(service_id: str) -> flask.Response:
+        if service_id not in by_id:
+            return not_found(f"No CDS service with id '{service_id[:100]}'.")
+        try:
+            items = parse_feedback(_json_body())
+        except RequestError as exc:
+            return bad_request(exc)
+        if feedback_sink is not None:
+            feedback_sink(service_id, items)  # stored before the client hears "200"
+        return flask.Response(status=200)
+
+    return blueprint
+
+
+def register_error_handlers(app: flask.Flask) -> None:
+    """App-level errors (unknown path, wrong method, body too large, crash) as OperationOutcome."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> flask.Response:
+        status = exc.code or 500
+        if status == 413:
+            return _too_large()
+        if status >= 500:
+            return internal_error()
+        code = {404: "not-found", 405: "not-supported"}.get(status, "invalid")
+        response = outcome_response(status, exc.name, code)
+        allowed_methods = getattr(exc, "valid_methods", None)
+        if status == 405 and allowed_methods:
+            response.headers["Allow"] = ", ".join(allowed_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception) -> flask.Response:
+        log.error(
+            "unhandled error on %s %s", flask.request.method, flask.request.path, exc_info=exc
+        )
+        return internal_error()
+
+
+def parse_feedback(body: bytes) -> list[dict[str, Any]]:
+    """Validate a feedback request (CDS Hooks 2.0 "Feedback"); the items, or RequestError."""
+    raw = parse_json_object(body)
+    items = raw.get("feedback")
+    if not isinstance(items, list):
+        raise RequestError("'feedback' is required and must be an array.", "required")
+    for index, item in enumerate(items):
+        _check_feedback_item(item, f"feedback[{index}]")
+    return items
+
+
+def _check_feedback_item(item: Any, where: str) -> None:
+    if not isinstance(item, dict):
+        raise RequestError(f"'{where}' must be an object.")
+    card = item.get("card")
+    if not isinstance(card, str) or not _is_uuid(card):
+        raise RequestError(f"'{where}.card' is required and must be a card uuid.", "required")
+    outcome = item.get("outcome")
+    if outcome not in ("accepted", "overridden"):
+        raise RequestError(f"'{where}.outcome' must be 'accepted' or 'overridden'.")
+    timestamp = item.get("outcomeTimestamp")
+    if not isinstance(timestamp, str) or not _is_timestamp(timestamp):
+        raise RequestError(
+            f"'{where}.outcomeTimestamp' is required: an ISO 8601 date-time with a time zone.",
+            "required",
+        )
+    accepted = item.get("acceptedSuggestions")
+    if outcome == "accepted" and accepted is None:
+        raise RequestError(f"'{where}.acceptedSuggestions' is required when accepted.", "required")
+    if accepted is not None:
+        if not isinstance(accepted, list) or not accepted:
+            raise RequestError(f"'{where}.acceptedSuggestions' must be a non-empty array.")
+        for position, suggestion in enumerate(accepted):
+            suggestion_id = suggestion.get("id") if isinstance(suggestion, dict) else None
+            if not isinstance(suggestion_id, str) or not suggestion_id.strip():
+                raise RequestError(
+                    f"'{where}.acceptedSuggestions[{position}].id' is required (a string).",
+                    "required",
+                )
+    override = item.get("overrideReason")
+    if override is not None:
+        _check_override_reason(override, f"{where}.overrideReason")
+
+
+def _check_override_reason(override: Any, where: str) -> None:
+    if not isinstance(override, dict):
+        raise RequestError(f"'{where}' must be an object.")
+    reason = override.get("reason")
+    if reason is not None:
+        if not isinstance(reason, dict):
+            raise RequestError(f"'{where}.reason' must be a Coding.")
+        for name in ("code", "system"):
+            value = reason.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise RequestError(f"'{where}.reason.{name}' is required (a string).", "required")
+        display = reason.get("display")
+        if display is not None and not isinstance(display, str):
+            raise RequestError(f"'{where}.reason.display' must be a string.")
+    comment = override.get("userComment")
+    if comment is not None and not isinstance(comment, str):
+        raise RequestError(f"'{where}.userComment' must be a string.")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_timestamp(value: str) -> bool:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    # RFC 3339 section 5.6 (which the spec profiles) requires an offset.
+    return "T" in value.upper() and parsed.tzinfo is not None
+
+
+def _json_body() -> bytes:
+    """The raw body of a JSON POST; RequestError for another content type."""
+    content_type = flask.request.mimetype
+    if content_type and content_type not in JSON_MIMETYPES and not content_type.endswith("+json"):
+        raise RequestError(
+            f"Content-Type must be application/json, not {content_type[:80]}.",
+            "not-supported",
+            status=415,
+        )
+    return flask.request.get_data(cache=False)
+
+
+def _too_large() -> flask.Response:
+    return outcome_response(413, "The request body is too large.", "too-long")
