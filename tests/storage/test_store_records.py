@@ -1,0 +1,188 @@
+"""Feedback, audit and token ids, on both engines."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import inspect
+
+from service.storage import Store, engine_url
+
+ACCEPTED = {
+    "card": "card-1",
+    "outcome": "accepted",
+    "outcomeTimestamp": "2026-01-05T10:00:00Z",
+    "acceptedSuggestions": [{"id": "suggestion-1"}],
+}
+OVERRIDDEN = {
+    "card": "card-2",
+    "outcome": "overridden",
+    "outcomeTimestamp": "2026-01-05T10:01:00Z",
+    "overrideReason": {
+        "reason": {"code": "patient-informed", "system": "https://example.org/r", "display": "X"},
+        "userComment": "discussed with the patient",
+    },
+}
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    store = Store(store_url)
+    yield store
+    store.close()
+
+
+def test_engine_urls():
+    assert engine_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert engine_url("postgresql+psycopg://u@h/db").drivername == "postgresql+psycopg"
+    assert engine_url("sqlite:///data/x.sqlite3").database == "data/x.sqlite3"
+
+
+def test_sqlite_is_durable_and_concurrent(tmp_path):
+    store = Store(f"sqlite:///{tmp_path}/data/s.sqlite3")
+    with store.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
+    assert (tmp_path / "data" / "s.sqlite3").is_file()
+
+
+def test_schema_has_every_table(store: Store):
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"feedback", "audit", "audit_rule", "audit_card", "jti"} <= tables
+    assert store.ping()
+
+
+def test_feedback_items_are_stored_with_every_field(store: Store):
+    assert store.record_feedback("svc", [ACCEPTED, OVERRIDDEN]) == 2
+    first, second = store.feedback_items("svc")
+    assert (first["card_uuid"], first["outcome"]) == ("card-1", "accepted")
+    assert first["accepted_suggestions"] == ["suggestion-1"]
+    assert first["outcome_timestamp"] == "2026-01-05T10:00:00Z"
+    assert first["received_at"].tzinfo is not None
+    assert (second["override_code"], second["override_system"]) == (
+        "patient-informed",
+        "https://example.org/r",
+    )
+    assert second["override_display"] == "X"
+    assert second["user_comment"] == "discussed with the patient"
+
+
+def test_the_same_item_twice_is_stored_once(store: Store):
+    assert store.record_feedback("svc", [ACCEPTED, dict(ACCEPTED)]) == 1
+    reordered = dict(reversed(list(ACCEPTED.items())))  # same JSON, other key order
+    assert store.record_feedback("svc", [reordered]) == 0
+    assert len(store.feedback_items()) == 1
+    # Another service, or another timestamp, is another item.
+    assert store.record_feedback("other", [ACCEPTED]) == 1
+    assert store.record_feedback("svc", [ACCEPTED | {"outcomeTimestamp": "2026-01-06T00:00Z"}])
+    assert len(store.feedback_items()) == 3
+
+
+def test_unknown_card_uuids_are_kept(store: Store):
+    store.record_feedback("svc", [ACCEPTED | {"card": "never-issued"}])
+    assert [item["card_uuid"] for item in store.feedback_items()] == ["never-issued"]
+    assert store.report_rows().feedback_unmatched == 1
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        "not an object",
+        {"outcome": "accepted"},
+        {"card": "c", "outcome": "ignored"},
+        {"card": "c", "outcome": "accepted", "acceptedSuggestions": ["s1"]},
+        {"card": "c", "outcome": "overridden", "overrideReason": {"reason": {"code": 3}}},
+        {"card": "x" * 201, "outcome": "accepted"},
+    ],
+)
+def test_invalid_feedback_is_refused_and_nothing_of_the_batch_is_stored(store: Store, item):
+    with pytest.raises(ValueError, match=r"feedback\[1\]"):
+        store.record_feedback("svc", [ACCEPTED, item])
+    assert store.feedback_items() == []
+
+
+def test_audit_record_round_trip_keeps_only_known_keys(store: Store):
+    audit_id = store.record_audit(
+        {
+            "service": "svc",
+            "hookInstance": "hook-1",
+            "time": "2026-01-05T10:00:00+01:00",
+            "ruleset_version": "2026.1",
+            "patient_id": "pat-1",
+            "status": 200,
+            "latency_ms": 12.5,
+            "rules_fired": ["R-B", "R-A"],
+            "cards": [
+                {"uuid": "card-1", "indicator": "warning", "rule_ids": ["R-A"]},
+                {"uuid": "card-2", "indicator": "info", "rule_id": "R-B"},
+            ],
+            "resources_used": {"R-A": ["Observation/1/_history/2"]},
+            "data_unavailable": ["MedicationStatement"],
+            "access_token": "secret-token-value",
+            "patient_name": "Jeanne Martin",
+        }
+    )
+    [record] = store.audit_records("hook-1")
+    assert record["id"] == audit_id
+    assert record["rule_ids"] == ["R-B", "R-A"]
+    assert record["cards"][1] == {"uuid": "card-2", "indicator": "info", "rule_ids": ["R-B"]}
+    assert record["resources_used"] == {"R-A": ["Observation/1/_history/2"]}
+    assert record["data_unavailable"] == ["MedicationStatement"]
+    assert record["recorded_at"].isoformat() == "2026-01-05T09:00:00+00:00"
+    assert (record["patient_id"], record["latency_ms"], record["status"]) == ("pat-1", 12.5, 200)
+    dumped = repr(record)
+    assert "secret-token-value" not in dumped and "Jeanne" not in dumped
+
+
+def test_audit_record_needs_service_and_hook_instance(store: Store):
+    with pytest.raises(ValueError, match="hookInstance"):
+        store.record_audit({"service": "svc"})
+
+
+def test_report_rows_join_feedback_to_the_rules_of_each_card(store: Store):
+    for index in range(3):
+        store.record_audit(
+            {
+                "service": "svc",
+                "hookInstance": f"h{index}",
+                "rules_fired": ["R-A", "R-B"],
+                "cards": [
+                    {"uuid": f"a{index}", "indicator": "warning", "rule_id": "R-A"},
+                    {"uuid": f"b{index}", "indicator": "info", "rule_id": "R-B"},
+                ],
+            }
+        )
+    store.record_feedback(
+        "svc",
+        [
+            ACCEPTED | {"card": "a0"},
+            OVERRIDDEN | {"card": "a1"},
+            OVERRIDDEN | {"card": "a2", "outcomeTimestamp": "2026-01-07T00:00:00Z"},
+            OVERRIDDEN | {"card": "b0", "overrideReason": {}},
+        ],
+    )
+    report = store.report_rows()
+    rule_a, rule_b = report.by_rule["R-A"], report.by_rule["R-B"]
+    assert (rule_a.fired, rule_a.accepted, rule_a.overridden) == (3, 1, 2)
+    assert [(r.code, r.count) for r in rule_a.override_reasons] == [("patient-informed", 2)]
+    assert (rule_b.fired, rule_b.accepted, rule_b.overridden) == (3, 0, 1)
+    assert [(r.code, r.count) for r in rule_b.override_reasons] == [(None, 1)]
+    assert (report.evaluations, report.feedback_items, report.feedback_unmatched) == (3, 4, 0)
+
+
+def test_jti_is_claimed_once_until_it_expires(store: Store):
+    later = int(time.time()) + 600
+    assert store.claim("https://ehr", "jti-1", later)
+    assert not store.claim("https://ehr", "jti-1", later)
+    assert store.claim("https://other-ehr", "jti-1", later)  # ids are per issuer
+
+
+def test_expired_jti_rows_are_purged_and_free_again(store: Store):
+    past = int(time.time()) - 10
+    assert store.claim("https://ehr", "old", past)
+    assert store.claim("https://ehr", "old", past + 1000)  # the old row no longer counts
+    assert store.claim("https://ehr", "older", past)
+    assert store.purge_expired_jti() == 1
