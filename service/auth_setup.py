@@ -1,0 +1,29 @@
+"""Builds the protocol-level client authenticator from the service configuration."""
+
+from __future__ import annotations
+
+from cds_hooks.auth import AuthSettings, ClientAuthenticator, ReplayGuard, TrustedClient
+from service.config import Config
+
+
+def auth_settings_from_config(config: Config) -> AuthSettings:
+    auth = config.auth
+    return AuthSettings(
+        public_base_url=config.public_base_url,
+        clients=tuple(
+            TrustedClient(
+                iss=client.iss, jwks_file=client.jwks_file, jku=client.jku, tenant=client.tenant
+            )
+            for client in auth.clients
+        ),
+        required=auth.required,
+        algorithms=auth.algorithms,
+        clock_skew_s=auth.clock_skew_s,
+        max_lifetime_s=auth.max_lifetime_s,
+        jwks_fetch_timeout_s=auth.jwks_fetch_timeout_s,
+    )
+
+
+def build_authenticator(config: Config, replay_guard: ReplayGuard) -> ClientAuthenticator:
+    """One per worker; `replay_guard` is the shared store (`service.storage.Store`)."""
+    return ClientAuthenticator(auth_settings_from_config(config), replay_guard)

@@ -1,0 +1,79 @@
+"""The demo profile trusts the CDS Hooks sandbox; a production configuration does not."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from auth_tokens import KeyPair, MemoryReplayGuard, claims, es384_key, sign, write_jwks
+
+from cds_hooks.auth import ClientAuthenticator
+from cds_hooks.errors import Unauthorized
+from service.auth_setup import auth_settings_from_config
+from service.config import DEMO_PROFILE, Config, load_config
+
+SANDBOX_ISS = "https://sandbox.cds-hooks.org"
+SHARED_SANDBOX_JWKS = Path("/work/shared/cds-hooks/sandbox-jwks.json")
+PROFILE_SANDBOX_JWKS = DEMO_PROFILE.parent / "sandbox-jwks.json"
+
+
+def sandbox_kid() -> str:
+    [key] = json.loads(PROFILE_SANDBOX_JWKS.read_text())["keys"]
+    return key["kid"]
+
+
+@pytest.fixture(scope="module")
+def sandbox_like_key() -> KeyPair:
+    # We cannot hold the sandbox's private key: a generated P-384 key under its kid stands in.
+    return es384_key(sandbox_kid())
+
+
+def test_profile_carries_the_published_sandbox_key():
+    if SHARED_SANDBOX_JWKS.is_file():
+        assert json.loads(PROFILE_SANDBOX_JWKS.read_text()) == json.loads(
+            SHARED_SANDBOX_JWKS.read_text()
+        )
+    [key] = json.loads(PROFILE_SANDBOX_JWKS.read_text())["keys"]
+    assert (key["kty"], key["crv"], key["alg"]) == ("EC", "P-384", "ES384")
+
+
+def demo_config_with_test_key(tmp_path: Path, key: KeyPair) -> Config:
+    """The demo profile, verbatim, except that its JWK Set holds our stand-in public key."""
+    shutil.copy(DEMO_PROFILE, tmp_path / "demo.toml")
+    write_jwks(tmp_path / "sandbox-jwks.json", key)
+    return load_config(tmp_path / "demo.toml")
+
+
+def test_demo_profile_accepts_a_token_signed_as_the_sandbox_signs(tmp_path, sandbox_like_key):
+    config = demo_config_with_test_key(tmp_path, sandbox_like_key)
+    authenticator = ClientAuthenticator(auth_settings_from_config(config), MemoryReplayGuard())
+    url = f"{config.public_base_url}/cds-services/cementoplasty-order-select"
+    token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url))
+    assert authenticator.verify(f"Bearer {token}", url).iss == SANDBOX_ISS
+
+
+def test_demo_profile_trusts_the_sandbox_issuer_with_its_published_key():
+    settings = auth_settings_from_config(load_config(DEMO_PROFILE))
+    assert settings.required
+    [client] = settings.clients
+    assert client.iss == SANDBOX_ISS
+    assert client.jwks_file == PROFILE_SANDBOX_JWKS.resolve()
+    # With the real published key, our stand-in signature must fail: the key is really used.
+    authenticator = ClientAuthenticator(settings, MemoryReplayGuard())
+    url = f"{settings.public_base_url}/cds-services"
+    token = sign(es384_key(sandbox_kid()), claims(SANDBOX_ISS, aud=url))
+    with pytest.raises(Unauthorized) as raised:
+        authenticator.verify(f"Bearer {token}", url)
+    assert raised.value.code == "signature-invalid"
+
+
+def test_production_configuration_without_clients_refuses_the_sandbox(sandbox_like_key):
+    config = Config()  # the defaults: authentication required, no client trusted
+    authenticator = ClientAuthenticator(auth_settings_from_config(config), MemoryReplayGuard())
+    url = f"{config.public_base_url}/cds-services"
+    token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url))
+    with pytest.raises(Unauthorized) as raised:
+        authenticator.verify(f"Bearer {token}", url)
+    assert raised.value.code == "iss-unknown"
