@@ -1,0 +1,221 @@
+"""Operations: one JSON log line per request, Prometheus metrics, health endpoints.
+
+Logs: `configure_logging(level)` sends every log record to stderr as one JSON object per
+line. `log_request(record)` writes the per-request line and updates the request metrics; it
+keeps only the fields listed in `REQUEST_LOG_FIELDS`, so a token or a patient name passed by
+mistake never reaches the log.
+
+Metrics under gunicorn with several workers: each worker process has its own counters, so
+Prometheus' multiprocess mode is needed. Set `PROMETHEUS_MULTIPROC_DIR` to an empty,
+writable folder in the environment of the gunicorn master *before* it starts (before
+prometheus_client is imported), call `prepare_metrics_dir()` in the master, and set
+gunicorn's `child_exit` hook to `gunicorn_child_exit`. `/metrics` then aggregates every
+worker. Without the variable (one process, tests), the default registry is used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+request_log = logging.getLogger("service.request")
+
+# Only these keys of a request record are logged (never tokens, never names).
+REQUEST_LOG_FIELDS = (
+    "method",
+    "path",
+    "service",
+    "hook",
+    "hookInstance",
+    "status",
+    "latency_ms",
+    "cards",  # {indicator: count}
+    "rule_ids",
+    "client",  # the authenticated iss
+    "data_unavailable",
+    "fhir_fallback",  # {"calls": n, "failures": n}
+    "feedback_items",
+    "locale",
+    "error",  # a short error code, never a message built from input
+)
+
+REQUESTS = Counter(
+    "cds_requests", "HTTP requests answered, by service and status.", ["service", "status"]
+)
+LATENCY = Histogram(
+    "cds_request_latency_seconds",
+    "Time to answer a request, by service.",
+    ["service"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+)
+CARDS = Counter("cds_cards", "Cards returned, by service and indicator.", ["service", "indicator"])
+FHIR_FALLBACK_CALLS = Counter(
+    "cds_fhir_fallback_calls", "FHIR fallback fetches (prefetch missing).", ["resource_type"]
+)
+FHIR_FALLBACK_FAILURES = Counter(
+    "cds_fhir_fallback_failures",
+    "FHIR fallback fetches that failed, by reason.",
+    ["resource_type", "reason"],
+)
+AUTH_REFUSALS = Counter("cds_auth_refusals", "Client tokens refused, by reason.", ["reason"])
+FEEDBACK_ITEMS = Counter("cds_feedback_items", "Feedback items received, by outcome.", ["outcome"])
+
+_LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.:/-]")
+
+
+def _label(value: Any, limit: int = 60) -> str:
+    """A bounded, printable label value (labels must not explode in number or size)."""
+    return _LABEL_SAFE.sub("_", str(value))[:limit] or "none"
+
+
+# Logs -------------------------------------------------------------------------------------
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the record's `fields`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, Mapping):
+            line.update(fields)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send every record to stderr as JSON lines (replaces the root handlers)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def log_request(record: Mapping[str, Any]) -> None:
+    """Log one request (allowed fields only) and count it in the metrics."""
+    fields = {key: record[key] for key in REQUEST_LOG_FIELDS if key in record}
+    request_log.info("request", extra={"fields": fields})
+
+    status = fields.get("status", 0)
+    # An unknown service id (404) is client input: it must not become a label value.
+    service = _label(fields.get("service", "none")) if status != 404 else "unknown"
+    REQUESTS.labels(service=service, status=_label(status)).inc()
+    latency_ms = fields.get("latency_ms")
+    if isinstance(latency_ms, (int, float)):
+        LATENCY.labels(service=service).observe(latency_ms / 1000.0)
+    cards = fields.get("cards")
+    if isinstance(cards, Mapping):
+        for indicator, count in cards.items():
+            if isinstance(count, int) and count > 0:
+                CARDS.labels(service=service, indicator=_label(indicator, 20)).inc(count)
+
+
+def count_fhir_fallback(resource_type: str, failure: str | None = None) -> None:
+    """One FHIR fallback fetch; `failure` a short reason (e.g. timeout, http-500) if it failed."""
+    FHIR_FALLBACK_CALLS.labels(resource_type=_label(resource_type, 40)).inc()
+    if failure is not None:
+        FHIR_FALLBACK_FAILURES.labels(
+            resource_type=_label(resource_type, 40), reason=_label(failure, 40)
+        ).inc()
+
+
+def count_auth_refusal(reason_code: str) -> None:
+    """One refused client token; pass `Unauthorized.code` (a fixed, short string)."""
+    AUTH_REFUSALS.labels(reason=_label(reason_code, 40)).inc()
+
+
+def count_feedback(outcome: str, count: int = 1) -> None:
+    FEEDBACK_ITEMS.labels(outcome=_label(outcome, 20)).inc(count)
+
+
+# Metrics exposition -----------------------------------------------------------------------
+
+
+def _multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def metrics_response() -> tuple[bytes, int, dict[str, str]]:
+    """Body, status and headers for `GET /metrics` (every worker's values when multiprocess)."""
+    if _multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST}
+
+
+def prepare_metrics_dir() -> None:
+    """Empty the multiprocess folder (stale files would add old workers' counts)."""
+    directory = _multiprocess_dir()
+    if directory is None:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+
+
+def gunicorn_child_exit(server: Any, worker: Any) -> None:
+    """gunicorn `child_exit` hook: drop the live-only values of a worker that has exited."""
+    if _multiprocess_dir():
+        multiprocess.mark_process_dead(worker.pid)
+
+
+# Health -----------------------------------------------------------------------------------
+
+
+def healthz() -> tuple[dict[str, str], int]:
+    """Alive: the process answers. Nothing else is checked (a restart would not help)."""
+    return {"status": "ok"}, 200
+
+
+def readyz(store: Any) -> tuple[dict[str, str], int]:
+    """Ready: the store answers. Until then the load balancer sends calls elsewhere."""
+    if store.ping():
+        return {"status": "ready"}, 200
+    return {"status": "store unreachable"}, 503
+
+
+def install_operations_routes(app: Any, store: Any) -> None:
+    """Add GET /healthz, /readyz and /metrics to a Flask app (no client authentication:
+    restrict /metrics at the load balancer, see docker/nginx.conf)."""
+
+    def healthz_view() -> Any:
+        return healthz()
+
+    def readyz_view() -> Any:
+        return readyz(store)
+
+    def metrics_view() -> Any:
+        return metrics_response()
+
+    app.add_url_rule("/healthz", "healthz", healthz_view, methods=["GET"])
+    app.add_url_rule("/readyz", "readyz", readyz_view, methods=["GET"])
+    app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
