@@ -1,0 +1,55 @@
+"""`cementoplasty-cds report`: per rule, how often it fired and what clinicians did with it.
+
+The loop that tells a team which rules clinicians disagree with: a rule often overridden,
+for the same reason, is a rule to review.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from service.storage import OverrideReasonCount, ReportRows
+
+
+class ReportSource(Protocol):
+    def report_rows(self) -> ReportRows: ...
+
+
+def render_report(store: ReportSource) -> str:
+    rows = store.report_rows()
+    lines = [
+        f"Evaluations: {rows.evaluations}   Feedback items: {rows.feedback_items}"
+        f" ({rows.feedback_unmatched} on cards no audit record knows)",
+        "",
+    ]
+    if not rows.rules:
+        lines.append("No rule has fired yet.")
+        return "\n".join(lines)
+    width = max(len("Rule"), *(len(rule.rule_id) for rule in rows.rules))
+    lines.append(
+        f"{'Rule':<{width}}  {'Fired':>7}  {'Accepted':>8}  {'Overridden':>10}  {'Override %':>10}"
+    )
+    for rule in rows.rules:
+        answered = rule.accepted + rule.overridden
+        rate = f"{100 * rule.overridden / answered:.0f}%" if answered else "-"
+        lines.append(
+            f"{rule.rule_id:<{width}}  {rule.fired:>7}  {rule.accepted:>8}"
+            f"  {rule.overridden:>10}  {rate:>10}"
+        )
+        for reason in rule.override_reasons:
+            lines.append(f"{'':<{width}}    {reason.count:>5} x {_reason_text(reason)}")
+    return "\n".join(lines)
+
+
+def _reason_text(reason: OverrideReasonCount) -> str:
+    if reason.code is None and reason.display is None:
+        return "(no reason given)"
+    text = reason.display or reason.code or ""
+    if reason.code and reason.display:
+        text = f"{reason.display} [{reason.code}]"
+    return _printable(text)
+
+
+def _printable(text: str) -> str:
+    # Clients send these strings: keep the terminal safe from control characters.
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:200]

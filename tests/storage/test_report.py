@@ -1,0 +1,52 @@
+"""The per-rule report, from a real store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from service.report import render_report
+from service.storage import Store
+
+
+def test_empty_store_report(store_url: str):
+    text = render_report(Store(store_url))
+    assert "Evaluations: 0" in text
+    assert "No rule has fired yet." in text
+
+
+def test_report_shows_fired_accepted_overridden_and_reasons(store_url: str):
+    store = Store(store_url)
+    for index in range(4):
+        store.record_audit(
+            {
+                "service": "svc",
+                "hookInstance": f"h{index}",
+                "rules_fired": ["R-INR-HIGH"],
+                "cards": [{"uuid": f"c{index}", "indicator": "critical", "rule_id": "R-INR-HIGH"}],
+            }
+        )
+    reason = {"code": "recent-lab", "system": "https://example.org", "display": "Recent INR\x1b"}
+    store.record_feedback(
+        "svc",
+        [
+            {"card": "c0", "outcome": "accepted", "outcomeTimestamp": "2026-01-05T10:00:00Z"},
+            {
+                "card": "c1",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-05T10:00:00Z",
+                "overrideReason": {"reason": reason},
+            },
+            {
+                "card": "c2",
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-05T10:00:00Z",
+                "overrideReason": {"reason": reason},
+            },
+            {"card": "c3", "outcome": "overridden", "outcomeTimestamp": "2026-01-05T10:00:00Z"},
+            {"card": "stranger", "outcome": "accepted", "outcomeTimestamp": "2026-01-05T10:00Z"},
+        ],
+    )
+    lines = render_report(store).splitlines()
+    assert lines[0] == "Evaluations: 4   Feedback items: 5 (1 on cards no audit record knows)"
+    [row] = [line for line in lines if line.startswith("R-INR-HIGH")]
+    assert row.split() == ["R-INR-HIGH", "4", "1", "3", "75%"]
+    assert any(line.split() == ["2", "x", "Recent", "INR?", "[recent-lab]"] for line in lines)
+    assert any(line.split() == ["1", "x", "(no", "reason", "given)"] for line in lines)
