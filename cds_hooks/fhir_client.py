@@ -128,7 +128,7 @@ class FhirClient:
                 body = self._read_capped(response, deadline)
         except requests.Timeout:
             raise FetchError("timed out") from None
-        except requests.RequestException as exc:
+        except OSError as exc:  # requests.RequestException, or a socket error under it
             # The exception text may hold the URL; the type is enough for operators.
             raise FetchError(f"connection failed ({type(exc).__name__})") from None
         try:

@@ -1,0 +1,299 @@
+"""Prefetch resolution per key, as CDS Hooks 2.0 defines it (FHIR server mocked by `responses`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from cds_hooks.fhir_client import FhirFetchSettings
+from cds_hooks.prefetch import PrefetchResolver, TemplateError, render_template
+from cds_hooks.service import FhirAuthorization, HookRequest
+
+BASE = "https://ehr.example/fhir"
+TOKEN = "secret-access-token-42"
+TEMPLATES = {
+    "patient": "Patient/{{context.patientId}}",
+    "meds": "MedicationRequest?patient={{context.patientId}}&status=active",
+}
+SETTINGS = FhirFetchSettings(allowed_servers=(BASE,), deadline_s=2.0)
+PATIENT = {"resourceType": "Patient", "id": "p1"}
+
+
+def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r} for r in resources],
+    }
+    if next_url:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
+    return bundle
+
+
+def med_request(id_: str, reference: str) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": id_,
+        "medicationReference": {"reference": reference},
+    }
+
+
+def hook_request(
+    prefetch: dict[str, Any],
+    fhir_server: str | None = BASE,
+    token: str | None = TOKEN,
+    context: dict[str, Any] | None = None,
+) -> HookRequest:
+    authorization = (
+        FhirAuthorization(token, "Bearer", 300, "patient/*.read", "cds") if token else None
+    )
+    return HookRequest(
+        service_id="svc",
+        hook="order-sign",
+        hook_instance="i",
+        context=context or {"patientId": "p1", "userId": "Practitioner/u1"},
+        prefetch=prefetch,
+        fhir_server=fhir_server,
+        fhir_authorization=authorization,
+    )
+
+
+def resolve(request: HookRequest, settings: FhirFetchSettings = SETTINGS) -> Any:
+    resolver = PrefetchResolver(request, TEMPLATES, settings)
+    return resolver, resolver.resolve()
+
+
+AUTH_HEADER = matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"})
+MEDS_URL = f"{BASE}/MedicationRequest"
+MEDS_QUERY = matchers.query_param_matcher({"patient": "p1", "status": "active"})
+
+
+def test_render_template_fills_context_and_user_tokens() -> None:
+    context = {"patientId": "p 1", "userId": "Practitioner/u1", "count": 3}
+    assert render_template("Obs?patient={{context.patientId}}", context) == "Obs?patient=p%201"
+    assert render_template("X?u={{userPractitionerId}}&n={{ context.count }}", context) == (
+        "X?u=u1&n=3"
+    )
+    for bad in ("{{context.missing}}", "{{userPatientId}}", "{{context.userId.x}}", "{{x}}"):
+        with pytest.raises(TemplateError):
+            render_template(bad, context)
+
+
+@responses.activate
+def test_full_prefetch_needs_no_network() -> None:
+    resolver, result = resolve(
+        hook_request({"patient": PATIENT, "meds": searchset(med_request("m1", "#med"))})
+    )
+    assert result.resources["patient"] == [PATIENT]
+    assert [r["id"] for r in result.resources["meds"]] == ["m1"]
+    assert result.unavailable == {} and result.unresolved == {}
+    assert resolver.fetch_count == 0 and len(responses.calls) == 0
+    assert resolver.resolve() is result  # memoised
+
+
+@responses.activate
+def test_null_is_known_empty_and_never_refetched() -> None:
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": None}))
+    assert result.resources["meds"] == []
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_absent_key_is_fetched_with_the_bearer_token() -> None:
+    responses.get(MEDS_URL, json=searchset(), match=[MEDS_QUERY, AUTH_HEADER])
+    _, result = resolve(hook_request({"patient": PATIENT}))
+    assert result.resources["meds"] == []
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_read_template_is_fetched_and_its_type_checked() -> None:
+    responses.get(f"{BASE}/Patient/p1", json=PATIENT, match=[AUTH_HEADER])
+    _, result = resolve(hook_request({"meds": None}))
+    assert result.resources["patient"] == [PATIENT]
+    responses.replace(responses.GET, f"{BASE}/Patient/p1", json={"resourceType": "Observation"})
+    _, result = resolve(hook_request({"meds": None}))
+    assert "expected Patient" in result.unavailable["patient"]
+
+
+@responses.activate
+def test_operation_outcome_in_prefetch_triggers_a_fetch() -> None:
+    responses.get(MEDS_URL, json=searchset(med_request("m1", "#c")), match=[MEDS_QUERY])
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error"}]}
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": outcome}))
+    assert [r["id"] for r in result.resources["meds"]] == ["m1"]
+
+
+@responses.activate
+def test_bundle_carrying_an_error_outcome_triggers_a_fetch() -> None:
+    responses.get(MEDS_URL, json=searchset(), match=[MEDS_QUERY])
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "fatal"}]}
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": searchset(outcome)}))
+    assert result.resources["meds"] == [] and len(responses.calls) == 1
+
+
+@responses.activate
+def test_next_link_pages_are_followed_and_joined() -> None:
+    page2, page3 = f"{BASE}?_getpages=a&page=2", f"{BASE}?_getpages=a&page=3"
+    responses.get(page2, json=searchset(med_request("m2", "#c"), next_url=page3))
+    responses.get(page3, json=searchset(med_request("m3", "#c")))
+    first = searchset(med_request("m1", "#c"), next_url=page2)
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": first}))
+    assert [r["id"] for r in result.resources["meds"]] == ["m1", "m2", "m3"]
+    assert all(c.request.headers["Authorization"] == f"Bearer {TOKEN}" for c in responses.calls)
+
+
+@responses.activate
+def test_next_link_loop_and_page_bound_make_the_key_unavailable() -> None:
+    loop = f"{BASE}?page=loop"
+    responses.get(loop, json=searchset(next_url=loop))
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": searchset(next_url=loop)}))
+    assert result.unavailable["meds"] == "next link loop"
+
+    settings = FhirFetchSettings(allowed_servers=(BASE,), max_pages=2)
+    responses.get(f"{BASE}?page=2", json=searchset(next_url=f"{BASE}?page=3"))
+    first = searchset(next_url=f"{BASE}?page=2")
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": first}), settings)
+    assert result.unavailable["meds"] == "more than 2 pages"
+
+
+@responses.activate
+def test_next_link_to_another_host_is_never_called() -> None:
+    responses.get(MEDS_URL, json=searchset(next_url="https://evil.example/fhir?page=2"))
+    _, result = resolve(hook_request({"patient": PATIENT}))
+    assert result.unavailable["meds"] == "next link outside the FHIR server"
+    assert [c.request.url.split("?")[0] for c in responses.calls] == [MEDS_URL]
+
+
+@pytest.mark.parametrize(
+    ("mock", "reason"),
+    [
+        ({"status": 500, "json": {}}, "HTTP 500"),
+        ({"status": 403, "json": {}}, "HTTP 403"),
+        ({"status": 302, "headers": {"Location": "https://ehr.example/x"}}, "redirect"),
+        ({"body": "<html>"}, "not JSON"),
+        ({"json": [1, 2]}, "not a FHIR resource"),
+        ({"json": PATIENT}, "expected Bundle"),
+        ({"json": {"resourceType": "OperationOutcome"}}, "expected Bundle"),
+        ({"body": ConnectionError("refused")}, "connection failed"),
+    ],
+)
+@responses.activate
+def test_bad_answers_make_only_that_key_unavailable(mock: dict[str, Any], reason: str) -> None:
+    responses.get(MEDS_URL, **mock)
+    _, result = resolve(hook_request({"patient": PATIENT}))
+    assert reason in result.unavailable["meds"]
+    assert result.resources == {"patient": [PATIENT]}
+
+
+@responses.activate
+def test_oversized_answer_is_refused() -> None:
+    settings = FhirFetchSettings(allowed_servers=(BASE,), max_response_bytes=1024)
+    responses.get(MEDS_URL, json=searchset(*[PATIENT] * 200))
+    _, result = resolve(hook_request({"patient": PATIENT}), settings)
+    assert "larger than 1024 bytes" in result.unavailable["meds"]
+
+
+@pytest.mark.parametrize(
+    ("server", "settings", "reason"),
+    [
+        ("https://other.example/fhir", SETTINGS, "allow-list"),
+        ("http://ehr.example/fhir", FhirFetchSettings(allowed_servers=("*",)), "not https"),
+        ("ftp://ehr.example/fhir", FhirFetchSettings(allowed_servers=("*",)), "http(s)"),
+        ("https://user:pw@ehr.example/fhir", SETTINGS, "http(s)"),
+        (None, SETTINGS, "no fhirServer"),
+    ],
+)
+@responses.activate
+def test_fhir_server_refused(server: str | None, settings: FhirFetchSettings, reason: str) -> None:
+    _, result = resolve(hook_request({"patient": PATIENT}, fhir_server=server), settings)
+    assert reason in result.unavailable["meds"]
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_allow_list_matches_normalised_urls_and_http_when_allowed() -> None:
+    responses.get("http://ehr.example/fhir/MedicationRequest", json=searchset())
+    settings = FhirFetchSettings(allowed_servers=("HTTP://EHR.example:80/fhir/",), allow_http=True)
+    _, result = resolve(
+        hook_request({"patient": PATIENT}, fhir_server="http://ehr.example/fhir"), settings
+    )
+    assert result.resources["meds"] == []
+
+
+@responses.activate
+def test_no_token_means_no_authorization_header() -> None:
+    responses.get(MEDS_URL, json=searchset())
+    _, result = resolve(hook_request({"patient": PATIENT}, token=None))
+    assert "Authorization" not in responses.calls[0].request.headers
+    assert result.resources["meds"] == []
+
+
+@responses.activate
+def test_unrenderable_template_is_unavailable() -> None:
+    request = hook_request({}, context={"userId": "Practitioner/u1"})
+    _, result = resolve(request)
+    assert "context.patientId" in result.unavailable["patient"]
+    assert result.nothing_obtained and len(responses.calls) == 0
+
+
+@responses.activate
+def test_medication_references_resolved_from_contained_prefetch_or_fetch() -> None:
+    medication = {"resourceType": "Medication", "id": "fetched"}
+    responses.get(f"{BASE}/Medication/fetched", json=medication, match=[AUTH_HEADER])
+    in_prefetch = {"resourceType": "Medication", "id": "included"}
+    meds = searchset(
+        med_request("m1", "#contained"),
+        med_request("m2", "Medication/included"),
+        med_request("m3", "Medication/fetched"),
+        med_request("m4", f"{BASE}/Medication/fetched/_history/2"),
+        med_request("m5", "https://elsewhere.example/fhir/Medication/x"),
+        in_prefetch,
+    )
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": meds}))
+    assert result.referenced == {
+        "Medication/included": in_prefetch,
+        "Medication/fetched": medication,
+    }
+    assert list(result.unresolved) == ["https://elsewhere.example/fhir/Medication/x"]
+    assert len(responses.calls) == 1  # one fetch for two references to the same resource
+
+
+@responses.activate
+def test_references_in_draft_orders_are_resolved_too() -> None:
+    responses.get(f"{BASE}/Medication/d", status=404, json={"resourceType": "OperationOutcome"})
+    context = {
+        "patientId": "p1",
+        "draftOrders": {
+            "resourceType": "Bundle",
+            "entry": [{"resource": med_request("x", "Medication/d")}],
+        },
+    }
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": None}, context=context))
+    assert result.unresolved == {"Medication/d": "HTTP 404"}
+
+
+@responses.activate
+def test_reference_fields_are_a_parameter() -> None:
+    request = hook_request(
+        {"patient": PATIENT, "meds": searchset(med_request("m1", "Medication/zz"))}
+    )
+    result = PrefetchResolver(request, TEMPLATES, SETTINGS, reference_fields=()).resolve()
+    assert result.referenced == {} and result.unresolved == {} and len(responses.calls) == 0
+
+
+@responses.activate
+def test_token_never_logged_nor_in_reasons(caplog: pytest.LogCaptureFixture) -> None:
+    responses.get(MEDS_URL, status=401, json={})
+    responses.get(f"{BASE}/Patient/p1", body=requests.ConnectionError(f"boom {TOKEN}"))
+    with caplog.at_level(logging.DEBUG):
+        resolver, result = resolve(hook_request({}))
+    assert result.unavailable  # both failed
+    assert TOKEN not in caplog.text
+    assert TOKEN not in repr(result) and TOKEN not in repr(resolver.__dict__)
+    assert TOKEN not in " ".join(result.unavailable.values())
