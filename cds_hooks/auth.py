@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -114,6 +115,8 @@ class _RemoteKeySet:
     def __init__(self) -> None:
         self.keys: _KeySet | None = None
         self.last_attempt = float("-inf")
+        # Held during a fetch: concurrent calls wait for its result instead of being refused.
+        self.lock = threading.Lock()
 
 
 class ClientAuthenticator:
@@ -270,6 +273,7 @@ class ClientAuthenticator:
     def _remote_key(self, url: str, kid: str) -> Mapping[str, Any] | None:
         with self._lock:
             entry = self._remote.setdefault(url, _RemoteKeySet())
+        with entry.lock:
             if entry.keys is not None and kid in entry.keys.by_kid:
                 return entry.keys.by_kid[kid]
             now = self._clock()
@@ -278,14 +282,13 @@ class ClientAuthenticator:
             if now - entry.last_attempt < self.settings.jwks_refresh_interval_s:
                 return None
             entry.last_attempt = now
-        try:
-            keys = _KeySet(self._fetch_jwks(url, self.settings.jwks_fetch_timeout_s), url)
-        except (OSError, ValueError, requests.RequestException) as exc:
-            log.warning("JWK Set fetch failed: %s: %s", url, type(exc).__name__)
-            return None
-        with self._lock:
-            entry.keys = keys
-        return keys.by_kid.get(kid)
+            try:
+                fetched = self._fetch_jwks(url, self.settings.jwks_fetch_timeout_s)
+                entry.keys = _KeySet(fetched, url)
+            except (OSError, ValueError, requests.RequestException) as exc:
+                log.warning("JWK Set fetch failed: %s: %s", url, type(exc).__name__)
+                return None
+            return entry.keys.by_kid.get(kid)
 
 
 def _bearer_token(authorization_header: str | None) -> str:
@@ -320,4 +323,5 @@ def _verification_key(jwk: Mapping[str, Any], alg: str, kid: str) -> Any:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    # JSON as Python parses it may carry NaN or Infinity, which every comparison would let by.
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

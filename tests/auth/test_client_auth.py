@@ -353,3 +353,45 @@ def test_flask_request_audience_is_public_base_url_plus_path(authenticator, ec_k
         headers={"Authorization": f"Bearer {sign(ec_key, claims(EHR))}"},
     )
     assert authenticator(request).iss == EHR
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), "1700000000", True, None])
+def test_non_numeric_or_non_finite_times_are_refused(authenticator, ec_key, bad):
+    payload = claims(EHR)
+    payload["iat"] = bad
+    # PyJWT refuses to encode NaN only in strict mode; Python's json writes it as NaN.
+    assert refusal(authenticator, sign(ec_key, payload)) in {"exp-or-iat-missing", "malformed"}
+
+
+def test_concurrent_first_calls_wait_for_one_jwks_fetch(tmp_path):
+    import threading
+
+    remote = es384_key("remote-1")
+    started = threading.Event()
+
+    class SlowServer(FakeJwksServer):
+        def __call__(self, url: str, timeout_s: float) -> dict:
+            started.set()
+            time.sleep(0.2)
+            return super().__call__(url, timeout_s)
+
+    server = SlowServer(remote)
+    authenticator = make_authenticator(
+        tmp_path, clients=(TrustedClient(iss=EHR, jku=(JKU,)),), fetch_jwks=server
+    )
+    results: list[str] = []
+
+    def call() -> None:
+        try:
+            authenticator.verify(f"Bearer {sign(remote, claims(EHR))}", SERVICE_URL)
+            results.append("accepted")
+        except Unauthorized as refusal_:
+            results.append(refusal_.code)
+
+    threads = [threading.Thread(target=call) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == ["accepted"] * 5
+    assert server.calls == [JKU]
