@@ -146,7 +146,12 @@ class FhirClient:
             raise FetchError(f"answer larger than {cap} bytes")
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_content(_CHUNK_BYTES):
+        while True:
+            # read1 returns what has arrived (at least one byte), so a server dripping bytes
+            # cannot hold this pool thread past the deadline.
+            chunk = response.raw.read1(_CHUNK_BYTES, decode_content=True)
+            if not chunk:
+                break
             size += len(chunk)
             if size > cap:
                 raise FetchError(f"answer larger than {cap} bytes")

@@ -1,0 +1,140 @@
+"""Fallback fetches against a real HTTP server on loopback: parallelism, deadline, redirects.
+
+The only timed assertions of the protocol tests, with generous margins (the brief asks for them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+
+from cds_support import GOOD_TOKEN, AppUnderTest, LocalFhirServer, order_sign_body, slow_json
+
+from cds_hooks.fhir_client import FhirFetchSettings
+from cds_hooks.prefetch import PrefetchResolver
+from cds_hooks.service import FhirAuthorization, HookRequest
+
+TEMPLATES = {
+    "platelets": "Observation?patient={{context.patientId}}&code=777-3",
+    "inr": "Observation?patient={{context.patientId}}&code=6301-6",
+}
+EMPTY = {"resourceType": "Bundle", "type": "searchset"}
+
+
+def settings(deadline_s: float = 1.5) -> FhirFetchSettings:
+    return FhirFetchSettings(
+        allowed_servers=("*",), allow_http=True, deadline_s=deadline_s, request_timeout_s=1.0
+    )
+
+
+def request_for(server: LocalFhirServer) -> HookRequest:
+    return HookRequest(
+        service_id="svc",
+        hook="order-sign",
+        hook_instance="i",
+        context={"patientId": "p1"},
+        prefetch={},
+        fhir_server=server.base_url,
+        fhir_authorization=FhirAuthorization("tok-xyz", "Bearer", 60, "patient/*.read", "cds"),
+    )
+
+
+def test_fallback_fetches_run_in_parallel(fhir_server: LocalFhirServer) -> None:
+    fhir_server.routes["/fhir/Observation"] = slow_json(EMPTY, 0.3)
+    resolver = PrefetchResolver(request_for(fhir_server), TEMPLATES, settings())
+    started = time.monotonic()
+    result = resolver.resolve()
+    elapsed = time.monotonic() - started
+    assert result.resources == {"platelets": [], "inr": []}
+    assert len(fhir_server.seen) == 2
+    assert all(h["Authorization"] == "Bearer tok-xyz" for _, h in fhir_server.seen)
+    assert elapsed < 0.55, f"two 0.3 s fetches took {elapsed:.2f} s: not parallel"
+
+
+def test_deadline_makes_the_slow_key_unavailable(fhir_server: LocalFhirServer) -> None:
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        delay = 1.5 if "777-3" in handler.path else 0.0
+        slow_json(EMPTY, delay)(handler)
+
+    fhir_server.routes["/fhir/Observation"] = route
+    resolver = PrefetchResolver(request_for(fhir_server), TEMPLATES, settings(deadline_s=0.5))
+    started = time.monotonic()
+    result = resolver.resolve()
+    elapsed = time.monotonic() - started
+    assert result.resources == {"inr": []}
+    assert result.unavailable["platelets"] in ("deadline exceeded", "timed out")
+    assert elapsed < 0.5 + 0.4, f"answered after {elapsed:.2f} s with a 0.5 s deadline"
+
+
+def test_slow_drip_body_is_cut_at_the_deadline(fhir_server: LocalFhirServer) -> None:
+    stopped_after: list[float] = []
+
+    def drip(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/fhir+json")
+        handler.end_headers()
+        started = time.monotonic()
+        try:
+            for _ in range(30):  # a byte every 0.1 s: each read is within the socket timeout
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+                time.sleep(0.1)
+        finally:
+            stopped_after.append(time.monotonic() - started)
+
+    fhir_server.routes["/fhir/Observation"] = drip
+    resolver = PrefetchResolver(request_for(fhir_server), TEMPLATES, settings(deadline_s=0.5))
+    started = time.monotonic()
+    result = resolver.resolve()
+    assert time.monotonic() - started < 0.5 + 0.4
+    assert set(result.unavailable) == {"platelets", "inr"}
+    # The fetch threads hang up soon after the deadline rather than reading for 3 s.
+    for _ in range(30):
+        if len(stopped_after) == 2:
+            break
+        time.sleep(0.1)
+    assert len(stopped_after) == 2 and max(stopped_after) < 1.5, stopped_after
+
+
+def test_redirects_are_never_followed(fhir_server: LocalFhirServer) -> None:
+    def redirect(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(307)
+        handler.send_header("Location", f"http://localhost:{handler.server.server_port}/steal")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    fhir_server.routes["/fhir/Observation"] = redirect
+    result = PrefetchResolver(request_for(fhir_server), TEMPLATES, settings()).resolve()
+    assert result.unavailable["platelets"] == "HTTP 307 redirect not followed"
+    assert [path for path, _ in fhir_server.seen if path.startswith("/steal")] == []
+
+
+def test_streamed_answer_over_the_byte_cap_is_refused(fhir_server: LocalFhirServer) -> None:
+    def chunked_big(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/fhir+json")
+        handler.end_headers()  # no Content-Length: the cap must hold while streaming
+        handler.wfile.write(b'{"resourceType": "Bundle", "entry": [' + b" " * 50_000 + b"]}")
+
+    fhir_server.routes["/fhir/Observation"] = chunked_big
+    small = FhirFetchSettings(allowed_servers=("*",), allow_http=True, max_response_bytes=4096)
+    result = PrefetchResolver(request_for(fhir_server), TEMPLATES, small).resolve()
+    assert result.unavailable["platelets"] == "answer larger than 4096 bytes"
+
+
+def test_service_call_without_prefetch_uses_the_fallback(
+    make_app: Callable[..., AppUnderTest], fhir_server: LocalFhirServer
+) -> None:
+    patient = {"resourceType": "Patient", "id": "p1"}
+    fhir_server.routes["/fhir/Patient/p1"] = slow_json(patient, 0)
+    fhir_server.routes["/fhir/Condition"] = slow_json(EMPTY, 0)
+    app = make_app(behaviour="resolve")
+    body: dict[str, Any] = order_sign_body(fhirServer=fhir_server.base_url)
+    del body["prefetch"]
+    response = app.post("/cds-services/test-order-sign", body, Authorization=GOOD_TOKEN)
+    assert response.status_code == 200
+    [record] = app.records
+    assert record.prefetch is not None
+    assert record.prefetch.resources == {"patient": [patient], "conditions": []}
