@@ -402,12 +402,20 @@ class _Renderer:
             prefix += " "
         if hold is None:
             return prefix.strip()
-        line = prefix + self.hold_text(hold, too_late)
+        line = prefix + self.hold_text(
+            hold, too_late, bool(p.get("time_assumed")), p.get("procedure_date")
+        )
         if rule_id == "MED-LMWH":
             line += " " + plan["lmwh_reading"]
         return line
 
-    def hold_text(self, hold: HoldStep, too_late: bool) -> str:
+    def hold_text(
+        self,
+        hold: HoldStep,
+        too_late: bool,
+        time_assumed: bool = False,
+        procedure_day: str | None = None,
+    ) -> str:
         plan = self.text["plan"]
         if hold.hours_before is not None:
             if hold.hold_from_at is None:
@@ -416,14 +424,8 @@ class _Renderer:
             text = plan["hour_hold"].format_map(
                 {"drug": hold.drug, "hold_at": hold_at, "last": _iso(hold.last_dose_on)}
             )
-            procedure = next((f for f in [self.facts.procedures] if f), ())
-            if procedure and all(p.scheduled_at is None for p in self.facts.procedures):
-                day = min(
-                    (p.scheduled_date for p in self.facts.procedures if p.scheduled_date),
-                    default=None,
-                )
-                if day is not None:
-                    text += plan["hour_hold_assumed"].format_map({"date": day.isoformat()})
+            if time_assumed and procedure_day:
+                text += plan["hour_hold_assumed"].format_map({"date": procedure_day})
             if too_late:
                 text += plan["hour_hold_too_late"].format_map({"hold_at": hold_at})
             elif hold.starts_today:
