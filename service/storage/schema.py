@@ -31,9 +31,9 @@ feedback = Table(
     Column("outcome", String(40), nullable=False),
     Column("outcome_timestamp", String(64), nullable=True),  # as the client sent it
     Column("accepted_suggestions", Text, nullable=True),  # JSON array of suggestion uuids
-    Column("override_code", String(200), nullable=True),
-    Column("override_system", String(500), nullable=True),
-    Column("override_display", String(500), nullable=True),
+    Column("override_code", Text, nullable=True),
+    Column("override_system", Text, nullable=True),
+    Column("override_display", Text, nullable=True),
     Column("user_comment", Text, nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("item_hash", name="uq_feedback_item_hash"),

@@ -385,10 +385,10 @@ def _feedback_row(service_id: str, item: Any, index: int, received_at: datetime)
     if comment is not None and not isinstance(comment, str):
         raise ValueError(f"{where}.overrideReason.userComment: must be a string")
     coding = {}
-    for key, limit in (("code", 200), ("system", 500), ("display", 500)):
+    for key in ("code", "system", "display"):
         value = reason.get(key)
-        if value is not None and (not isinstance(value, str) or len(value) > limit):
-            raise ValueError(f"{where}.overrideReason.reason.{key}: must be a short string")
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where}.overrideReason.reason.{key}: must be a string")
         coding[key] = value
     item_hash = hashlib.sha256(
         canonical_json({"service": service_id, "item": item}).encode()

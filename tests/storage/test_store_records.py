@@ -95,6 +95,7 @@ def test_unknown_card_uuids_are_kept(store: Store):
         {"card": "c", "outcome": "ignored"},
         {"card": "c", "outcome": "accepted", "acceptedSuggestions": ["s1"]},
         {"card": "c", "outcome": "overridden", "overrideReason": {"reason": {"code": 3}}},
+        {"card": "c", "outcome": "overridden", "overrideReason": {"userComment": ["x"]}},
         {"card": "x" * 201, "outcome": "accepted"},
     ],
 )
@@ -186,3 +187,12 @@ def test_expired_jti_rows_are_purged_and_free_again(store: Store):
     assert store.claim("https://ehr", "old", past + 1000)  # the old row no longer counts
     assert store.claim("https://ehr", "older", past)
     assert store.purge_expired_jti() == 1
+
+
+def test_long_override_reason_texts_are_kept_whole(store: Store):
+    long_text = "é" * 2000
+    reason = {"code": long_text, "system": long_text, "display": long_text}
+    item = OVERRIDDEN | {"overrideReason": {"reason": reason, "userComment": long_text}}
+    assert store.record_feedback("svc", [item]) == 1
+    [stored] = store.feedback_items()
+    assert stored["override_display"] == long_text and stored["user_comment"] == long_text
