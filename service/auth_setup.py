@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from cds_hooks.auth import AuthSettings, ClientAuthenticator, ReplayGuard, TrustedClient
+from cds_hooks.errors import Unauthorized
 from service.config import Config
+from service.observability import count_auth_refusal
 
 
 def auth_settings_from_config(config: Config) -> AuthSettings:
@@ -27,3 +32,17 @@ def auth_settings_from_config(config: Config) -> AuthSettings:
 def build_authenticator(config: Config, replay_guard: ReplayGuard) -> ClientAuthenticator:
     """One per worker; `replay_guard` is the shared store (`service.storage.Store`)."""
     return ClientAuthenticator(auth_settings_from_config(config), replay_guard)
+
+
+def build_authenticate(config: Config, replay_guard: ReplayGuard) -> Callable[[Any], None]:
+    """The blueprint's `authenticate` hook: verifies the caller, counts every refusal."""
+    authenticator = build_authenticator(config, replay_guard)
+
+    def authenticate(flask_request: Any) -> None:
+        try:
+            authenticator(flask_request)
+        except Unauthorized as refusal:
+            count_auth_refusal(refusal.code)
+            raise
+
+    return authenticate

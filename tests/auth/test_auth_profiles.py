@@ -77,3 +77,28 @@ def test_production_configuration_without_clients_refuses_the_sandbox(sandbox_li
     with pytest.raises(Unauthorized) as raised:
         authenticator.verify(f"Bearer {token}", url)
     assert raised.value.code == "iss-unknown"
+
+
+def test_authenticate_hook_counts_refusals():
+    from types import SimpleNamespace
+
+    from prometheus_client import REGISTRY
+
+    from service.auth_setup import build_authenticate
+
+    def refusals() -> float:
+        return REGISTRY.get_sample_value("cds_auth_refusals_total", {"reason": "iss-unknown"}) or 0
+
+    authenticate = build_authenticate(Config(), MemoryReplayGuard())
+    config = Config()
+    request = SimpleNamespace(
+        path="/cds-services",
+        headers={
+            "Authorization": "Bearer "
+            + sign(es384_key(), claims(SANDBOX_ISS, aud=f"{config.public_base_url}/cds-services"))
+        },
+    )
+    before = refusals()
+    with pytest.raises(Unauthorized):
+        authenticate(request)
+    assert refusals() == before + 1
