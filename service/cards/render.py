@@ -150,6 +150,16 @@ class _Renderer:
         )
         return self.text[template].format_map(fields)
 
+    def fit_list(self, template: str, names: list[str], fields: Mapping[str, Any]) -> str:
+        """`template` with as many of `names` as fit in a summary, the rest counted ("+2")."""
+        for shown in range(len(names), 0, -1):
+            rest = len(names) - shown
+            listed = self.join(names[:shown]) if not rest else f"{', '.join(names[:shown])} +{rest}"
+            summary = template.format_map({**fields, "drugs": listed})
+            if len(summary) <= _SUMMARY_MAX:
+                return summary
+        return template.format_map({**fields, "drugs": f"+{len(names)}"})
+
     def policy_note(self, name: str, value: Any) -> str:
         shown = self.number(value) if isinstance(value, (int, float)) else str(value)
         return self.text["policy_note"].format_map({"name": name, "value": shown})
@@ -342,17 +352,11 @@ class _Renderer:
             if suggestion is not None:
                 suggestions.append(suggestion)
         when = plan["when_date"].format_map({"date": procedure}) if procedure else plan["when_none"]
-        if late:
-            drugs = self.join([str(d) for d in late])
-            summary = plan["summary_late"].format_map({"drugs": drugs, "when": when})
-        else:
-            drugs = self.join([str(f.params.get("drug")) for f in drug_findings])
-            summary = plan["summary"].format_map({"drugs": drugs, "when": when})
-        if len(summary) > _SUMMARY_MAX:
-            count = len({f.params.get("drug") for f in (late.values() if late else drug_findings)})
-            drugs = f"{count} ×"
-            key = "summary_late" if late else "summary"
-            summary = plan[key].format_map({"drugs": drugs, "when": when})
+        key = "summary_late" if late else "summary"
+        names = (
+            [str(d) for d in late] if late else [str(f.params.get("drug")) for f in drug_findings]
+        )
+        summary = self.fit_list(plan[key], list(dict.fromkeys(names)), {"when": when})
         return self.card(findings, summary, "\n\n".join(lines), PLAN_SECTION, tuple(suggestions))
 
     def plan_line(self, finding: Finding, too_late: bool) -> str:
@@ -436,7 +440,7 @@ class _Renderer:
             return plan["day_hold_nodate"].format_map(
                 {"drug": hold.drug, "days": days, "last_days": days + 1}
             )
-        text = plan["day_hold"].format_map(
+        text = plan["day_hold_one" if days == 1 else "day_hold"].format_map(
             {
                 "drug": hold.drug,
                 "days": days,

@@ -6,8 +6,8 @@ Choices (documented in the README "Clinical rules"):
   the HL7 task code `suspend` whose `focus` is that MedicationRequest and whose
   `restriction.period` runs from the hold start to the procedure. We never `update` the order:
   we only hold facts, not the whole resource, and an update would overwrite it.
-* Antithrombotic known only from a MedicationStatement (patient-reported): there is no order to
-  suspend, so `create` a draft CommunicationRequest (intent proposal) to the patient, `about` the
+* Antithrombotic known from a MedicationStatement (patient-reported): there is no order to
+  suspend, so `create` a draft CommunicationRequest to the patient, `about` the
   statement, carrying the dated instruction.
 No resource carries a dose: the service never invents one.
 """
@@ -93,8 +93,7 @@ def patient_instruction(
 ) -> dict[str, Any]:
     request: dict[str, Any] = {
         "resourceType": "CommunicationRequest",
-        "status": "draft",
-        "intent": "proposal",
+        "status": "draft",  # R4 CommunicationRequest has no `intent` (added in R5)
         "priority": "urgent" if urgent else "routine",
         "payload": [{"contentString": text}],
         "authoredOn": now.isoformat(),

@@ -1,0 +1,6 @@
+"""Card tests reuse the patient builders and scenarios of tests/rules (plain modules there)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rules"))

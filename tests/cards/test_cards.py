@@ -1,0 +1,278 @@
+"""The card contract of RULES.md, in English and French, on findings from real rule runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import pytest
+from fhir.resources.R4B.communicationrequest import CommunicationRequest
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.task import Task
+from rule_facts import NOW, PARIS, facts, lab, med, procedure
+from scenarios import everything_wrong, kitchen_sink
+
+from cds_hooks.cards import Card, Indicator
+from service.cards.messages import UnsupportedLocale, messages, normalise_locale
+from service.cards.render import (
+    OVERRIDE_REASON_SYSTEM,
+    RULES_EXTENSION,
+    render_cards,
+)
+from service.config import Policy
+from service.facts.model import DrugClass, LabKind, MedicationSourceKind
+from service.rules.catalog import CATALOG, RuleGroup
+from service.rules.engine import evaluate_rules
+
+LOCALES = ("en", "fr")
+POLICY = Policy(unlisted_hold_days={"prasugrel": 7})
+VALIDATORS = {
+    "ServiceRequest": ServiceRequest,
+    "Task": Task,
+    "CommunicationRequest": CommunicationRequest,
+}
+
+
+def cards_for(patient, locale: str = "en", now: datetime = NOW) -> tuple[Card, ...]:
+    findings = evaluate_rules(patient, POLICY, now)
+    return render_cards(findings, patient, locale, now)
+
+
+def rules_of(card: Card) -> list[str]:
+    return list(card.extension[RULES_EXTENSION])  # type: ignore[index]
+
+
+def card_with(cards, rule_id: str) -> Card:
+    (card,) = [c for c in cards if rule_id in rules_of(c)]
+    return card
+
+
+def all_scenarios():
+    return [(patient, now, locale) for patient, now in kitchen_sink() for locale in LOCALES]
+
+
+@pytest.mark.parametrize(("patient", "now", "locale"), all_scenarios())
+def test_every_fired_rule_is_in_exactly_one_card(patient, now, locale) -> None:
+    findings = evaluate_rules(patient, POLICY, now)
+    cards = render_cards(findings, patient, locale, now)
+    listed = [rule_id for card in cards for rule_id in rules_of(card)]
+    assert sorted(listed) == sorted({f.rule_id for f in findings})
+    assert len(listed) == len(set(listed))
+
+
+@pytest.mark.parametrize(("patient", "now", "locale"), all_scenarios())
+def test_card_contract(patient, now, locale) -> None:
+    for card in cards_for(patient, locale, now):
+        document = card.to_json()
+        json.dumps(document)
+        assert len(card.summary) < 140
+        assert not card.summary.endswith("…"), card.summary  # templates fit without cutting
+        assert "{" not in card.summary and "{" not in (card.detail or "")
+        expected = Indicator.most_severe([CATALOG[r].indicator for r in rules_of(card)])
+        assert card.indicator is expected
+        if card.indicator in (Indicator.CRITICAL, Indicator.WARNING):
+            assert card.override_reasons
+            for reason in card.override_reasons:
+                assert reason.system == OVERRIDE_REASON_SYSTEM and reason.display
+        assert card.source.label
+        assert document["extension"][RULES_EXTENSION] == rules_of(card)
+
+
+@pytest.mark.parametrize(("patient", "now", "locale"), all_scenarios())
+def test_suggested_resources_are_valid_fhir_r4(patient, now, locale) -> None:
+    for card in cards_for(patient, locale, now):
+        for suggestion in card.suggestions:
+            for action in suggestion.actions:
+                resource = dict(action.resource or {})
+                VALIDATORS[resource["resourceType"]].model_validate(resource)
+                assert "dosage" not in json.dumps(resource).lower()
+
+
+def test_card_layout_for_everything_wrong() -> None:
+    cards = cards_for(everything_wrong())
+    plan = [c for c in cards if any(r.startswith("MED-") for r in rules_of(c))]
+    assert len(plan) == 1
+    assert all(r.startswith("MED-") for r in rules_of(plan[0]))
+    summary = card_with(cards, "CHECKLIST")
+    assert {"TUMOR-CONTROL", "CHECKLIST", "IND-OPIOID-INTOLERANCE"} <= set(rules_of(summary))
+    for rule_id in ("CI-ABS-SYSTEMIC-INFECTION", "CI-REL-EPIDURAL", "BLEED-PLATELETS-LOW"):
+        assert rules_of(card_with(cards, rule_id)) == [rule_id]
+    assert rules_of(card_with(cards, "DATA-UNAVAILABLE")) == ["DATA-UNAVAILABLE"]
+    ranks = [c.indicator.rank for c in cards]
+    assert ranks == sorted(ranks, reverse=True)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_platelet_card_is_specific(locale: str) -> None:
+    patient = facts(
+        labs=(
+            lab(LabKind.PLATELETS, 32_000, datetime(2026, 11, 20, tzinfo=PARIS)),
+            lab(LabKind.INR, 1.0),
+        )
+    )
+    card = card_with(cards_for(patient, locale), "BLEED-PLATELETS-LOW")
+    assert card.indicator is Indicator.CRITICAL
+    assert "32 000/mm³" in card.summary and "2026-11-20" in card.summary
+    assert "50 000/mm³" in card.summary
+    reference = patient.labs[0].source.reference
+    assert reference in (card.detail or "")
+    assert "§4" in card.source.label
+    assert messages(locale)["guideline"] in card.source.label
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_policy_values_say_they_are_local_policy(locale: str) -> None:
+    patient = facts(labs=(lab(LabKind.PLATELETS, 300_000), lab(LabKind.INR, 1.9)))
+    card = card_with(cards_for(patient, locale), "BLEED-INR-HIGH")
+    assert "inr_max = 1" + (",5" if locale == "fr" else ".5") in (card.detail or "")
+    missing = card_with(cards_for(facts(labs=()), locale), "BLEED-LAB-MISSING")
+    assert "lab_max_age_days = 7" in (missing.detail or "")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_missing_labs_suggest_one_loinc_service_request_per_test(locale: str) -> None:
+    card = card_with(cards_for(facts(labs=()), locale), "BLEED-LAB-MISSING")
+    resources = [a.resource for s in card.suggestions for a in s.actions]
+    codes = [r["code"]["coding"][0]["code"] for r in resources]  # type: ignore[index]
+    assert codes == ["777-3", "5894-1", "6301-6"]
+    for resource in resources:
+        assert resource["status"] == "draft" and resource["intent"] == "order"
+        assert resource["subject"] == {"reference": "Patient/pat-1"}
+        assert resource["code"]["coding"][0]["system"] == "http://loinc.org"
+        ServiceRequest.model_validate(dict(resource))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_clopidogrel_plan_dates_and_agreement(locale: str) -> None:
+    clopidogrel = med("clopidogrel", DrugClass.CLOPIDOGREL)
+    card = card_with(cards_for(facts(medications=(clopidogrel,)), locale), "MED-CLOPIDOGREL")
+    detail = card.detail or ""
+    assert "2026-12-01" in detail and "2026-12-02" in detail
+    agreement = "anaesthesia team and the prescriber" if locale == "en" else "l'équipe d'anesthésie"
+    assert agreement in detail
+    assert "2026-12-07" in card.summary
+    (suggestion,) = card.suggestions
+    (action,) = suggestion.actions
+    task = action.resource
+    assert task["resourceType"] == "Task"
+    assert task["code"]["coding"][0]["code"] == "suspend"
+    assert task["focus"] == {"reference": clopidogrel.source.reference}
+    assert task["restriction"]["period"] == {"start": "2026-12-02", "end": "2026-12-07"}
+    assert "2026-12-01" in task["description"]
+    Task.model_validate(dict(task))
+
+
+def test_patient_reported_drug_gets_a_patient_instruction() -> None:
+    statement = med("apixaban", DrugClass.DOAC, kind=MedicationSourceKind.STATEMENT)
+    card = card_with(cards_for(facts(medications=(statement,))), "MED-DOAC")
+    (suggestion,) = card.suggestions
+    (action,) = suggestion.actions
+    request = action.resource
+    assert request["resourceType"] == "CommunicationRequest"
+    assert request["about"] == [{"reference": statement.source.reference}]
+    assert "2026-12-05 00:00" in request["payload"][0]["contentString"]
+    assert "00:00" in (card.detail or "")  # the assumed time is visible
+    CommunicationRequest.model_validate(dict(request))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_hold_too_late_and_starting_today(locale: str) -> None:
+    patient = facts(medications=(med("clopidogrel", DrugClass.CLOPIDOGREL),))
+    late = card_with(
+        cards_for(patient, locale, datetime(2026, 12, 3, 9, tzinfo=PARIS)), "MED-HOLD-TOO-LATE"
+    )
+    assert late.indicator is Indicator.CRITICAL
+    assert set(rules_of(late)) == {"MED-CLOPIDOGREL", "MED-HOLD-TOO-LATE"}
+    assert late.suggestions[0].actions[0].resource["priority"] == "urgent"  # type: ignore[index]
+    today = card_with(
+        cards_for(patient, locale, datetime(2026, 12, 2, 9, tzinfo=PARIS)), "MED-CLOPIDOGREL"
+    )
+    assert today.indicator is Indicator.WARNING
+    word = "today" if locale == "en" else "aujourd'hui"
+    assert word in (today.detail or "")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_plan_card_texts_for_every_drug_kind(locale: str) -> None:
+    patient = facts(
+        medications=(
+            med("warfarin", DrugClass.VKA),
+            med("enoxaparin", DrugClass.LMWH),
+            med("aspirin", DrugClass.ASPIRIN, dose=75),
+            med("prasugrel", DrugClass.OTHER_ANTITHROMBOTIC),
+            med("ticagrelor", DrugClass.OTHER_ANTITHROMBOTIC),
+        )
+    )
+    card = card_with(cards_for(patient, locale), "MED-VKA")
+    detail = card.detail or ""
+    assert "2026-12-06" in detail and "2026-12-05" in detail  # LMWH: none on D-1, last on D-2
+    prescriber = "prescriber" if locale == "en" else "prescripteur"
+    assert prescriber in detail
+    labels = " ".join(s.label for s in card.suggestions)
+    assert len(card.suggestions) == 3  # warfarin, enoxaparin, prasugrel (configured delay)
+    for drug in ("warfarin", "enoxaparin", "prasugrel"):
+        assert drug in labels
+
+
+def test_without_procedure_date_plan_uses_d_minus_n() -> None:
+    patient = facts(
+        procedures=(procedure(day=None),),
+        medications=(med("clopidogrel", DrugClass.CLOPIDOGREL),),
+    )
+    for locale, prefix in (("en", "D-5"), ("fr", "J-5")):
+        card = card_with(cards_for(patient, locale), "MED-CLOPIDOGREL")
+        assert prefix in (card.detail or "")
+        Task.model_validate(dict(card.suggestions[0].actions[0].resource))  # type: ignore[arg-type]
+
+
+def test_data_unavailable_card_names_categories_and_rules() -> None:
+    card = card_with(cards_for(everything_wrong(), "fr"), "DATA-UNAVAILABLE")
+    assert card.indicator is Indicator.WARNING
+    assert "allergies" in card.summary
+    assert "IND-PAIN-UNCONTROLLED" in (card.detail or "")
+
+
+def test_summary_card_lists_checklist_items() -> None:
+    card = card_with(cards_for(facts()), "CHECKLIST")
+    assert card.indicator is Indicator.INFO
+    assert rules_of(card) == ["TUMOR-CONTROL", "CHECKLIST"]
+    assert "CI-REL-JOINT-OPENING" in (card.detail or "")
+    assert not card.override_reasons
+
+
+def test_locales() -> None:
+    assert normalise_locale("fr-FR") == "fr"
+    assert normalise_locale("EN") == "en"
+    with pytest.raises(UnsupportedLocale):
+        normalise_locale("de")
+    en = card_with(cards_for(facts()), "CHECKLIST")
+    fr = card_with(cards_for(facts(), "fr-FR"), "CHECKLIST")
+    assert en.summary != fr.summary
+
+
+def test_no_patient_id_no_lab_order_but_card_still_says_so() -> None:
+    patient = facts(labs=(), patient_id=None)
+    card = card_with(
+        render_cards(evaluate_rules(patient, POLICY, NOW), patient, "en", NOW), "BLEED-LAB-MISSING"
+    )
+    assert not card.suggestions
+    assert "platelet count" in card.summary
+
+
+def test_message_files_have_the_same_keys() -> None:
+    def keys(tree, prefix=""):
+        out = set()
+        for key, value in tree.items():
+            out.add(prefix + key)
+            if isinstance(value, dict):
+                out |= keys(value, f"{prefix}{key}.")
+        return out
+
+    assert keys(messages("en")) == keys(messages("fr"))
+    # MED-* wording lives under "plan": they share the one antithrombotic plan card.
+    not_plan = {r for r, spec in CATALOG.items() if spec.group is not RuleGroup.ANTITHROMBOTIC}
+    assert set(messages("en")["rules"]) == not_plan
+
+
+def test_procedure_date_is_a_date() -> None:
+    assert isinstance(facts().procedures[0].scheduled_date, date)
