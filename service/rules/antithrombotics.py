@@ -20,7 +20,7 @@ from typing import Any
 
 from service.config import Policy
 from service.facts.model import DrugClass, MedicationFact, MedicationSourceKind, PatientFacts
-from service.rules.common import fire, procedure_date, procedure_datetime, today
+from service.rules.common import aware, fire, procedure_date, procedure_datetime, today
 from service.rules.finding import Finding, HoldStep
 
 CLOPIDOGREL_DAYS = 5  # "Arrêt du Clopidogrel cinq jours avant le geste"
@@ -111,8 +111,7 @@ def hour_hold(
     if day is None:
         return HoldStep(drug, display, hours_before=hours), False
     start = at if at is not None else datetime.combine(day, time(0, 0), tzinfo=now.tzinfo)
-    if start.tzinfo is not None and now.tzinfo is not None:
-        start = start.astimezone(now.tzinfo)
+    start = aware(start, now).astimezone(now.tzinfo)
     hold_at = start - timedelta(hours=hours)
     hold_day = hold_at.date()
     last_dose_on = hold_day - timedelta(days=1) if hold_at.time() == time(0, 0) else hold_day

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -44,6 +45,11 @@ def rounded(value: float) -> float:
     return round(value, THRESHOLD_DIGITS)
 
 
+def aware(moment: datetime, now: datetime) -> datetime:
+    """`moment`, read in the time zone of `now` when it carries none (defensive: facts should)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=now.tzinfo)
+
+
 def today(now: datetime) -> date:
     """Today's date in the time zone of `now` (tests inject `now`)."""
     return now.date()
@@ -75,7 +81,11 @@ def latest_lab(
     Undated results cannot be placed in the window and are ignored (they never count as recent).
     Ties on the date prefer an uninterpretable result: the safer reading.
     """
-    dated = [lab for lab in facts.labs if lab.kind is kind and lab.effective is not None]
+    dated = [
+        replace(lab, effective=aware(lab.effective, now))
+        for lab in facts.labs
+        if lab.kind is kind and lab.effective is not None
+    ]
     if not dated:
         return None, None
     dated.sort(key=lambda lab: (lab.effective, not lab.interpretable))

@@ -36,8 +36,11 @@ GROUPS: tuple[RuleGroupFn, ...] = (
 def evaluate_rules(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding]:
     """All findings for `facts` at `now`. TRIGGER: no target procedure, no finding.
 
-    `now` should be timezone-aware: "today" is taken in its time zone.
+    `now` must be timezone-aware ("today" is taken in its time zone): a naive one is a
+    ValueError, never a silent guess.
     """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("evaluate_rules needs a timezone-aware `now` (today is taken in its zone)")
     if not facts.procedures:
         return []
     findings: list[Finding] = []

@@ -382,3 +382,13 @@ def test_every_catalog_rule_can_fire() -> None:
     for patient, now in kitchen_sink():
         ids |= fired(patient, Policy(unlisted_hold_days={"prasugrel": 7}), now)
     assert ids == set(RULE_IDS)
+
+
+def test_naive_now_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        evaluate_rules(facts(), POLICY, NOW.replace(tzinfo=None))
+
+
+def test_naive_result_dates_are_read_in_the_zone_of_now() -> None:
+    naive = lab(LabKind.PLATELETS, 30_000, (NOW - timedelta(days=1)).replace(tzinfo=None))
+    assert "BLEED-PLATELETS-LOW" in fired(facts(labs=(naive, *normal_labs()[1:])))
