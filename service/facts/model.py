@@ -55,6 +55,9 @@ class LabResult:
     effective: datetime | None  # timezone-aware; None when the resource carries no date
     source: ResourceRef
     problem: str | None = None
+    # What the date gave: "year", "month", "day" or "time" (see service/facts/dates.py: a date
+    # without a time is the earliest instant it can denote, at UTC+14:00; `.date()` is as written).
+    effective_precision: str | None = None
 
     @property
     def interpretable(self) -> bool:
@@ -139,6 +142,19 @@ class TargetProcedure:
 
 
 @dataclass(frozen=True)
+class InvalidResource:
+    """A resource the rules might need that failed FHIR validation or could not be resolved.
+
+    Its category is also in `PatientFacts.unavailable`, so DATA-UNAVAILABLE reports it.
+    `reason` names the failing element, never a value (no patient data, no names).
+    """
+
+    category: DataCategory
+    source: ResourceRef
+    reason: str
+
+
+@dataclass(frozen=True)
 class PatientFacts:
     patient_id: str | None
     procedures: tuple[TargetProcedure, ...]
@@ -147,3 +163,4 @@ class PatientFacts:
     conditions: tuple[ConditionFact, ...] = ()
     allergies: tuple[AllergyFact, ...] = ()
     unavailable: frozenset[DataCategory] = field(default_factory=frozenset)
+    invalid_resources: tuple[InvalidResource, ...] = ()

@@ -1,0 +1,103 @@
+"""Condition -> ConditionFact and AllergyIntolerance -> AllergyFact.
+
+Choices:
+* Condition: clinicalStatus active, recurrence or relapse. A Condition WITHOUT clinicalStatus
+  (invalid in R4 unless entered-in-error) counts as active unless it has an abatement[x]: the
+  concepts read here are contraindications, and a card the clinician can dismiss is safer than a
+  silent pass. verificationStatus entered-in-error or refuted never counts (unconfirmed,
+  provisional and differential do: a suspected sepsis is still a reason to stop and look).
+* AllergyIntolerance: clinicalStatus active, or absent; never inactive/resolved, never
+  entered-in-error/refuted.
+* Only resources matching a value-set concept are validated and kept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.facts.dates import parse_fhir_datetime
+from service.facts.model import AllergyFact, ConditionFact, DataCategory, InvalidResource
+from service.facts.refs import as_list, resource_ref, status_codes
+from service.facts.validation import validation_error
+from service.valuesets import ValueSets
+from service.valuesets.codeable import display_of
+
+CONDITION_ACTIVE = frozenset({"active", "recurrence", "relapse"})
+ALLERGY_ACTIVE = frozenset({"active"})
+EXCLUDED_VERIFICATION = frozenset({"entered-in-error", "refuted"})
+_ABATEMENT = (
+    "abatementDateTime",
+    "abatementAge",
+    "abatementPeriod",
+    "abatementRange",
+    "abatementString",
+)
+
+
+def condition_is_active(resource: dict[str, Any]) -> bool:
+    if status_codes(resource.get("verificationStatus")) & EXCLUDED_VERIFICATION:
+        return False
+    clinical = status_codes(resource.get("clinicalStatus"))
+    if clinical:
+        return bool(clinical & CONDITION_ACTIVE)
+    return not any(key in resource for key in _ABATEMENT)
+
+
+def allergy_is_active(resource: dict[str, Any]) -> bool:
+    if status_codes(resource.get("verificationStatus")) & EXCLUDED_VERIFICATION:
+        return False
+    clinical = status_codes(resource.get("clinicalStatus"))
+    return not clinical or bool(clinical & ALLERGY_ACTIVE)
+
+
+def extract_conditions(
+    conditions: list[dict[str, Any]], valuesets: ValueSets
+) -> tuple[list[ConditionFact], list[InvalidResource]]:
+    facts: list[ConditionFact] = []
+    invalid: list[InvalidResource] = []
+    for resource in conditions:
+        if not condition_is_active(resource):
+            continue
+        concepts = valuesets.conditions.match([resource.get("code")])
+        if not concepts:
+            continue
+        problem = validation_error(resource)
+        if problem is not None:
+            invalid.append(
+                InvalidResource(DataCategory.CONDITIONS, resource_ref(resource), problem)
+            )
+            continue
+        recorded = parse_fhir_datetime(resource.get("recordedDate"))
+        facts.append(
+            ConditionFact(
+                concepts=concepts,
+                display=display_of(resource.get("code")) or "condition",
+                source=resource_ref(resource),
+                recorded=recorded.instant if recorded is not None else None,
+            )
+        )
+    return facts, invalid
+
+
+def extract_allergies(
+    allergies: list[dict[str, Any]], valuesets: ValueSets
+) -> tuple[list[AllergyFact], list[InvalidResource]]:
+    facts: list[AllergyFact] = []
+    invalid: list[InvalidResource] = []
+    for resource in allergies:
+        if not allergy_is_active(resource):
+            continue
+        substances = [resource.get("code")]
+        for reaction in as_list(resource.get("reaction")):
+            if isinstance(reaction, dict):
+                substances.append(reaction.get("substance"))
+        concepts = valuesets.allergies.match(substances, drugs=valuesets.drugs)
+        if not concepts:
+            continue
+        problem = validation_error(resource)
+        if problem is not None:
+            invalid.append(InvalidResource(DataCategory.ALLERGIES, resource_ref(resource), problem))
+            continue
+        display = next((d for d in map(display_of, substances) if d), "allergy")
+        facts.append(AllergyFact(concepts=concepts, display=display, source=resource_ref(resource)))
+    return facts, invalid

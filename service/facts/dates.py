@@ -1,0 +1,72 @@
+"""FHIR date/dateTime/instant strings -> timezone-aware datetimes, without guessing.
+
+Choices (the rules author must know them):
+* A full dateTime keeps its own offset ("2026-11-20T08:00:00+01:00" stays +01:00), so `.date()`
+  is the date as written.
+* A date without a time ("2026-11-20"), or a partial date ("2026-11", "2026"), becomes the
+  EARLIEST instant it can denote: the start of that day/month/year at UTC+14:00 (the earliest
+  time zone on Earth). `.date()` is still the written date (or the first day of the period), and
+  a lab is never made to look fresher than it can be. `precision` says what was written.
+* A time without a time zone ("2026-11-20T08:00:00") is invalid FHIR: there is no instant, only
+  a date. `instant` is None and `problem` says why; `day` still holds the written date.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+
+EARLIEST_ZONE = timezone(timedelta(hours=14))
+
+_PATTERN = re.compile(
+    r"^(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2})"
+    r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?P<fraction>\.\d+)?)?"
+    r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
+)
+
+
+@dataclass(frozen=True)
+class FhirDate:
+    instant: datetime | None  # timezone-aware, or None (no usable instant)
+    day: date | None  # the calendar date as written (None for year/month precision)
+    precision: str  # "year", "month", "day", "time"
+    problem: str | None = None
+
+
+def parse_fhir_datetime(value: object) -> FhirDate | None:
+    """Parse a FHIR date, dateTime or instant; None when absent, a problem when malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return FhirDate(None, None, "unknown", "date is not a string")
+    match = _PATTERN.match(value.strip())
+    if match is None:
+        return FhirDate(None, None, "unknown", "date is not a FHIR date")
+    parts = match.groupdict()
+    try:
+        year = int(parts["year"])
+        month = int(parts["month"] or 1)
+        day = int(parts["day"] or 1)
+        written_day = date(year, month, day)
+        if parts["hour"] is None:
+            precision = "day" if parts["day"] else ("month" if parts["month"] else "year")
+            start = datetime(year, month, day, tzinfo=EARLIEST_ZONE)
+            return FhirDate(start, written_day if precision == "day" else None, precision)
+        hour, minute = int(parts["hour"]), int(parts["minute"])
+        second = int(parts["second"] or 0)
+        micro = round(float(parts["fraction"]) * 1_000_000) if parts["fraction"] else 0
+        micro = min(micro, 999_999)
+        zone_text = parts["zone"]
+        if zone_text is None:
+            return FhirDate(None, written_day, "time", "time without a time zone (invalid FHIR)")
+        if zone_text == "Z":
+            zone = UTC
+        else:
+            sign = 1 if zone_text[0] == "+" else -1
+            hours, minutes = int(zone_text[1:3]), int(zone_text[4:6])
+            zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+        instant = datetime(year, month, day, hour, minute, second, micro, tzinfo=zone)
+        return FhirDate(instant, written_day, "time")
+    except ValueError:
+        return FhirDate(None, None, "unknown", "date out of range")

@@ -1,0 +1,102 @@
+"""HookRequest + ResolvedPrefetch -> PatientFacts: the one entry point of this package.
+
+Resources are taken from every prefetch key by their resourceType (deduplicated by type/id), so a
+resource sent under an unexpected key is still read. What could not be obtained
+(`ResolvedPrefetch.unavailable`, mapped by KEY_CATEGORIES) and what could not be read
+(`invalid_resources`) both end in `PatientFacts.unavailable`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cds_hooks.service import HookRequest, ResolvedPrefetch
+from service.facts.clinical import extract_allergies, extract_conditions
+from service.facts.labs import extract_labs
+from service.facts.medications import MedicationIndex, extract_medications
+from service.facts.model import DataCategory, PatientFacts, ProcedureKind, TargetProcedure
+from service.facts.procedures import extract_procedures
+from service.prefetch_templates import KEY_CATEGORIES
+from service.valuesets import ValueSets
+
+logger = logging.getLogger(__name__)
+
+_TYPES = (
+    "Observation",
+    "MedicationRequest",
+    "MedicationStatement",
+    "Medication",
+    "Condition",
+    "AllergyIntolerance",
+)
+
+
+def procedures_in_scope(
+    request: HookRequest, valuesets: ValueSets, trigger_procedures: frozenset[ProcedureKind]
+) -> list[TargetProcedure]:
+    """The TRIGGER: target procedures of the draft orders in scope (empty: nothing to do)."""
+    return extract_procedures(request.hook, request.context, valuesets, trigger_procedures)
+
+
+def collect_resources(data: ResolvedPrefetch) -> dict[str, list[dict[str, Any]]]:
+    """Resources of the types read here, from every key, each (type, id) once."""
+    by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in _TYPES}
+    seen: set[tuple[str, str]] = set()
+
+    def add(resource: Any) -> None:
+        if not isinstance(resource, dict):
+            return
+        resource_type = resource.get("resourceType")
+        if resource_type == "Bundle":  # a key sent as a Bundle that was not unpacked
+            for entry in resource.get("entry") or ():
+                if isinstance(entry, dict):
+                    add(entry.get("resource"))
+            return
+        if resource_type not in by_type:
+            return
+        resource_id = resource.get("id")
+        if isinstance(resource_id, str):
+            if (resource_type, resource_id) in seen:
+                return
+            seen.add((resource_type, resource_id))
+        by_type[resource_type].append(resource)
+
+    for resources in data.resources.values():
+        for resource in resources or ():
+            add(resource)
+    return by_type
+
+
+def extract_facts(
+    request: HookRequest,
+    data: ResolvedPrefetch,
+    valuesets: ValueSets,
+    trigger_procedures: frozenset[ProcedureKind],
+) -> PatientFacts:
+    procedures = procedures_in_scope(request, valuesets, trigger_procedures)
+    resources = collect_resources(data)
+    labs = extract_labs(resources["Observation"], valuesets)
+    index = MedicationIndex(resources["Medication"], data.referenced)
+    medications, invalid_meds = extract_medications(
+        resources["MedicationRequest"], resources["MedicationStatement"], index, valuesets
+    )
+    conditions, invalid_conditions = extract_conditions(resources["Condition"], valuesets)
+    allergies, invalid_allergies = extract_allergies(resources["AllergyIntolerance"], valuesets)
+    invalid = (*invalid_meds, *invalid_conditions, *invalid_allergies)
+    unavailable: set[DataCategory] = {
+        KEY_CATEGORIES[key] for key in data.unavailable if key in KEY_CATEGORIES
+    }
+    unavailable.update(item.category for item in invalid)
+    if invalid:
+        logger.warning("%d resource(s) could not be read (see invalid_resources)", len(invalid))
+    return PatientFacts(
+        patient_id=request.patient_id,
+        procedures=tuple(procedures),
+        labs=tuple(labs),
+        medications=tuple(medications),
+        conditions=tuple(conditions),
+        allergies=tuple(allergies),
+        unavailable=frozenset(unavailable),
+        invalid_resources=invalid,
+    )

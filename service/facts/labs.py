@@ -1,0 +1,179 @@
+"""Observations -> LabResult: status filter, latest first, UCUM units, never a guessed value.
+
+Only `final`, `amended` and `corrected` count. The date is effectiveDateTime (or
+effectiveInstant), else effectivePeriod.end, else issued (see dates.py for partial dates and time
+zones). Per kind, only the MAX_PER_KIND most recent results are interpreted (and validated): the
+rules read the latest, and a prefetch may hold hundreds of Observations.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from service.facts.dates import EARLIEST_ZONE, FhirDate, parse_fhir_datetime
+from service.facts.model import LabKind, LabResult
+from service.facts.refs import resource_ref
+from service.facts.units import convert
+from service.facts.validation import validation_error
+from service.valuesets import LabSpec, ValueSets
+from service.valuesets.codeable import codings
+from service.valuesets.loader import UCUM
+
+USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
+MAX_PER_KIND = 5
+_NEVER = datetime.min.replace(tzinfo=EARLIEST_ZONE)
+
+
+def observation_date(resource: dict[str, Any]) -> FhirDate | None:
+    for key in ("effectiveDateTime", "effectiveInstant"):
+        if key in resource:
+            return parse_fhir_datetime(resource[key])
+    period = resource.get("effectivePeriod")
+    if isinstance(period, dict) and "end" in period:
+        return parse_fhir_datetime(period["end"])
+    if "issued" in resource:
+        return parse_fhir_datetime(resource["issued"])
+    return None
+
+
+def lab_kind(resource: dict[str, Any], valuesets: ValueSets) -> LabKind | None:
+    for system, code, _ in codings(resource.get("code")):
+        kind = valuesets.lab_kind_by_code.get((system, code))
+        if kind is not None:
+            return kind
+    return None
+
+
+def _sort_key(date: FhirDate | None) -> datetime:
+    if date is None:
+        return _NEVER
+    if date.instant is not None:
+        return date.instant
+    if date.day is not None:  # a time without a zone: order by its date
+        return datetime(date.day.year, date.day.month, date.day.day, tzinfo=EARLIEST_ZONE)
+    return _NEVER
+
+
+def extract_labs(observations: list[dict[str, Any]], valuesets: ValueSets) -> list[LabResult]:
+    """The latest usable results of each kind, most recent first."""
+    candidates: dict[LabKind, list[tuple[datetime, FhirDate | None, dict[str, Any]]]] = {}
+    for resource in observations:
+        if resource.get("status") not in USABLE_STATUSES:
+            continue
+        kind = lab_kind(resource, valuesets)
+        if kind is None:
+            continue
+        date = observation_date(resource)
+        candidates.setdefault(kind, []).append((_sort_key(date), date, resource))
+    results: list[LabResult] = []
+    for kind, items in candidates.items():
+        items.sort(key=lambda item: item[0], reverse=True)
+        for _, date, resource in items[:MAX_PER_KIND]:
+            results.append(interpret(kind, resource, date, valuesets))
+    results.sort(key=lambda r: r.effective or _NEVER, reverse=True)
+    return results
+
+
+def interpret(
+    kind: LabKind, resource: dict[str, Any], date: FhirDate | None, valuesets: ValueSets
+) -> LabResult:
+    spec = valuesets.labs[kind]
+    raw_value, raw_unit, units, problem = _read_value(resource)
+    value: float | None = None
+    if problem is None:
+        value, problem = _normalise(spec, raw_value, units, valuesets)
+    if problem is None:
+        invalid = validation_error(resource)
+        if invalid is not None:
+            value, problem = None, invalid
+    if date is not None and date.problem is not None:
+        value, problem = None, problem or f"date: {date.problem}"
+    return LabResult(
+        kind=kind,
+        value=value if problem is None else None,
+        original_value="" if raw_value is None else _show(raw_value),
+        original_unit=raw_unit,
+        effective=date.instant if date is not None else None,
+        source=resource_ref(resource),
+        problem=problem,
+        effective_precision=date.precision if date is not None else None,
+    )
+
+
+def _show(value: Any) -> str:
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _read_value(
+    resource: dict[str, Any],
+) -> tuple[Any, str | None, list[str], str | None]:
+    """(value, unit as written, unit strings to try, problem)."""
+    if "valueQuantity" in resource:
+        quantity = resource["valueQuantity"]
+        if not isinstance(quantity, dict):
+            return None, None, [], "valueQuantity is not an object"
+        value = quantity.get("value")
+        code, system, unit = quantity.get("code"), quantity.get("system"), quantity.get("unit")
+        units: list[str] = []
+        if isinstance(code, str) and (system is None or system == UCUM):
+            units.append(code)
+        if isinstance(unit, str) and unit not in units:
+            units.append(unit)
+        shown_unit = unit if isinstance(unit, str) else (code if isinstance(code, str) else None)
+        if quantity.get("comparator") is not None:
+            comparator = str(quantity.get("comparator"))[:2]
+            return value, shown_unit, units, f"value has a comparator ({comparator}): not exact"
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+            return value, shown_unit, units, "non-numeric value"
+        return value, shown_unit, units, None
+    if "valueInteger" in resource:
+        value = resource["valueInteger"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            return value, None, [], "non-numeric value"
+        return value, None, [], None
+    for key in ("valueString", "valueCodeableConcept", "valueBoolean", "valueRatio", "valueRange"):
+        if key in resource:
+            shown = resource[key] if isinstance(resource[key], str) else key
+            return shown, None, [], f"non-numeric value ({key})"
+    if "dataAbsentReason" in resource:
+        return None, None, [], "no value (dataAbsentReason)"
+    return None, None, [], "no value"
+
+
+def _normalise(
+    spec: LabSpec, value: Any, units: list[str], valuesets: ValueSets
+) -> tuple[float | None, str | None]:
+    written = [valuesets.unit_aliases.get(u.strip(), u.strip()) for u in units]
+    shown = units[0] if units else "(none)"
+    if spec.accepted_units is not None:
+        if (not written and "" in spec.accepted_units) or any(
+            u in spec.accepted_units for u in written
+        ):
+            normalised = float(value)
+        else:
+            accepted = ", ".join(repr(u) if u else "no unit" for u in sorted(spec.accepted_units))
+            return None, f"unit {shown!r} is not accepted for {spec.kind.value} ({accepted})"
+    else:
+        target = spec.target_unit or "1"
+        if not written:
+            return None, f"no unit: cannot be converted to {target}"
+        converted = None
+        for unit in written:
+            converted = convert(value, unit, target)
+            if converted is not None:
+                break
+        if converted is None:
+            return None, f"unit {shown!r} cannot be converted to {target}"
+        normalised = converted
+    if normalised != normalised or normalised in (float("inf"), float("-inf")):
+        return None, "value is not a finite number"
+    if normalised < 0:
+        return None, "negative value"
+    if spec.value_range is not None and not (
+        spec.value_range[0] <= normalised <= spec.value_range[1]
+    ):
+        low, high = spec.value_range
+        return None, f"value outside the {low:g}-{high:g} scale"
+    return normalised, None

@@ -1,0 +1,182 @@
+"""MedicationRequest / MedicationStatement -> MedicationFact.
+
+Choices:
+* Only status `active` counts, for both (the prefetch asks for status=active too). `on-hold` is
+  NOT read as active: a held drug would otherwise raise MED-HOLD-TOO-LATE for a hold that is
+  already in place. A MedicationRequest with doNotPerform = true is not a medication taken.
+* The medication is `medicationCodeableConcept`, or `medicationReference` resolved from the
+  resource's contained resources ("#id"), from any prefetched Medication, or from
+  `ResolvedPrefetch.referenced`; then its code, else its ingredients' codes.
+* Matching: RxNorm (ingredient codes, and the product codes listed in drugs.json), ATC (exact,
+  then class prefixes), then display/text (names and brands) only when no code matched.
+  A product whose RxNorm code is not listed is therefore matched by the ingredient name in its
+  display ("Warfarin Sodium 5 MG Oral Tablet" -> warfarin), a deliberate, documented fallback.
+* A combination (two ingredients matched) yields one fact per ingredient, without a daily dose
+  (dose_problem says so): the dose of each ingredient is not in the Dosage.
+* A reference that cannot be resolved, or a matching resource that fails FHIR validation, is
+  reported as an InvalidResource (category medications), never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from service.facts.dosage import daily_dose_mg
+from service.facts.model import (
+    DataCategory,
+    InvalidResource,
+    MedicationFact,
+    MedicationSourceKind,
+)
+from service.facts.refs import as_list, resource_ref
+from service.facts.validation import validation_error
+from service.valuesets import DrugMatch, ValueSets
+from service.valuesets.codeable import display_of
+
+ACTIVE_STATUSES = frozenset({"active"})
+
+
+class MedicationIndex:
+    """Medications that a medicationReference may point to, by "Medication/id"."""
+
+    def __init__(
+        self, medications: list[dict[str, Any]], referenced: Mapping[str, dict[str, Any]]
+    ) -> None:
+        self._by_ref: dict[str, dict[str, Any]] = {}
+        for key, resource in referenced.items():
+            if isinstance(resource, dict) and resource.get("resourceType") == "Medication":
+                self._by_ref[_canonical(key)] = resource
+        for resource in medications:
+            if isinstance(resource.get("id"), str):
+                self._by_ref.setdefault(f"Medication/{resource['id']}", resource)
+
+    def resolve(self, owner: dict[str, Any], reference: str) -> dict[str, Any] | None:
+        if reference.startswith("#"):
+            wanted = reference[1:]
+            for contained in as_list(owner.get("contained")):
+                if (
+                    isinstance(contained, dict)
+                    and contained.get("resourceType") == "Medication"
+                    and contained.get("id") == wanted
+                ):
+                    return contained
+            return None
+        return self._by_ref.get(_canonical(reference))
+
+
+def _canonical(reference: str) -> str:
+    """'https://x/fhir/Medication/12/_history/3' -> 'Medication/12'; 'urn:uuid:u' likewise."""
+    reference = reference.strip()
+    if reference.startswith("urn:uuid:"):
+        return f"Medication/{reference[len('urn:uuid:') :]}"
+    parts = [p for p in reference.split("/") if p]
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    return "/".join(parts[-2:])
+
+
+def extract_medications(
+    requests: list[dict[str, Any]],
+    statements: list[dict[str, Any]],
+    index: MedicationIndex,
+    valuesets: ValueSets,
+) -> tuple[list[MedicationFact], list[InvalidResource]]:
+    facts: list[MedicationFact] = []
+    invalid: list[InvalidResource] = []
+    for resource in requests:
+        if resource.get("status") in ACTIVE_STATUSES and resource.get("doNotPerform") is not True:
+            _one(
+                resource,
+                MedicationSourceKind.ORDER,
+                "dosageInstruction",
+                index,
+                valuesets,
+                facts,
+                invalid,
+            )
+    for resource in statements:
+        if resource.get("status") in ACTIVE_STATUSES:
+            _one(
+                resource, MedicationSourceKind.STATEMENT, "dosage", index, valuesets, facts, invalid
+            )
+    return facts, invalid
+
+
+def _one(
+    resource: dict[str, Any],
+    kind: MedicationSourceKind,
+    dosage_key: str,
+    index: MedicationIndex,
+    valuesets: ValueSets,
+    facts: list[MedicationFact],
+    invalid: list[InvalidResource],
+) -> None:
+    source = resource_ref(resource)
+    concept: Any = resource.get("medicationCodeableConcept")
+    medication: dict[str, Any] | None = None
+    extra_texts: list[str] = []
+    unresolved: str | None = None
+    reference = resource.get("medicationReference")
+    if concept is None and isinstance(reference, dict):
+        if isinstance(reference.get("display"), str):
+            extra_texts.append(reference["display"])
+        target = reference.get("reference")
+        if isinstance(target, str) and target:
+            medication = index.resolve(resource, target)
+        if medication is None:
+            unresolved = "medicationReference could not be resolved"
+        else:
+            concept = medication.get("code")
+    elif concept is None:
+        unresolved = "no medication[x]"
+
+    matches = valuesets.drugs.match(concept, extra_texts)
+    if not matches and medication is not None:
+        matches = _match_ingredients(medication, valuesets)
+    if not matches:
+        if unresolved is not None:
+            invalid.append(InvalidResource(DataCategory.MEDICATIONS, source, unresolved))
+        return
+
+    problem = validation_error(resource)
+    if problem is None and medication is not None and not _is_contained(resource, medication):
+        problem = validation_error(medication)
+    if problem is not None:
+        invalid.append(InvalidResource(DataCategory.MEDICATIONS, source, problem))
+        return
+
+    display = display_of(concept) or (extra_texts[0] if extra_texts else "") or "medication"
+    if len(matches) == 1:
+        dose, dose_problem = daily_dose_mg(resource.get(dosage_key))
+    else:
+        dose, dose_problem = None, "combination product: the dose of each ingredient is not given"
+    for match in matches:
+        facts.append(
+            MedicationFact(
+                ingredient=match.ingredient,
+                classes=match.classes,
+                display=display,
+                source=source,
+                source_kind=kind,
+                daily_dose_mg=dose,
+                dose_problem=dose_problem,
+                code=match.code,
+            )
+        )
+
+
+def _match_ingredients(medication: dict[str, Any], valuesets: ValueSets) -> list[DrugMatch]:
+    found: dict[str, DrugMatch] = {}
+    for ingredient in as_list(medication.get("ingredient")):
+        if not isinstance(ingredient, dict):
+            continue
+        item = ingredient.get("itemCodeableConcept")
+        if isinstance(item, dict):
+            for match in valuesets.drugs.match(item):
+                found.setdefault(match.ingredient, match)
+    return list(found.values())
+
+
+def _is_contained(owner: dict[str, Any], medication: dict[str, Any]) -> bool:
+    return any(medication is c for c in as_list(owner.get("contained")))

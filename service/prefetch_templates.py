@@ -1,0 +1,50 @@
+"""Prefetch templates, one key per concern, within the CDS Hooks 2.0 prefetch restrictions.
+
+Only the `{{context.patientId}}` token; token search parameters by equality (several values
+comma-separated: OR, as FHIR search defines it); `_sort` and `_count`. No nested tokens, no
+`_include`. Observation codes come from the value sets (labs.json), never from literals here.
+"""
+
+from __future__ import annotations
+
+from service.facts.model import DataCategory, LabKind
+from service.valuesets import ValueSets
+
+PATIENT = "{{context.patientId}}"
+
+KEY_CATEGORIES: dict[str, DataCategory] = {
+    "patient": DataCategory.PATIENT,
+    "platelets": DataCategory.PLATELETS,
+    "coagulation": DataCategory.COAGULATION,
+    "pain": DataCategory.PAIN,
+    "medicationStatements": DataCategory.MEDICATIONS,
+    "medicationRequests": DataCategory.MEDICATIONS,
+    "conditions": DataCategory.CONDITIONS,
+    "allergies": DataCategory.ALLERGIES,
+}
+
+# Enough recent results to hold the latest of each kind even when a kind is measured often.
+_COUNTS = {"platelets": 10, "coagulation": 30, "pain": 10}
+
+
+def _observations(valuesets: ValueSets, kinds: tuple[LabKind, ...], count: int) -> str:
+    codes = ",".join(f"{system}|{code}" for system, code in valuesets.lab_codes(*kinds))
+    return f"Observation?patient={PATIENT}&code={codes}&_sort=-date&_count={count}"
+
+
+def prefetch_templates(valuesets: ValueSets) -> dict[str, str]:
+    return {
+        "patient": f"Patient/{PATIENT}",
+        "platelets": _observations(valuesets, (LabKind.PLATELETS,), _COUNTS["platelets"]),
+        "coagulation": _observations(
+            valuesets,
+            (LabKind.TP_PERCENT, LabKind.INR, LabKind.PT_SECONDS),
+            _COUNTS["coagulation"],
+        ),
+        "pain": _observations(valuesets, (LabKind.PAIN_SCORE,), _COUNTS["pain"]),
+        "medicationStatements": f"MedicationStatement?patient={PATIENT}&status=active",
+        "medicationRequests": f"MedicationRequest?patient={PATIENT}&status=active",
+        "conditions": f"Condition?patient={PATIENT}&clinical-status=active",
+        # No status filter: an allergy without clinicalStatus still counts (see facts/clinical.py).
+        "allergies": f"AllergyIntolerance?patient={PATIENT}",
+    }
