@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -39,6 +40,13 @@ def run_server(config: Config, *, host: str, port: int, workers: int, threads: i
         "accesslog": None,  # the app logs one JSON line per request itself
         "limit_request_line": 8190,
     }
-    os.environ.setdefault("CDS_LOG_LEVEL", config.log_level)
+    # Prometheus multiprocess mode: every worker writes its counters to one folder that
+    # /metrics aggregates. It must be set before prometheus_client is first imported.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cds-metrics-")
+    from service.observability import gunicorn_child_exit, prepare_metrics_dir
+
+    prepare_metrics_dir()
+    options["child_exit"] = gunicorn_child_exit
     _Gunicorn(options).run()
     return 0

@@ -19,6 +19,9 @@ from service.rules import (
 )
 from service.rules.finding import Finding
 
+# Stored with every audit record: bump it whenever a rule, threshold or value set changes meaning.
+RULESET_VERSION = "2026.11.0"
+
 RuleGroupFn = Callable[[PatientFacts, Policy, datetime], list[Finding]]
 
 GROUPS: tuple[RuleGroupFn, ...] = (

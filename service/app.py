@@ -1,0 +1,136 @@
+"""The Flask application factory: configuration -> store, services, protocol blueprint, operations.
+
+Everything slow (value sets, UCUM registry, FHIR models, database schema) is built here, once
+per worker at start-up, never on the request path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import Counter
+from typing import Any
+
+from flask import Flask
+
+from cds_hooks.blueprint import EvaluationRecord, create_blueprint, register_error_handlers
+from cds_hooks.cors import install_cors
+from cds_hooks.fhir_client import FhirFetchSettings
+from service.auth_setup import build_authenticate
+from service.cementoplasty import CementoplastyService, service_definition
+from service.config import SUPPORTED_LOCALES, Config, load_config
+from service.facts.warmup import warm_up as warm_up_facts
+from service.observability import (
+    configure_logging,
+    count_feedback,
+    count_fhir_fallback,
+    install_operations_routes,
+    log_request,
+)
+from service.prefetch_templates import prefetch_templates
+from service.storage import Store
+from service.valuesets import load_valuesets
+
+log = logging.getLogger("service.app")
+
+HOOKS = ("order-select", "order-sign")
+
+
+def create_app(config: Config | None = None, store: Store | None = None) -> Flask:
+    config = config or load_config()
+    configure_logging(config.log_level)
+    if config.demo:
+        log.warning(
+            "DEMO PROFILE: this is NOT a production configuration (any FHIR server, http "
+            "allowed, CORS for every origin, local SQLite store). Never use it with real patients."
+        )
+    store = store or Store(config.store_url)
+    valuesets = load_valuesets()
+    warm_up_facts()
+    templates = prefetch_templates(valuesets)
+    services = [
+        CementoplastyService(service_definition(hook, templates), config, valuesets)
+        for hook in HOOKS
+    ]
+    authenticate = build_authenticate(config, store) if config.auth.required else None
+
+    app = Flask("cementoplasty_cds")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
+    app.extensions["cementoplasty_store"] = store
+
+    def store_feedback(service_id: str, items: list[dict[str, Any]]) -> None:
+        store.record_feedback(service_id, items)  # committed before the 200 is sent
+        for item in items:
+            count_feedback(str(item.get("outcome", "unknown")))
+
+    def after_evaluation(record: EvaluationRecord) -> None:
+        _log_and_audit(store, record)
+
+    app.register_blueprint(
+        create_blueprint(
+            services,
+            fhir=FhirFetchSettings(**dataclasses.asdict(config.fhir)),
+            supported_locales=SUPPORTED_LOCALES,
+            default_locale=config.locale_default,
+            authenticate=authenticate,
+            feedback_sink=store_feedback,
+            on_evaluated=after_evaluation,
+        )
+    )
+    register_error_handlers(app)
+    install_cors(app, config.cors_allowed_origins)
+    install_operations_routes(app, store)
+    return app
+
+
+def _log_and_audit(store: Store, record: EvaluationRecord) -> None:
+    request = record.request
+    evaluation = record.evaluation
+    audit = dict(evaluation.audit) if evaluation else {}
+    cards = evaluation.response.cards if evaluation else ()
+    unavailable = dict(record.prefetch.unavailable) if record.prefetch else {}
+    for key, reason in unavailable.items():
+        count_fhir_fallback(key, _reason_code(reason))
+    latency_ms = round(record.latency_s * 1000, 2)
+    log_request(
+        {
+            "method": "POST",
+            "service": record.service_id,
+            "hook": request.hook if request else None,
+            "hookInstance": request.hook_instance if request else None,
+            "status": record.status,
+            "latency_ms": latency_ms,
+            "cards": dict(Counter(card.indicator.value for card in cards)),
+            "rule_ids": audit.get("rules", []),
+            "data_unavailable": sorted(unavailable),
+            "error": "invalid-request" if record.error else None,
+        }
+    )
+    if request is None or not audit.get("in_scope"):
+        return  # nothing was evaluated: an out-of-scope order or an invalid request
+    store.record_audit(
+        {
+            "service": record.service_id,
+            "hookInstance": request.hook_instance,
+            "ruleset_version": audit.get("ruleset"),
+            "patient_id": audit.get("patient_id"),
+            "status": record.status,
+            "latency_ms": latency_ms,
+            "rules_fired": audit.get("rules", []),
+            "cards": [
+                {"uuid": c["uuid"], "indicator": c["indicator"], "rule_ids": c["rules"]}
+                for c in audit.get("cards", [])
+            ],
+            "resources_used": audit.get("resources", {}),
+            "data_unavailable": sorted(unavailable),
+        }
+    )
+
+
+def _reason_code(reason: str) -> str:
+    """A bounded metric label from a free-text reason (never the text itself)."""
+    lowered = reason.lower()
+    for code in ("timeout", "deadline", "refused", "not allowed", "http", "json", "redirect"):
+        if code in lowered:
+            return code.replace(" ", "-")
+    return "other"

@@ -1,0 +1,128 @@
+"""The two CDS services (order-select, order-sign): facts -> rules -> cards, plus the audit record.
+
+This is the only place where the clinical packages meet the protocol layer's `CdsService`
+contract; it holds no clinical logic of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cds_hooks.cards import CdsResponse
+from cds_hooks.service import (
+    Evaluation,
+    HookRequest,
+    PatientDataUnavailable,
+    PrefetchSource,
+    ServiceDefinition,
+)
+from service.cards.render import render_cards
+from service.config import Config
+from service.facts.extract import extract_facts, procedures_in_scope
+from service.rules.engine import RULESET_VERSION, evaluate_rules
+from service.valuesets import ValueSets
+
+SERVICE_IDS = {
+    "order-select": "cementoplasty-order-select",
+    "order-sign": "cementoplasty-order-sign",
+}
+
+USAGE_REQUIREMENTS = (
+    "Intended for interventional radiology teams ordering a percutaneous cementoplasty "
+    "(vertebroplasty, kyphoplasty, sacroplasty, osteoplasty) or a percutaneous thermal ablation "
+    "of a bone metastasis. Its cards support, and never replace, clinical judgement and the "
+    "multidisciplinary decision. Needs read access to Patient, Observation, MedicationStatement, "
+    "MedicationRequest, Condition and AllergyIntolerance."
+)
+
+_DESCRIPTIONS = {
+    "order-select": (
+        "Cementoplasty and bone ablation safety checks when the order is selected: "
+        "contraindications, bleeding risk (platelets, TP, INR) and an antithrombotic hold plan, "
+        "from a French guideline on bone metastases of lung cancer."
+    ),
+    "order-sign": (
+        "Cementoplasty and bone ablation safety checks before the order is signed: "
+        "contraindications, bleeding risk (platelets, TP, INR) and an antithrombotic hold plan, "
+        "from a French guideline on bone metastases of lung cancer."
+    ),
+}
+
+
+def service_definition(hook: str, prefetch: Mapping[str, str]) -> ServiceDefinition:
+    return ServiceDefinition(
+        id=SERVICE_IDS[hook],
+        hook=hook,
+        title=f"Cementoplasty / bone ablation safety check ({hook})",
+        description=_DESCRIPTIONS[hook],
+        prefetch=prefetch,
+        usage_requirements=USAGE_REQUIREMENTS,
+    )
+
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CementoplastyService:
+    definition: ServiceDefinition
+    config: Config
+    valuesets: ValueSets
+    clock: Clock = utc_now
+
+    def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
+        # TRIGGER needs only the draft orders: an order out of scope costs no FHIR call.
+        if not procedures_in_scope(request, self.valuesets, self.config.trigger_procedures):
+            return Evaluation(CdsResponse(), {"ruleset": RULESET_VERSION, "in_scope": False})
+        data = prefetch.resolve()
+        if data.nothing_obtained:
+            raise PatientDataUnavailable(
+                "no patient data could be obtained (no prefetch and no reachable FHIR server)"
+            )
+        facts = extract_facts(request, data, self.valuesets, self.config.trigger_procedures)
+        now = self.clock()
+        findings = evaluate_rules(facts, self.config.policy, now)
+        cards = render_cards(findings, facts, locale, now)
+        audit = _audit_record(request, findings, cards, data.unavailable)
+        return Evaluation(CdsResponse(cards=cards), audit)
+
+
+def _audit_record(
+    request: HookRequest, findings: Any, cards: Any, unavailable: Mapping[str, str]
+) -> dict[str, Any]:
+    rule_of_card = {}
+    for card in cards:
+        for rule_id in (card.extension or {}).get("cementoplasty-cds/rules", []):
+            rule_of_card[rule_id] = card.uuid
+    return {
+        "ruleset": RULESET_VERSION,
+        "in_scope": True,
+        "patient_id": request.patient_id,
+        "rules": sorted({f.rule_id for f in findings}),
+        "cards": [
+            {
+                "uuid": card.uuid,
+                "indicator": card.indicator.value,
+                "rules": list((card.extension or {}).get("cementoplasty-cds/rules", [])),
+            }
+            for card in cards
+        ],
+        "resources": {
+            f.rule_id: sorted(
+                {
+                    ref.reference + (f"/_history/{ref.version}" if ref.version else "")
+                    for ref in f.evidence
+                }
+            )
+            for f in findings
+            if f.evidence
+        },
+        "unavailable": sorted(unavailable),
+    }

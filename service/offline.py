@@ -1,0 +1,55 @@
+"""`cementoplasty-cds evaluate`: one hook request file through the real HTTP pipeline, offline.
+
+The request goes through the same validation, prefetch resolution and rules as a live call, with
+three differences: no client authentication, no FHIR server (what the prefetch lacks is reported
+as unavailable), and an in-memory store (nothing is kept).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from service.config import Config, FhirConfig
+
+_SERVICE_OF_HOOK = {
+    "order-select": "cementoplasty-order-select",
+    "order-sign": "cementoplasty-order-sign",
+}
+
+
+def evaluate_offline(
+    config: Config, body: bytes, *, service_id: str | None = None, locale: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    from service.app import create_app
+    from service.storage import Store
+
+    offline = dataclasses.replace(
+        config,
+        auth=dataclasses.replace(config.auth, required=False),
+        fhir=FhirConfig(allowed_servers=(), deadline_s=config.fhir.deadline_s),
+        cors_allowed_origins=(),
+    )
+    app = create_app(offline, store=Store("sqlite://"))
+    if service_id is None:
+        service_id = _service_from_body(body)
+    headers = {"Content-Type": "application/json"}
+    if locale:
+        headers["Accept-Language"] = locale
+    response = app.test_client().post(f"/cds-services/{service_id}", data=body, headers=headers)
+    payload = response.get_json(silent=True)
+    return response.status_code, payload if isinstance(payload, dict) else {}
+
+
+def _service_from_body(body: bytes) -> str:
+    try:
+        hook = json.loads(body).get("hook")
+    except (ValueError, AttributeError):
+        hook = None
+    # An unknown hook goes to the order-select service, whose validation names the problem.
+    return (
+        _SERVICE_OF_HOOK.get(hook, "cementoplasty-order-select")
+        if isinstance(hook, str)
+        else ("cementoplasty-order-select")
+    )
