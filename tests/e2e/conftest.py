@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import requests
 from e2e_servers import (
-    REPO_ROOT,
     SYNTHEA_BUNDLE,
     LoadedPatient,
     RunningServer,
@@ -76,9 +75,6 @@ def cds_service(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningServer]:
     """The service itself (`cementoplasty-cds serve`, gunicorn), allowed to call `fhir_server`."""
-    # TODO(lead): remove this skip once `cementoplasty-cds serve` exists.
-    if not (REPO_ROOT / "service" / "cli.py").is_file():
-        pytest.skip("service/cli.py does not exist yet: `cementoplasty-cds serve` is not written")
     executable = service_executable()
     if not executable.is_file():
         pytest.fail(f"{executable} not found: install the project (`make setup`)")
