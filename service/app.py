@@ -17,7 +17,7 @@ from cds_hooks.blueprint import EvaluationRecord, create_blueprint, register_err
 from cds_hooks.cors import install_cors
 from cds_hooks.fhir_client import FhirFetchSettings
 from service.auth_setup import build_authenticate
-from service.cementoplasty import CementoplastyService, service_definition
+from service.cementoplasty import CementoplastyService, Clock, service_definition, utc_now
 from service.config import SUPPORTED_LOCALES, Config, load_config
 from service.facts.warmup import warm_up as warm_up_facts
 from service.observability import (
@@ -36,7 +36,10 @@ log = logging.getLogger("service.app")
 HOOKS = ("order-select", "order-sign")
 
 
-def create_app(config: Config | None = None, store: Store | None = None) -> Flask:
+def create_app(
+    config: Config | None = None, store: Store | None = None, clock: Clock | None = None
+) -> Flask:
+    """The app. `clock` (tests, fixtures) fixes "now" for the rules; default: the real time."""
     config = config or load_config()
     configure_logging(config.log_level)
     if config.demo:
@@ -49,7 +52,9 @@ def create_app(config: Config | None = None, store: Store | None = None) -> Flas
     warm_up_facts()
     templates = prefetch_templates(valuesets)
     services = [
-        CementoplastyService(service_definition(hook, templates), config, valuesets)
+        CementoplastyService(
+            service_definition(hook, templates), config, valuesets, clock or utc_now
+        )
         for hook in HOOKS
     ]
     authenticate = build_authenticate(config, store) if config.auth.required else None
