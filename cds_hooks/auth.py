@@ -148,8 +148,12 @@ class ClientAuthenticator:
         self._lock = threading.Lock()
 
     def __call__(self, flask_request: Any) -> VerifiedClient | None:
-        """Authenticate a Flask request; None when authentication is not required."""
-        if not self.settings.required:
+        """Authenticate a Flask request.
+
+        Not required (demo profile): a call without a token is accepted (None), but a token that
+        is presented is still verified, so a forged or replayed one is refused all the same.
+        """
+        if not self.settings.required and not flask_request.headers.get("Authorization"):
             return None
         audience = self.settings.public_base_url.rstrip("/") + flask_request.path
         return self.verify(flask_request.headers.get("Authorization"), audience)

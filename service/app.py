@@ -57,7 +57,7 @@ def create_app(
         )
         for hook in HOOKS
     ]
-    authenticate = build_authenticate(config, store) if config.auth.required else None
+    authenticate = build_authenticate(config, store)
 
     app = Flask("cementoplasty_cds")
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes

@@ -340,11 +340,19 @@ def test_jwks_fetch_failure_is_a_refusal_not_a_crash(tmp_path):
     assert refusal(authenticator, sign(remote, claims(EHR), jku=JKU)) == "kid-unknown"
 
 
-def test_not_required_skips_authentication(tmp_path, ec_key):
+def test_not_required_accepts_a_call_without_a_token(tmp_path, ec_key):
     authenticator = make_authenticator(tmp_path, ec_key, required=False)
 
     request = SimpleNamespace(path="/cds-services", headers={})
     assert authenticator(request) is None
+
+
+def test_not_required_still_verifies_a_token_that_is_presented(tmp_path, ec_key):
+    authenticator = make_authenticator(tmp_path, ec_key, required=False)
+    forged = sign(es384_key("other"), claims(EHR))
+    request = SimpleNamespace(path="/cds-services", headers={"Authorization": f"Bearer {forged}"})
+    with pytest.raises(Unauthorized):
+        authenticator(request)
 
 
 def test_flask_request_audience_is_public_base_url_plus_path(authenticator, ec_key):
