@@ -1,8 +1,9 @@
 """Last-resort matching on display/text: accent- and case-insensitive, whole words.
 
-A term is one or more words; a trailing `*` makes its last word a prefix ("vertebroplast*" matches
-"vertébroplastie"). Text and terms are normalised the same way: accents stripped, case folded,
-ligatures expanded, every run of non-alphanumeric characters turned into one space.
+A term is one or more words; a trailing `*` makes a word a prefix ("vertebroplast*" matches
+"vertébroplastie", "metasta* osseuse*" matches "métastases osseuses"). Text and terms are
+normalised the same way: accents stripped, case folded, ligatures expanded, every run of
+non-alphanumeric characters turned into one space.
 """
 
 from __future__ import annotations
@@ -24,12 +25,18 @@ def normalise(text: str) -> str:
 
 
 def _term_pattern(term: str) -> str:
-    prefix = term.rstrip().endswith("*")
-    words = normalise(term.rstrip().rstrip("*"))
+    """Whole words separated by single spaces; a word ending in * also matches a longer word."""
+    words: list[str] = []
+    for raw_word in term.split():
+        pieces = normalise(raw_word.rstrip("*")).split()  # "l'os" -> "l", "os"
+        if not pieces:
+            continue
+        words.extend(re.escape(piece) for piece in pieces)
+        if raw_word.endswith("*"):
+            words[-1] += "[a-z0-9]*"
     if not words:
         raise ValueError(f"empty text term {term!r}")
-    body = r"\s".join(re.escape(word) for word in words.split(" "))
-    return r"(?<![a-z0-9])" + body + (r"" if prefix else r"(?![a-z0-9])")
+    return r"(?<![a-z0-9])" + r"\s".join(words) + r"(?![a-z0-9])"
 
 
 def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+
+from service.facts.model import ProcedureKind
+from service.valuesets import ValueSets, load_valuesets
+
+
+@pytest.fixture(scope="session")
+def valuesets() -> ValueSets:
+    return load_valuesets()
+
+
+@pytest.fixture(scope="session")
+def all_triggers() -> frozenset[ProcedureKind]:
+    return frozenset(ProcedureKind)

@@ -1,0 +1,90 @@
+"""extract_facts as a whole: unavailable categories, keys, speed of a typical request."""
+
+from __future__ import annotations
+
+import time
+
+from fhir_builders import (
+    RXNORM,
+    SNOMED,
+    VERTEBROPLASTY,
+    codeable,
+    condition,
+    dose,
+    hook_request,
+    medication_request,
+    observation,
+    prefetch,
+    service_request,
+)
+
+from service.facts.extract import extract_facts
+from service.facts.model import DataCategory
+
+
+def test_unavailable_keys_map_to_categories(valuesets, all_triggers):
+    data = prefetch(
+        unavailable={"coagulation": "timeout", "medicationStatements": "HTTP 500", "odd": "x"},
+        platelets=[observation("777-3", 150, "10*3/uL")],
+    )
+    facts = extract_facts(
+        hook_request([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers
+    )
+    assert facts.unavailable == {DataCategory.COAGULATION, DataCategory.MEDICATIONS}
+    assert facts.patient_id == "p1"
+
+
+def test_out_of_scope_request_still_extracts_without_procedures(valuesets, all_triggers):
+    request = hook_request([service_request(codeable(text="IRM lombaire"))])
+    facts = extract_facts(request, prefetch(), valuesets, all_triggers)
+    assert facts.procedures == ()
+
+
+def test_duplicates_across_keys_are_read_once(valuesets, all_triggers):
+    order = medication_request(codeable(RXNORM, "11289"))
+    data = prefetch(medicationRequests=[order], other=[order])
+    facts = extract_facts(
+        hook_request([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers
+    )
+    assert len(facts.medications) == 1
+
+
+def typical_prefetch():
+    observations = [
+        observation(code, 100 + i, unit, effective=f"2026-{1 + i % 11:02d}-{1 + i % 27:02d}")
+        for i in range(200)
+        for code, unit in [(("777-3", "718-7", "72514-3", "2345-7")[i % 4], "10*3/uL")]
+    ]
+    for o in observations:
+        if o["code"]["coding"][0]["code"] == "72514-3":
+            o["valueQuantity"] = {"value": 4, "unit": "{score}"}
+    meds = [
+        medication_request(codeable(RXNORM, str(100000 + i), None), dosage=[dose(10, "mg", 1)])
+        for i in range(22)
+    ] + [
+        medication_request(codeable(RXNORM, "11289")),
+        medication_request(codeable(text="Kardégic 75 mg"), dosage=[dose(75, "mg", 1)]),
+        medication_request(codeable(text="Plavix 75 mg"), dosage=[dose(75, "mg", 1)]),
+    ]
+    conditions = [condition(codeable(SNOMED, str(1000 + i))) for i in range(38)] + [
+        condition(codeable(SNOMED, "94222008")),
+        condition(codeable(SNOMED, "254637007")),
+    ]
+    return prefetch(
+        platelets=observations, medicationRequests=meds, conditions=conditions, allergies=[]
+    )
+
+
+def test_typical_request_is_fast(valuesets, all_triggers):
+    """200 Observations, 25 medications, 40 conditions: a few ms (generous margin here)."""
+    request = hook_request([service_request(VERTEBROPLASTY)])
+    data = typical_prefetch()
+    extract_facts(request, data, valuesets, all_triggers)  # warm caches
+    runs = 20
+    start = time.perf_counter()
+    for _ in range(runs):
+        facts = extract_facts(request, data, valuesets, all_triggers)
+    per_call = (time.perf_counter() - start) / runs
+    assert {m.ingredient for m in facts.medications} == {"warfarin", "aspirin", "clopidogrel"}
+    assert len(facts.conditions) == 2
+    assert per_call < 0.05, f"{per_call * 1000:.1f} ms per extraction"

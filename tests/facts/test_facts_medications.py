@@ -1,0 +1,337 @@
+"""Medication matching (codes, ATC, French names and brands, references) and daily doses."""
+
+from __future__ import annotations
+
+import pytest
+from fhir_builders import (
+    ATC,
+    RXNORM,
+    VERTEBROPLASTY,
+    codeable,
+    dose,
+    hook_request,
+    medication_request,
+    medication_statement,
+    prefetch,
+    service_request,
+)
+
+from service.facts.dosage import daily_dose_mg
+from service.facts.extract import extract_facts
+from service.facts.model import DataCategory, DrugClass, MedicationSourceKind
+
+
+def facts_for(valuesets, triggers, referenced=None, **keys):
+    request = hook_request([service_request(VERTEBROPLASTY)])
+    return extract_facts(request, prefetch(referenced=referenced, **keys), valuesets, triggers)
+
+
+def meds(valuesets, triggers, *resources, **kwargs):
+    requests = [r for r in resources if r["resourceType"] == "MedicationRequest"]
+    statements = [r for r in resources if r["resourceType"] == "MedicationStatement"]
+    facts = facts_for(
+        valuesets, triggers, medicationRequests=requests, medicationStatements=statements, **kwargs
+    )
+    return facts
+
+
+@pytest.mark.parametrize(
+    ("concept", "ingredient", "drug_class"),
+    [
+        (codeable(RXNORM, "11289"), "warfarin", DrugClass.VKA),
+        (codeable(RXNORM, "32968"), "clopidogrel", DrugClass.CLOPIDOGREL),
+        (codeable(RXNORM, "855332"), "warfarin", DrugClass.VKA),  # Synthea product code
+        (codeable(RXNORM, "309362"), "clopidogrel", DrugClass.CLOPIDOGREL),
+        (codeable(RXNORM, "1114195"), "rivaroxaban", DrugClass.DOAC),
+        (codeable(ATC, "B01AA12"), "fluindione", DrugClass.VKA),
+        (codeable(ATC, "B01AC06"), "aspirin", DrugClass.ASPIRIN),
+        (codeable(ATC, "N02BA01"), "aspirin", DrugClass.ASPIRIN),
+        (codeable(ATC, "B01AE07"), "dabigatran", DrugClass.DOAC),
+        (codeable(ATC, "B01AB05"), "enoxaparin", DrugClass.LMWH),
+        (codeable(ATC, "B01AX05"), "fondaparinux", DrugClass.OTHER_ANTITHROMBOTIC),
+        (codeable(ATC, "B01AF03"), "edoxaban", DrugClass.OTHER_ANTITHROMBOTIC),
+        (codeable(ATC, "N02AA01"), "morphine", DrugClass.OPIOID),
+    ],
+)
+def test_codes(valuesets, all_triggers, concept, ingredient, drug_class):
+    (fact,) = meds(valuesets, all_triggers, medication_request(concept)).medications
+    assert fact.ingredient == ingredient
+    assert drug_class in fact.classes
+    assert fact.code is not None
+
+
+def test_atc_class_prefix_without_a_listed_ingredient(valuesets, all_triggers):
+    (fact,) = meds(
+        valuesets, all_triggers, medication_request(codeable(ATC, "B01AA99"))
+    ).medications
+    assert fact.classes == {DrugClass.VKA}
+    assert fact.ingredient == "atc:B01AA99"
+
+
+def test_analgesic_aspirin_is_also_an_analgesic(valuesets, all_triggers):
+    (fact,) = meds(
+        valuesets, all_triggers, medication_request(codeable(ATC, "N02BA01"))
+    ).medications
+    assert fact.classes == {DrugClass.ASPIRIN, DrugClass.ANALGESIC}
+
+
+@pytest.mark.parametrize(
+    ("text", "ingredient", "drug_class"),
+    [
+        ("KARDEGIC 75 mg, poudre pour solution buvable en sachet", "aspirin", DrugClass.ASPIRIN),
+        ("Kardégic 160 mg", "aspirin", DrugClass.ASPIRIN),
+        ("ASPÉGIC 1000 mg", "aspirin", DrugClass.ASPIRIN),
+        ("Acide acétylsalicylique 100 mg", "aspirin", DrugClass.ASPIRIN),
+        ("PLAVIX 75 mg cp", "clopidogrel", DrugClass.CLOPIDOGREL),
+        ("Previscan 20 mg comprimé quadrisécable", "fluindione", DrugClass.VKA),
+        ("SINTROM 4 mg", "acenocoumarol", DrugClass.VKA),
+        ("Coumadine 2 mg", "warfarin", DrugClass.VKA),
+        ("Warfarine", "warfarin", DrugClass.VKA),
+        ("Xarelto 20 mg", "rivaroxaban", DrugClass.DOAC),
+        ("ELIQUIS 5 mg", "apixaban", DrugClass.DOAC),
+        ("Pradaxa 110 mg gélule", "dabigatran", DrugClass.DOAC),
+        ("Lovenox 4000 UI anti-Xa/0,4 mL", "enoxaparin", DrugClass.LMWH),
+        ("Fragmine 5000 UI", "dalteparin", DrugClass.LMWH),
+        ("FRAXIPARINE 0,3 mL", "nadroparin", DrugClass.LMWH),
+        ("Innohep 10 000 UI", "tinzaparin", DrugClass.LMWH),
+        ("Héparine de bas poids moléculaire", "lmwh", DrugClass.LMWH),
+        ("Arixtra 2,5 mg", "fondaparinux", DrugClass.OTHER_ANTITHROMBOTIC),
+        ("Efient 10 mg", "prasugrel", DrugClass.OTHER_ANTITHROMBOTIC),
+        ("Brilique 90 mg", "ticagrelor", DrugClass.OTHER_ANTITHROMBOTIC),
+        ("Brilinta 90 mg", "ticagrelor", DrugClass.OTHER_ANTITHROMBOTIC),
+        ("Héparine sodique 5000 UI/mL", "heparin", DrugClass.OTHER_ANTITHROMBOTIC),
+        ("Skenan LP 30 mg", "morphine", DrugClass.OPIOID),
+        ("Oxycodone Hydrochloride 5 MG Oral Tablet", "oxycodone", DrugClass.OPIOID),
+    ],
+)
+def test_display_text_and_french_brands(valuesets, all_triggers, text, ingredient, drug_class):
+    (fact,) = meds(valuesets, all_triggers, medication_request(codeable(text=text))).medications
+    assert fact.ingredient == ingredient
+    assert drug_class in fact.classes
+    assert fact.code is None
+    assert fact.display == text
+
+
+def test_word_boundaries(valuesets, all_triggers):
+    # "plavix" inside another word, or a drug name inside an unrelated word, never matches
+    resource = medication_request(codeable(text="Antiplavixine sirop"))
+    assert meds(valuesets, all_triggers, resource).medications == ()
+
+
+def test_unlisted_product_code_falls_back_to_the_display(valuesets, all_triggers):
+    concept = {
+        "coding": [{"system": RXNORM, "code": "243670", "display": "Aspirin 81 MG Oral Tablet"}]
+    }
+    (fact,) = meds(valuesets, all_triggers, medication_request(concept)).medications
+    assert fact.ingredient == "aspirin" and fact.code is None
+
+
+def test_combination_brand_gives_one_fact_per_ingredient_without_dose(valuesets, all_triggers):
+    resource = medication_request(
+        codeable(text="DuoPlavin 75 mg/75 mg"), dosage=[dose(1, "{tbl}", 1)]
+    )
+    facts = meds(valuesets, all_triggers, resource).medications
+    assert {f.ingredient for f in facts} == {"clopidogrel", "aspirin"}
+    assert all(f.daily_dose_mg is None and "combination" in f.dose_problem for f in facts)
+
+
+def test_unrelated_drugs_are_not_facts(valuesets, all_triggers):
+    resource = medication_request(codeable(RXNORM, "197361", None))  # amlodipine product
+    resource["medicationCodeableConcept"]["coding"][0]["display"] = "Amlodipine 5 MG Oral Tablet"
+    assert meds(valuesets, all_triggers, resource).medications == ()
+
+
+@pytest.mark.parametrize(
+    "status",
+    ["stopped", "completed", "on-hold", "cancelled", "draft", "entered-in-error", "unknown"],
+)
+def test_request_status_other_than_active_is_not_a_medication(valuesets, all_triggers, status):
+    resource = medication_request(codeable(RXNORM, "11289"), status=status)
+    assert meds(valuesets, all_triggers, resource).medications == ()
+
+
+def test_do_not_perform_is_not_a_medication(valuesets, all_triggers):
+    resource = medication_request(codeable(RXNORM, "11289"), doNotPerform=True)
+    assert meds(valuesets, all_triggers, resource).medications == ()
+
+
+def test_statement_and_request_are_both_read_with_their_kind(valuesets, all_triggers):
+    facts = meds(
+        valuesets,
+        all_triggers,
+        medication_request(codeable(RXNORM, "32968")),
+        medication_statement(codeable(text="Kardégic 75 mg"), dosage=[dose(75, "mg", 1)]),
+        medication_statement(codeable(RXNORM, "11289"), status="stopped"),
+    ).medications
+    kinds = {(f.ingredient, f.source_kind) for f in facts}
+    assert kinds == {
+        ("clopidogrel", MedicationSourceKind.ORDER),
+        ("aspirin", MedicationSourceKind.STATEMENT),
+    }
+    aspirin = next(f for f in facts if f.ingredient == "aspirin")
+    assert aspirin.daily_dose_mg == 75.0
+    assert aspirin.source.resource_type == "MedicationStatement"
+
+
+# ------------------------------------------------------------------------ medicationReference
+
+
+def medication(concept, id="med1", **extra):
+    return {"resourceType": "Medication", "id": id, "code": concept, **extra}
+
+
+def test_contained_medication(valuesets, all_triggers):
+    resource = medication_request(
+        None,
+        medicationReference={"reference": "#m"},
+        contained=[medication(codeable(ATC, "B01AC04"), id="m")],
+    )
+    (fact,) = meds(valuesets, all_triggers, resource).medications
+    assert fact.ingredient == "clopidogrel"
+
+
+def test_medication_prefetched_under_any_key(valuesets, all_triggers):
+    resource = medication_request(None, medicationReference={"reference": "Medication/med7"})
+    facts = facts_for(
+        valuesets,
+        all_triggers,
+        medicationRequests=[resource, medication(codeable(text="Eliquis 5 mg"), id="med7")],
+    )
+    (fact,) = facts.medications
+    assert fact.ingredient == "apixaban"
+
+
+def test_medication_from_resolved_references_absolute_url(valuesets, all_triggers):
+    resource = medication_request(
+        None, medicationReference={"reference": "https://ehr.example/fhir/Medication/42/_history/2"}
+    )
+    facts = facts_for(
+        valuesets,
+        all_triggers,
+        referenced={"Medication/42": medication(codeable(RXNORM, "1364430"), id="42")},
+        medicationRequests=[resource],
+    )
+    assert [f.ingredient for f in facts.medications] == ["apixaban"]
+
+
+def test_medication_ingredient_codes_when_the_code_says_nothing(valuesets, all_triggers):
+    med = medication(
+        codeable(text="Préparation magistrale"),
+        id="m",
+        ingredient=[{"itemCodeableConcept": codeable(ATC, "B01AF01")}],
+    )
+    resource = medication_request(None, medicationReference={"reference": "#m"}, contained=[med])
+    assert [f.ingredient for f in meds(valuesets, all_triggers, resource).medications] == [
+        "rivaroxaban"
+    ]
+
+
+def test_reference_display_when_unresolved(valuesets, all_triggers):
+    resource = medication_request(
+        None, medicationReference={"reference": "Medication/gone", "display": "Xarelto 15 mg"}
+    )
+    facts = meds(valuesets, all_triggers, resource)
+    assert [f.ingredient for f in facts.medications] == ["rivaroxaban"]
+    assert facts.invalid_resources == ()
+
+
+def test_unresolvable_reference_is_reported_never_silent(valuesets, all_triggers):
+    resource = medication_request(None, medicationReference={"reference": "Medication/gone"})
+    facts = meds(valuesets, all_triggers, resource)
+    assert facts.medications == ()
+    (invalid,) = facts.invalid_resources
+    assert invalid.category is DataCategory.MEDICATIONS
+    assert invalid.source.id == resource["id"]
+    assert DataCategory.MEDICATIONS in facts.unavailable
+
+
+def test_invalid_matching_resource_is_reported(valuesets, all_triggers):
+    resource = medication_request(codeable(RXNORM, "11289"))
+    del resource["intent"]  # required in R4
+    facts = meds(valuesets, all_triggers, resource)
+    assert facts.medications == ()
+    assert facts.invalid_resources[0].reason.startswith("invalid FHIR R4 MedicationRequest")
+    assert DataCategory.MEDICATIONS in facts.unavailable
+
+
+# ---------------------------------------------------------------------------- aspirin dose
+
+
+@pytest.mark.parametrize(
+    ("dosage", "expected"),
+    [
+        ([dose(75, "mg", 1)], 75.0),  # 75 mg/day
+        ([dose(100, "mg", 2)], 200.0),  # 100 mg twice a day
+        ([dose(0.5, "g", 1)], 500.0),  # 0.5 g once a day
+        ([dose(160, "mg", 1)], 160.0),
+        ([dose(75, "mg", 1, 2, "d")], 37.5),  # every other day
+        ([dose(300, "mg", 1, 1, "wk")], 42.857),
+        ([dose(500, "mg", 1, 6, "h")], 2000.0),
+        ([dose(100, "mg", 1), dose(75, "mg", 1)], 175.0),  # taken together
+    ],
+)
+def test_daily_dose(dosage, expected):
+    assert daily_dose_mg(dosage) == (expected, None)
+
+
+def test_dose_with_unit_text_only():
+    dosage = {
+        "doseAndRate": [{"doseQuantity": {"value": 1, "unit": "g"}}],
+        "timing": {"repeat": {"frequency": 3, "period": 1, "periodUnit": "d"}},
+    }
+    assert daily_dose_mg([dosage]) == (3000.0, None)
+
+
+def test_timing_code_bid():
+    dosage = dose(100, "mg")
+    dosage["timing"] = {"code": {"coding": [{"code": "BID"}]}}
+    assert daily_dose_mg([dosage]) == (200.0, None)
+
+
+def test_frequency_max_is_the_upper_bound():
+    dosage = dose(100, "mg", 1)
+    dosage["timing"]["repeat"]["frequencyMax"] = 3
+    assert daily_dose_mg([dosage]) == (300.0, None)
+
+
+def test_consecutive_sequences_keep_the_largest_day():
+    first, second = dose(300, "mg", 1), dose(75, "mg", 1)
+    first["sequence"], second["sequence"] = 1, 2
+    assert daily_dose_mg([first, second]) == (300.0, None)
+
+
+@pytest.mark.parametrize(
+    ("dosage", "problem"),
+    [
+        (None, "no dosage"),
+        ([], "no dosage"),
+        ([dose(100, "mg")], "no timing"),  # missing frequency
+        (
+            [{**dose(100, "mg"), "timing": {"repeat": {"period": 1, "periodUnit": "d"}}}],
+            "no frequency",
+        ),
+        ([dose(1, "{tbl}", 1)], "not a mass"),
+        ([{"text": "1 sachet le midi"}], "text only"),
+        (
+            [{"doseAndRate": [{"doseRange": {"low": {"value": 75}, "high": {"value": 150}}}]}],
+            "range",
+        ),
+        ([dose(100, "mg", 1, 1, "fortnight")], "period unit"),
+        ([{**dose(100, "mg"), "timing": {"repeat": {"frequency": 1}}}], "without a period"),
+        ([dose("100", "mg", 1)], "not a number"),
+    ],
+)
+def test_dose_not_computable_is_none_with_a_problem_never_a_guess(dosage, problem):
+    value, why = daily_dose_mg(dosage)
+    assert value is None
+    assert problem in why
+
+
+def test_aspirin_fact_carries_dose_or_problem(valuesets, all_triggers):
+    with_dose = medication_request(codeable(ATC, "B01AC06"), dosage=[dose(100, "mg", 2)])
+    without = medication_request(codeable(text="Kardégic 75"), dosage=[dose(75, "mg")])
+    facts = {f.source.id: f for f in meds(valuesets, all_triggers, with_dose, without).medications}
+    assert facts[with_dose["id"]].daily_dose_mg == 200.0
+    assert facts[with_dose["id"]].dose_problem is None
+    assert facts[without["id"]].daily_dose_mg is None
+    assert facts[without["id"]].dose_problem
