@@ -8,6 +8,7 @@ resource types, a `draftOrders` Bundle without `type`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,13 @@ def parse_json_object(body: bytes, what: str = "request body") -> dict[str, Any]
     if not text.strip():
         raise RequestError(f"The {what} is empty; a JSON object is required.", "structure")
     try:
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_bounded_int
+        )
+    except _NumberOutOfRange:
+        raise RequestError(
+            f"The {what} holds a number out of the range of a double (IEEE 754).", "value"
+        ) from None
     except RecursionError:
         raise RequestError(f"The {what} is nested too deeply.", "structure") from None
     except ValueError as exc:
@@ -192,6 +199,32 @@ def _required_string(raw: Mapping[str, Any], name: str) -> str:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+# JSON numbers past the range of a double (RFC 8259 section 6: not interoperable): 1e999 would
+# become inf, and 10**400 an int that turns into an OverflowError wherever it meets a float.
+_MAX_DOUBLE = 1.7976931348623157e308
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _NumberOutOfRange(literal[:20])
+    return value
+
+
+def _bounded_int(literal: str) -> int:
+    # Longer than any double written out (309 digits and a sign): refuse before converting.
+    if len(literal) > 320:
+        raise _NumberOutOfRange(literal[:20])
+    value = int(literal)
+    if abs(value) > _MAX_DOUBLE:
+        raise _NumberOutOfRange(literal[:20])
+    return value
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:
