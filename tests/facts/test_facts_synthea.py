@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from fhir_builders import VERTEBROPLASTY, hook_request, prefetch, service_request
+from shared_data import shared_path
 
 from service.facts.extract import extract_facts
 from service.facts.model import DrugClass, LabKind, MedicationSourceKind
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "synthea-r4"
+TESTDATA = shared_path("testdata", "synthea-r4")
 BUNDLES = sorted(TESTDATA.glob("*.json.gz"))
-
-pytestmark = pytest.mark.skipif(not BUNDLES, reason=f"no Synthea bundles in {TESTDATA}")
 
 
 def load(path: Path) -> list[dict[str, Any]]:
@@ -43,6 +42,7 @@ def active_order_displays(resources: list[dict[str, Any]], word: str) -> set[str
 
 
 def test_index_lists_every_bundle():
+    assert len(BUNDLES) == 20
     with open(TESTDATA / "index.tsv", encoding="utf-8") as file:
         listed = {row["file"] for row in csv.DictReader(file, delimiter="\t")}
     assert listed == {path.name for path in BUNDLES}

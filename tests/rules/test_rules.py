@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from rule_facts import (
@@ -18,6 +17,7 @@ from rule_facts import (
     normal_labs,
     procedure,
 )
+from shared_data import shared_path
 
 from cds_hooks.cards import Indicator
 from service.config import Policy
@@ -27,7 +27,6 @@ from service.rules.engine import evaluate_rules
 
 POLICY = Policy()
 ALWAYS = {"TUMOR-CONTROL", "CHECKLIST"}
-RULES_MD = Path(__file__).resolve().parents[3] / "shared" / "clinical" / "RULES.md"
 
 
 def fired(patient, policy: Policy = POLICY, now=NOW) -> set[str]:
@@ -47,9 +46,8 @@ def checklist(patient, now=NOW) -> list[str]:
 # ---- catalog and trigger ----------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not RULES_MD.exists(), reason="shared RULES.md not present")
 def test_catalog_has_every_rule_id_of_rules_md_and_no_other() -> None:
-    text = RULES_MD.read_text()
+    text = shared_path("clinical", "RULES.md").read_text()
     ids = set(re.findall(r"^\| ([A-Z][A-Z0-9-]+) \|", text, re.M)) - {"ID", "TRIGGER"}
     assert "DATA-UNAVAILABLE (warning) fires" in text  # described in prose, not in a table
     assert ids | {"DATA-UNAVAILABLE"} == set(RULE_IDS)

@@ -1,0 +1,26 @@
+"""Where the project's read-only shared material is: beside the clone (CI), or /work/shared.
+
+Tests that need it fail, never skip, when it is missing: a green run that silently skipped the
+Synthea or catalog checks would prove nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def shared_path(*parts: str) -> Path:
+    candidates = [
+        Path(os.environ["CDS_SHARED_DIR"]) if os.environ.get("CDS_SHARED_DIR") else None,
+        REPO_ROOT.parent / "shared",
+        Path("/work/shared"),
+    ]
+    for base in candidates:
+        if base is not None and base.joinpath(*parts).exists():
+            return base.joinpath(*parts)
+    pytest.fail(f"shared material not found: {'/'.join(parts)} (set CDS_SHARED_DIR)")
