@@ -28,6 +28,7 @@ from cds_hooks.errors import (
     unauthorized,
 )
 from cds_hooks.fhir_client import FhirFetchSettings
+from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.request import parse_hook_request, parse_json_object
 from cds_hooks.service import (
@@ -66,6 +67,8 @@ def create_blueprint(
     feedback_sink: Callable[[str, list[dict[str, Any]]], None] | None = None,
     on_evaluated: Callable[[EvaluationRecord], None] | None = None,
     reference_fields: Sequence[str] = ("medicationReference",),
+    openapi_title: str = "CDS Hooks service",
+    openapi_version: str = "0",
 ) -> flask.Blueprint:
     by_id: dict[str, CdsService] = {}
     for service in services:
@@ -74,6 +77,10 @@ def create_blueprint(
         by_id[service.definition.id] = service
     discovery = json.dumps(
         {"services": [s.definition.to_json() for s in services]}, ensure_ascii=False
+    )
+    openapi = json.dumps(
+        openapi_document(list(by_id), title=openapi_title, version=openapi_version),
+        ensure_ascii=False,
     )
     blueprint = flask.Blueprint("cds_hooks", __name__)
 
@@ -103,6 +110,11 @@ def create_blueprint(
     @guarded
     def discover() -> flask.Response:
         return flask.Response(discovery, mimetype="application/json")
+
+    # Public, like /healthz: it describes the API and holds no data (tools fetch it first).
+    @blueprint.get("/openapi.json")
+    def openapi_json() -> flask.Response:
+        return flask.Response(openapi, mimetype="application/json")
 
     @blueprint.post("/cds-services/<service_id>")
     @guarded

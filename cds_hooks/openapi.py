@@ -1,0 +1,399 @@
+"""The OpenAPI 3 document of the service's own HTTP endpoints, served at `GET /openapi.json`.
+
+It describes what the service really answers (checked by schemathesis against the live
+service in tests/reliability): discovery, service calls and feedback (this package), and the
+operations routes `/healthz`, `/readyz`, `/metrics` (served by `service.observability`).
+Every error is a FHIR OperationOutcome (`application/fhir+json`); a refused client is a 401 with
+`WWW-Authenticate: Bearer`. Schemas follow CDS Hooks 2.0 (https://cds-hooks.hl7.org/2.0/).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+FHIR_JSON = "application/fhir+json"
+JSON = "application/json"
+CARD_SUMMARY_MAX_CHARS = 140
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _outcome(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {FHIR_JSON: {"schema": _ref("OperationOutcome")}},
+    }
+
+
+_UNAUTHORIZED = {
+    "description": "No valid client JWT (CDS Hooks 'Trusting CDS Clients'); no detail given.",
+    "headers": {
+        "WWW-Authenticate": {
+            "description": "Always `Bearer`.",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^Bearer"},
+        }
+    },
+    "content": {FHIR_JSON: {"schema": _ref("OperationOutcome")}},
+}
+_TOO_LARGE = _outcome("The request body is larger than `server.max_request_bytes`.")
+_UNSUPPORTED_TYPE = _outcome("The body is not `application/json` (or another `+json` type).")
+
+
+def _non_empty_string() -> dict[str, Any]:
+    return {"type": "string", "minLength": 1}
+
+
+def _schemas() -> dict[str, Any]:
+    coding = {
+        "type": "object",
+        "required": ["system", "code"],
+        "properties": {
+            "system": _non_empty_string(),
+            "code": _non_empty_string(),
+            "display": {"type": "string"},
+        },
+    }
+    return {
+        "OperationOutcome": {
+            "type": "object",
+            "required": ["resourceType", "issue"],
+            "properties": {
+                "resourceType": {"type": "string", "enum": ["OperationOutcome"]},
+                "issue": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["severity", "code"],
+                        "properties": {
+                            "severity": {
+                                "type": "string",
+                                "enum": ["fatal", "error", "warning", "information"],
+                            },
+                            "code": _non_empty_string(),
+                            "diagnostics": {"type": "string"},
+                        },
+                    },
+                },
+            },
+        },
+        "Coding": coding,
+        "ServiceDefinition": {
+            "type": "object",
+            "required": ["hook", "id", "description"],
+            "properties": {
+                "hook": _non_empty_string(),
+                "id": _non_empty_string(),
+                "title": {"type": "string"},
+                "description": _non_empty_string(),
+                "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
+                "usageRequirements": {"type": "string"},
+            },
+        },
+        "Discovery": {
+            "type": "object",
+            "required": ["services"],
+            "properties": {"services": {"type": "array", "items": _ref("ServiceDefinition")}},
+        },
+        "FhirAuthorization": {
+            "type": "object",
+            "required": ["access_token", "token_type", "expires_in", "scope", "subject"],
+            "properties": {
+                "access_token": _non_empty_string(),
+                "token_type": {"type": "string", "enum": ["Bearer"]},
+                "expires_in": {"type": "integer", "minimum": 0},
+                "scope": _non_empty_string(),
+                "subject": _non_empty_string(),
+                "patient": {"type": "string"},
+            },
+        },
+        "HookRequest": {
+            "type": "object",
+            "required": ["hook", "hookInstance", "context"],
+            "properties": {
+                "hook": {"type": "string", "enum": ["order-select", "order-sign"]},
+                "hookInstance": {"type": "string", "format": "uuid"},
+                "fhirServer": {"type": "string", "format": "uri"},
+                "fhirAuthorization": _ref("FhirAuthorization"),
+                "context": {
+                    "type": "object",
+                    "required": ["userId", "patientId", "draftOrders"],
+                    "properties": {
+                        "userId": _non_empty_string(),
+                        "patientId": _non_empty_string(),
+                        "encounterId": {"type": "string"},
+                        "selections": {"type": "array", "items": {"type": "string"}},
+                        "draftOrders": {
+                            "type": "object",
+                            "required": ["resourceType"],
+                            "properties": {
+                                "resourceType": {"type": "string", "enum": ["Bundle"]},
+                                "entry": {"type": "array", "items": {"type": "object"}},
+                            },
+                        },
+                    },
+                },
+                "prefetch": {"type": "object"},
+            },
+        },
+        "Action": {
+            "type": "object",
+            "required": ["type", "description"],
+            "properties": {
+                "type": {"type": "string", "enum": ["create", "update", "delete"]},
+                "description": _non_empty_string(),
+                "resource": {
+                    "type": "object",
+                    "required": ["resourceType"],
+                    "properties": {"resourceType": _non_empty_string()},
+                },
+                "resourceId": {"type": "string"},
+            },
+        },
+        "Suggestion": {
+            "type": "object",
+            "required": ["label"],
+            "properties": {
+                "label": _non_empty_string(),
+                "uuid": {"type": "string", "format": "uuid"},
+                "isRecommended": {"type": "boolean"},
+                "actions": {"type": "array", "items": _ref("Action")},
+            },
+        },
+        "Link": {
+            "type": "object",
+            "required": ["label", "url", "type"],
+            "properties": {
+                "label": _non_empty_string(),
+                "url": _non_empty_string(),
+                "type": {"type": "string", "enum": ["absolute", "smart"]},
+                "appContext": {"type": "string"},
+            },
+        },
+        "Card": {
+            "type": "object",
+            "required": ["summary", "indicator", "source"],
+            "properties": {
+                "uuid": {"type": "string", "format": "uuid"},
+                "summary": {"type": "string", "minLength": 1, "maxLength": CARD_SUMMARY_MAX_CHARS},
+                "detail": {"type": "string"},
+                "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
+                "source": {
+                    "type": "object",
+                    "required": ["label"],
+                    "properties": {
+                        "label": _non_empty_string(),
+                        "url": {"type": "string"},
+                        "icon": {"type": "string"},
+                        "topic": coding,
+                    },
+                },
+                "suggestions": {"type": "array", "items": _ref("Suggestion")},
+                "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
+                "overrideReasons": {"type": "array", "items": coding},
+                "links": {"type": "array", "items": _ref("Link")},
+                "extension": {"type": "object"},
+            },
+        },
+        "CdsResponse": {
+            "type": "object",
+            "required": ["cards"],
+            "properties": {
+                "cards": {"type": "array", "items": _ref("Card")},
+                "systemActions": {"type": "array", "items": _ref("Action")},
+            },
+        },
+        "FeedbackRequest": {
+            "type": "object",
+            "required": ["feedback"],
+            "properties": {
+                "feedback": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["card", "outcome", "outcomeTimestamp"],
+                        "properties": {
+                            "card": {"type": "string", "format": "uuid"},
+                            "outcome": {"type": "string", "enum": ["accepted", "overridden"]},
+                            "outcomeTimestamp": {"type": "string", "format": "date-time"},
+                            "acceptedSuggestions": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["id"],
+                                    "properties": {"id": _non_empty_string()},
+                                },
+                            },
+                            "overrideReason": {
+                                "type": "object",
+                                "properties": {
+                                    "reason": coding,
+                                    "userComment": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        },
+        "Status": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"type": "string"}},
+        },
+    }
+
+
+def openapi_document(
+    service_ids: Sequence[str], *, title: str = "CDS Hooks service", version: str = "0"
+) -> dict[str, Any]:
+    """The OpenAPI 3.0 document; `service_ids` are the ids listed by discovery."""
+    service_id = {
+        "name": "service_id",
+        "in": "path",
+        "required": True,
+        "description": "A service id from discovery; any other id is a 404.",
+        "schema": {"type": "string", "enum": list(service_ids)}
+        if service_ids
+        else {"type": "string"},
+    }
+    bearer = [{"cdsClientJwt": []}]
+    json_body = {"schema": {"type": "object"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "CDS Hooks 2.0 service. Errors are FHIR R4 OperationOutcome resources.",
+        },
+        "paths": {
+            "/cds-services": {
+                "get": {
+                    "operationId": "discovery",
+                    "summary": "CDS Hooks discovery: the services and their prefetch templates.",
+                    "security": bearer,
+                    "responses": {
+                        "200": {
+                            "description": "The services.",
+                            "content": {JSON: {"schema": _ref("Discovery")}},
+                        },
+                        "401": _UNAUTHORIZED,
+                    },
+                }
+            },
+            "/cds-services/{service_id}": {
+                "post": {
+                    "operationId": "callService",
+                    "summary": "Call a service on its hook: cards in answer.",
+                    "security": bearer,
+                    "parameters": [service_id],
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": _ref("HookRequest")}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The cards (possibly none).",
+                            "content": {JSON: {"schema": _ref("CdsResponse")}},
+                        },
+                        "400": _outcome("The request is not a valid CDS Hooks call."),
+                        "401": _UNAUTHORIZED,
+                        "404": _outcome("No service with this id."),
+                        "412": _outcome("No patient data at all from prefetch or the FHIR server."),
+                        "413": _TOO_LARGE,
+                        "415": _UNSUPPORTED_TYPE,
+                    },
+                }
+            },
+            "/cds-services/{service_id}/feedback": {
+                "post": {
+                    "operationId": "feedback",
+                    "summary": "What the clinician did with cards (stored before the 200).",
+                    "security": bearer,
+                    "parameters": [service_id],
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": _ref("FeedbackRequest")}},
+                    },
+                    "responses": {
+                        "200": {"description": "Every item stored (an empty body)."},
+                        "400": _outcome("The body is not a valid feedback request."),
+                        "401": _UNAUTHORIZED,
+                        "404": _outcome("No service with this id."),
+                        "413": _TOO_LARGE,
+                        "415": _UNSUPPORTED_TYPE,
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "Alive: the process answers.",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "Alive.",
+                            "content": {JSON: {"schema": _ref("Status")}},
+                        }
+                    },
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "summary": "Ready: the store answers.",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "Ready.",
+                            "content": {JSON: {"schema": _ref("Status")}},
+                        },
+                        "503": {
+                            "description": "The store is unreachable.",
+                            "content": {JSON: {"schema": _ref("Status")}},
+                        },
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "operationId": "metrics",
+                    "summary": "Prometheus metrics (text exposition format).",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "The metrics of every worker.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document (no authentication: it holds no data).",
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "OpenAPI 3 document.", "content": {JSON: json_body}}
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "cdsClientJwt": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A JWT signed by the CDS Client (ES384 or RS384), "
+                    "`aud` = the URL called.",
+                }
+            },
+        },
+    }
