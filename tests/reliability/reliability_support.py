@@ -51,6 +51,8 @@ class ServiceSettings:
     max_request_bytes: int = 2 * 1024 * 1024
     max_response_bytes: int = 1024 * 1024
     max_pages: int = 5
+    auth_required: bool = False
+    auth_clients: tuple[tuple[str, Path], ...] = ()  # (iss, JWK Set file)
 
 
 @dataclass
@@ -144,11 +146,14 @@ max_response_bytes = {settings.max_response_bytes}
 url = {json.dumps(settings.store_url)}
 
 [auth]
-required = false
+required = {"true" if settings.auth_required else "false"}
 
 [logging]
 level = "WARNING"
-"""
+""" + "".join(
+        f"\n[[auth.clients]]\niss = {json.dumps(iss)}\njwks_file = {json.dumps(str(jwks))}\n"
+        for iss, jwks in settings.auth_clients
+    )
 
 
 # Requests ---------------------------------------------------------------------------------
