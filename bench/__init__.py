@@ -1,0 +1,1 @@
+"""Benchmark harness: the service against its floor (a bare Flask app), loaded by wrk."""
