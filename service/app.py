@@ -19,6 +19,7 @@ from cds_hooks.fhir_client import FhirFetchSettings
 from service.auth_setup import build_authenticate
 from service.cementoplasty import CementoplastyService, Clock, service_definition, utc_now
 from service.config import SUPPORTED_LOCALES, Config, load_config
+from service.config_check import check_policy_against_valuesets
 from service.facts.warmup import warm_up as warm_up_facts
 from service.observability import (
     configure_logging,
@@ -49,6 +50,7 @@ def create_app(
         )
     store = store or Store(config.store_url)
     valuesets = load_valuesets()
+    check_policy_against_valuesets(config.policy, valuesets)
     warm_up_facts()
     templates = prefetch_templates(valuesets)
     services = [

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from service.config import ConfigError, load_config
+from service.config_check import check_policy_against_valuesets
+from service.valuesets import load_valuesets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config()
+        check_policy_against_valuesets(config.policy, load_valuesets())
     except ConfigError as exc:
         print(f"cementoplasty-cds: configuration error: {exc}", file=sys.stderr)
         return 2

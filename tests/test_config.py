@@ -84,3 +84,28 @@ def test_jwks_file_is_relative_to_the_config_file(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "absent.toml")
+
+
+def test_unlisted_hold_days_must_name_an_unlisted_antithrombotic() -> None:
+    from service.config_check import check_policy_against_valuesets
+    from service.valuesets import load_valuesets
+
+    valuesets = load_valuesets()
+    good = parse_config({"policy": {"unlisted_hold_days": {"prasugrel": 7, "ticagrelor": 5}}})
+    check_policy_against_valuesets(good.policy, valuesets)
+    for key in ("prasugrell", "clopidogrel"):  # a typo; a drug the guideline already covers
+        bad = parse_config({"policy": {"unlisted_hold_days": {key: 7}}})
+        with pytest.raises(ConfigError, match=f"policy.unlisted_hold_days.{key}"):
+            check_policy_against_valuesets(bad.policy, valuesets)
+
+
+def test_cli_stops_on_a_bad_policy_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from service.cli import main
+
+    config_file = tmp_path / "cds.toml"
+    config_file.write_text("[policy.unlisted_hold_days]\nprasugrell = 7\n")
+    monkeypatch.setenv("CDS_CONFIG", str(config_file))
+    assert main(["report"]) == 2
+    assert "policy.unlisted_hold_days.prasugrell" in capsys.readouterr().err
