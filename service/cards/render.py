@@ -120,7 +120,8 @@ class _Renderer:
     def value_with_unit(self, lab: Mapping[str, Any]) -> str:
         value = self.number(lab.get("value"), lab.get("kind", ""))
         unit = {"platelets": "/mm³", "tp": " %", "pain": "/10"}.get(lab.get("kind", ""), "")
-        return f"{value}{unit}"
+        comparator = {"<=": "≤", ">=": "≥"}.get(lab.get("comparator") or "", lab.get("comparator"))
+        return f"{comparator or ''}{value}{unit}"
 
     def test_name(self, key: str) -> str:
         return self.text["tests"].get(key, key)

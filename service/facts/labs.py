@@ -81,6 +81,9 @@ def interpret(
 ) -> LabResult:
     spec = valuesets.labs[kind]
     raw_value, raw_unit, units, problem = _read_value(resource)
+    comparator = _bound_comparator(resource)
+    if comparator is not None and kind not in BOUND_KINDS:
+        problem = problem or f"value has a comparator ({comparator}): not exact"
     value: float | None = None
     if problem is None:
         value, problem = _normalise(spec, raw_value, units, valuesets)
@@ -99,7 +102,19 @@ def interpret(
         source=resource_ref(resource),
         problem=problem,
         effective_precision=date.precision if date is not None else None,
+        comparator=comparator if problem is None else None,
     )
+
+
+# A bound ("<20 G/L") can still settle a threshold for these; a pain score with one cannot.
+BOUND_KINDS = frozenset({LabKind.PLATELETS, LabKind.TP_PERCENT, LabKind.INR})
+BOUND_COMPARATORS = ("<", "<=", ">=", ">")
+
+
+def _bound_comparator(resource: dict[str, Any]) -> str | None:
+    quantity = resource.get("valueQuantity")
+    comparator = quantity.get("comparator") if isinstance(quantity, dict) else None
+    return comparator if comparator in BOUND_COMPARATORS else None
 
 
 def _show(value: Any) -> str:
@@ -122,9 +137,9 @@ def _read_value(
         if isinstance(unit, str) and unit not in units:
             units.append(unit)
         shown_unit = unit if isinstance(unit, str) else (code if isinstance(code, str) else None)
-        if quantity.get("comparator") is not None:
-            comparator = str(quantity.get("comparator"))[:2]
-            return value, shown_unit, units, f"value has a comparator ({comparator}): not exact"
+        comparator = quantity.get("comparator")
+        if comparator is not None and comparator not in BOUND_COMPARATORS:
+            return value, shown_unit, units, f"value has a comparator ({str(comparator)[:2]})"
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             return value, shown_unit, units, "non-numeric value"
         return value, shown_unit, units, None

@@ -58,6 +58,9 @@ class LabResult:
     # What the date gave: "year", "month", "day" or "time" (see service/facts/dates.py: a date
     # without a time is the earliest instant it can denote, at UTC+14:00; `.date()` is as written).
     effective_precision: str | None = None
+    # "<", "<=", ">=", ">" when the lab reported a bound ("<20 G/L"), not an exact value: the
+    # rules then decide only when the bound settles the threshold, else it is uninterpretable.
+    comparator: str | None = None
 
     @property
     def interpretable(self) -> bool:

@@ -5,6 +5,8 @@ Readings (see the report and the cards):
   fires. INR > `policy.inr_max` fires (local policy).
 * "Latest" is the newest dated result of each kind; it must lie within `lab_max_age_days` of
   now, else the test counts as missing (stale). Undated results never count.
+* A result reported as a bound ("<20 G/L") counts when the bound settles the threshold (it is
+  certainly below, or certainly above); otherwise it cannot be compared.
 * A newest result that cannot be compared fires BLEED-LAB-UNINTERPRETABLE; it is not usable,
   so the test counts as missing for BLEED-LAB-MISSING's condition.
 * Coagulation is assessed when a usable TP or a usable INR exists (catalog). A prothrombin time
@@ -15,12 +17,21 @@ Readings (see the report and the cards):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from service.config import Policy
 from service.facts.model import DataCategory, LabKind, LabResult, PatientFacts
-from service.rules.common import available, fire, lab_params, latest_lab, rounded
+from service.rules.common import (
+    above,
+    at_or_below,
+    available,
+    fire,
+    lab_params,
+    latest_lab,
+    rounded,
+)
 from service.rules.finding import Finding
 
 PLATELETS_MIN_PER_MM3 = 50_000  # guideline: "Plaquettes > 50 000/mm3"
@@ -42,40 +53,31 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
     inr, inr_newest = latest_lab(facts, LabKind.INR, now, days)
     pt_seconds, _ = latest_lab(facts, LabKind.PT_SECONDS, now, days)
 
-    if platelets is not None and platelets.interpretable:
-        if rounded(platelets.value) <= PLATELETS_MIN_PER_MM3:  # type: ignore[arg-type]
-            findings.append(
-                fire(
-                    "BLEED-PLATELETS-LOW",
-                    {**lab_params(platelets), "threshold": PLATELETS_MIN_PER_MM3},
-                    [platelets.source],
-                )
+    platelets_low = _verdict(platelets, lambda lab: at_or_below(lab, PLATELETS_MIN_PER_MM3))
+    if platelets_low and platelets is not None:
+        findings.append(
+            fire(
+                "BLEED-PLATELETS-LOW",
+                {**lab_params(platelets), "threshold": PLATELETS_MIN_PER_MM3},
+                [platelets.source],
             )
-    elif platelets is not None:
-        uninterpretable.append(platelets)
+        )
+    tp_low = _verdict(tp, lambda lab: at_or_below(lab, TP_MIN_PERCENT))
+    if tp_low and tp is not None:
+        findings.append(
+            fire("BLEED-TP-LOW", {**lab_params(tp), "threshold": TP_MIN_PERCENT}, [tp.source])
+        )
+    inr_high = _verdict(inr, lambda lab: above(lab, rounded(policy.inr_max)))
+    if inr_high and inr is not None:
+        findings.append(
+            fire("BLEED-INR-HIGH", {**lab_params(inr), "threshold": policy.inr_max}, [inr.source])
+        )
+    for lab, verdict in ((platelets, platelets_low), (tp, tp_low), (inr, inr_high)):
+        if lab is not None and verdict is None:
+            uninterpretable.append(lab)
 
-    if tp is not None and tp.interpretable:
-        if rounded(tp.value) <= TP_MIN_PERCENT:  # type: ignore[arg-type]
-            findings.append(
-                fire("BLEED-TP-LOW", {**lab_params(tp), "threshold": TP_MIN_PERCENT}, [tp.source])
-            )
-    elif tp is not None:
-        uninterpretable.append(tp)
-
-    if inr is not None and inr.interpretable:
-        if rounded(inr.value) > rounded(policy.inr_max):  # type: ignore[arg-type]
-            findings.append(
-                fire(
-                    "BLEED-INR-HIGH", {**lab_params(inr), "threshold": policy.inr_max}, [inr.source]
-                )
-            )
-    elif inr is not None:
-        uninterpretable.append(inr)
-
-    platelets_usable = platelets is not None and platelets.interpretable
-    coagulation_usable = (tp is not None and tp.interpretable) or (
-        inr is not None and inr.interpretable
-    )
+    platelets_usable = platelets_low is not None
+    coagulation_usable = tp_low is not None or inr_high is not None
     if not coagulation_usable and pt_seconds is not None:
         uninterpretable.append(pt_seconds)
 
@@ -111,3 +113,10 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
             )
         )
     return findings
+
+
+def _verdict(lab: LabResult | None, compare: Callable[[LabResult], bool | None]) -> bool | None:
+    """The comparison for a usable result; None when absent, uninterpretable or undecidable."""
+    if lab is None or not lab.interpretable:
+        return None
+    return compare(lab)

@@ -95,10 +95,35 @@ def latest_lab(
     return (recent[-1] if recent else None), newest
 
 
+def at_or_below(lab: LabResult, threshold: float) -> bool | None:
+    """Is the result at or below `threshold`? None when a reported bound cannot tell.
+
+    "<20 000" is certainly at or below 50 000; ">100 000" certainly above; "<60 000" or
+    ">30 000" could be either side, so the result cannot be compared (uninterpretable).
+    """
+    value = rounded(lab.value)  # type: ignore[arg-type]
+    if lab.comparator is None:
+        return value <= threshold
+    if lab.comparator in ("<", "<=") and value <= threshold:
+        return True
+    if (lab.comparator == ">" and value >= threshold) or (
+        lab.comparator == ">=" and value > threshold
+    ):
+        return False
+    return None
+
+
+def above(lab: LabResult, threshold: float) -> bool | None:
+    """Is the result above `threshold`? None when a reported bound cannot tell."""
+    below = at_or_below(lab, threshold)
+    return None if below is None else not below
+
+
 def lab_params(lab: LabResult) -> dict[str, Any]:
     """What a card needs to show a result: value, unit, date and resource."""
     return {
         "value": lab.value,
+        "comparator": lab.comparator,
         "original_value": lab.original_value,
         "original_unit": lab.original_unit,
         "date": lab.effective.date().isoformat() if lab.effective else None,

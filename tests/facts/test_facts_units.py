@@ -114,9 +114,23 @@ def test_non_numeric_value_is_uninterpretable(valuesets):
     assert lab.original_value == "agrégats plaquettaires"
 
 
-def test_comparator_makes_the_value_inexact(valuesets):
+def test_a_bound_is_kept_with_its_comparator(valuesets):
     resource = observation("777-3", 20, "10*3/uL")
     resource["valueQuantity"]["comparator"] = "<"
+    lab = one_lab(valuesets, resource)
+    assert (lab.value, lab.comparator, lab.problem) == (20_000, "<", None)
+
+
+def test_a_bound_on_a_pain_score_is_inexact(valuesets):
+    resource = observation("72514-3", 3, "{score}")
+    resource["valueQuantity"]["comparator"] = "<"
+    lab = one_lab(valuesets, resource)
+    assert lab.value is None and "comparator" in lab.problem
+
+
+def test_an_unknown_comparator_is_inexact(valuesets):
+    resource = observation("777-3", 20, "10*3/uL")
+    resource["valueQuantity"]["comparator"] = "ad"
     lab = one_lab(valuesets, resource)
     assert lab.value is None and "comparator" in lab.problem
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -238,6 +239,35 @@ def _labs(**values) -> tuple:
 )
 def test_lab_thresholds(values: dict, expected: set[str]) -> None:
     assert fired(facts(labs=_labs(**values))) == ALWAYS | expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "comparator", "value", "expected"),
+    [
+        # A bound that settles the threshold decides; one that does not cannot be compared.
+        (LabKind.PLATELETS, "<", 20_000, {"BLEED-PLATELETS-LOW"}),
+        (LabKind.PLATELETS, "<=", 50_000, {"BLEED-PLATELETS-LOW"}),
+        (LabKind.PLATELETS, ">", 50_000, set()),
+        (LabKind.PLATELETS, ">=", 50_001, set()),
+        (LabKind.PLATELETS, ">", 30_000, {"BLEED-LAB-UNINTERPRETABLE", "BLEED-LAB-MISSING"}),
+        (LabKind.PLATELETS, ">=", 50_000, {"BLEED-LAB-UNINTERPRETABLE", "BLEED-LAB-MISSING"}),
+        (LabKind.PLATELETS, "<", 60_000, {"BLEED-LAB-UNINTERPRETABLE", "BLEED-LAB-MISSING"}),
+        (LabKind.TP_PERCENT, "<", 10, {"BLEED-TP-LOW"}),
+        (LabKind.INR, ">", 5, {"BLEED-INR-HIGH"}),
+        (LabKind.INR, ">=", 1.5, {"BLEED-LAB-UNINTERPRETABLE"}),
+        (LabKind.INR, "<", 1.2, set()),
+    ],
+)
+def test_a_reported_bound_decides_only_when_it_settles_the_threshold(
+    kind: LabKind, comparator: str, value: float, expected: set[str]
+) -> None:
+    labs = tuple(
+        replace(lab(kind, value), comparator=comparator) if item.kind is kind else item
+        for item in _labs()
+    )
+    if kind is LabKind.INR:  # TP stays usable: the coagulation requirement is met by it
+        expected = expected - {"BLEED-LAB-MISSING"}
+    assert fired(facts(labs=labs)) == ALWAYS | expected
 
 
 def test_inr_threshold_is_policy() -> None:
