@@ -17,7 +17,7 @@ from cds_hooks.blueprint import EvaluationRecord, create_blueprint, register_err
 from cds_hooks.cors import install_cors
 from cds_hooks.fhir_client import FhirFetchSettings
 from service.auth_setup import build_authenticate
-from service.cementoplasty import CementoplastyService, Clock, service_definition, utc_now
+from service.cementoplasty import CementoplastyService, Clock, service_definition, site_clock
 from service.config import SUPPORTED_LOCALES, Config, load_config
 from service.config_check import check_policy_against_valuesets
 from service.facts.warmup import warm_up as warm_up_facts
@@ -55,7 +55,10 @@ def create_app(
     templates = prefetch_templates(valuesets)
     services = [
         CementoplastyService(
-            service_definition(hook, templates), config, valuesets, clock or utc_now
+            service_definition(hook, templates),
+            config,
+            valuesets,
+            clock or site_clock(config.time_zone),
         )
         for hook in HOOKS
     ]
@@ -110,7 +113,7 @@ def _log_and_audit(store: Store, record: EvaluationRecord) -> None:
             "cards": dict(Counter(card.indicator.value for card in cards)),
             "rule_ids": audit.get("rules", []),
             "data_unavailable": sorted(unavailable),
-            "error": "invalid-request" if record.error else None,
+            "error": _ERROR_CODES.get(record.status, "error") if record.status >= 400 else None,
         }
     )
     if request is None or not audit.get("in_scope"):
@@ -132,6 +135,18 @@ def _log_and_audit(store: Store, record: EvaluationRecord) -> None:
             "data_unavailable": sorted(unavailable),
         }
     )
+
+
+# A short, fixed code per error status for the log line (never a message built from input).
+_ERROR_CODES = {
+    400: "invalid-request",
+    401: "unauthorized",
+    404: "unknown-service",
+    412: "no-patient-data",
+    413: "too-large",
+    415: "unsupported-media-type",
+    500: "internal-error",
+}
 
 
 def _reason_code(reason: str) -> str:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cds_hooks.cards import CdsResponse
 from cds_hooks.service import (
@@ -66,8 +67,10 @@ def service_definition(hook: str, prefetch: Mapping[str, str]) -> ServiceDefinit
 Clock = Callable[[], datetime]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def site_clock(time_zone: str) -> Clock:
+    """Now, in the site's time zone: "today" in the hold plan is the site's day, not UTC's."""
+    zone = ZoneInfo(time_zone)
+    return lambda: datetime.now(zone)
 
 
 @dataclass
@@ -75,7 +78,7 @@ class CementoplastyService:
     definition: ServiceDefinition
     config: Config
     valuesets: ValueSets
-    clock: Clock = utc_now
+    clock: Clock
 
     def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
         # TRIGGER needs only the draft orders: an order out of scope costs no FHIR call.

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from service.facts.model import ProcedureKind
 
@@ -72,6 +73,8 @@ class Config:
     max_request_bytes: int = 8 * 1024 * 1024
     cors_allowed_origins: tuple[str, ...] = ()
     locale_default: str = "en"
+    # The site's time zone: "today" for the hold plan, and every time shown on a card.
+    time_zone: str = "Europe/Paris"
     store_url: str = "sqlite:///data/cementoplasty-cds.sqlite3"
     trigger_procedures: frozenset[ProcedureKind] = frozenset(ProcedureKind)
     log_level: str = "INFO"
@@ -121,6 +124,11 @@ def parse_config(
     locale_default = locale.string("default", defaults.locale_default)
     if locale_default not in SUPPORTED_LOCALES:
         raise ConfigError(f"locale.default: must be one of {', '.join(SUPPORTED_LOCALES)}")
+    time_zone = locale.string("time_zone", defaults.time_zone)
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"locale.time_zone: unknown time zone {time_zone!r}") from exc
 
     fhir_defaults = FhirConfig()
     # "*" allows any server (demo profile only: it lets a sandbox name its own FHIR server).
@@ -231,6 +239,7 @@ def parse_config(
         ),
         cors_allowed_origins=tuple(cors.strings("allowed_origins", ())),
         locale_default=locale_default,
+        time_zone=time_zone,
         store_url=store_url,
         trigger_procedures=trigger_procedures,
         log_level=log_level,
@@ -278,7 +287,7 @@ _KNOWN_KEYS = {
         "max_response_bytes",
     },
     "store.": {"url"},
-    "locale.": {"default"},
+    "locale.": {"default", "time_zone"},
     "policy.": {
         "lab_max_age_days",
         "inr_max",

@@ -109,3 +109,19 @@ def test_cli_stops_on_a_bad_policy_key(
     monkeypatch.setenv("CDS_CONFIG", str(config_file))
     assert main(["report"]) == 2
     assert "policy.unlisted_hold_days.prasugrell" in capsys.readouterr().err
+
+
+def test_time_zone_defaults_to_paris_and_is_checked() -> None:
+    assert Config().time_zone == "Europe/Paris"
+    assert parse_config({"locale": {"time_zone": "America/Chicago"}}).time_zone == (
+        "America/Chicago"
+    )
+    with pytest.raises(ConfigError, match=r"locale\.time_zone"):
+        parse_config({"locale": {"time_zone": "Mars/Olympus"}})
+
+
+def test_the_site_clock_gives_the_site_day() -> None:
+    from service.cementoplasty import site_clock
+
+    now = site_clock("Pacific/Kiritimati")()  # UTC+14: its day is never behind UTC's
+    assert now.utcoffset() is not None and now.utcoffset().total_seconds() == 14 * 3600
