@@ -390,15 +390,16 @@ def render(results: Results, settings: Settings, elapsed_s: float) -> str:
         )
     )
     final_served, final_rss = results.rss_final
-    rows.append(
-        (
-            f"RSS per worker at the end ({final_served:,} served)",
-            rss_text(final_rss),
-            "",
-            "≤ 150 MB",
-            verdict(bool(final_rss) and max(final_rss) <= 150),
+    if final_rss and final_served != served_high:
+        rows.append(
+            (
+                f"RSS per worker at the end ({final_served:,} served)",
+                rss_text(final_rss),
+                "",
+                "≤ 150 MB",
+                verdict(max(final_rss) <= 150),
+            )
         )
-    )
     rows.append(
         (
             f"RSS growth {low:,} → {high:,} requests (worst worker)",
