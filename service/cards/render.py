@@ -117,6 +117,11 @@ class _Renderer:
         formatted = f"{value:.2f}".rstrip("0").rstrip(".")
         return formatted.replace(".", ",") if self.language == "fr" else formatted
 
+    def moment(self, value: datetime) -> str:
+        """An instant as the site's local date and time (the zone of `now`), "HH:MM"."""
+        local = value if value.tzinfo is not None else value.replace(tzinfo=self.now.tzinfo)
+        return local.astimezone(self.now.tzinfo).strftime("%Y-%m-%d %H:%M")
+
     def value_with_unit(self, lab: Mapping[str, Any]) -> str:
         value = self.number(lab.get("value"), lab.get("kind", ""))
         unit = {"platelets": "/mm³", "tp": " %", "pain": "/10"}.get(lab.get("kind", ""), "")
@@ -425,7 +430,7 @@ class _Renderer:
         if hold.hours_before is not None:
             if hold.hold_from_at is None:
                 return plan["hour_hold_nodate"].format_map({"drug": hold.drug})
-            hold_at = hold.hold_from_at.strftime("%Y-%m-%d %H:%M")
+            hold_at = self.moment(hold.hold_from_at)
             text = plan["hour_hold"].format_map(
                 {"drug": hold.drug, "hold_at": hold_at, "last": _iso(hold.last_dose_on)}
             )
@@ -469,7 +474,7 @@ class _Renderer:
         hold_start: date | datetime | None = hold.hold_from_at or hold.hold_from
         if hold_start is not None:
             when = (
-                hold_start.strftime("%Y-%m-%d %H:%M")
+                self.moment(hold_start)
                 if isinstance(hold_start, datetime)
                 else hold_start.isoformat()
             )

@@ -58,19 +58,23 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
         findings.append(
             fire(
                 "BLEED-PLATELETS-LOW",
-                {**lab_params(platelets), "threshold": PLATELETS_MIN_PER_MM3},
+                {**lab_params(platelets, now), "threshold": PLATELETS_MIN_PER_MM3},
                 [platelets.source],
             )
         )
     tp_low = _verdict(tp, lambda lab: at_or_below(lab, TP_MIN_PERCENT))
     if tp_low and tp is not None:
         findings.append(
-            fire("BLEED-TP-LOW", {**lab_params(tp), "threshold": TP_MIN_PERCENT}, [tp.source])
+            fire("BLEED-TP-LOW", {**lab_params(tp, now), "threshold": TP_MIN_PERCENT}, [tp.source])
         )
     inr_high = _verdict(inr, lambda lab: above(lab, rounded(policy.inr_max)))
     if inr_high and inr is not None:
         findings.append(
-            fire("BLEED-INR-HIGH", {**lab_params(inr), "threshold": policy.inr_max}, [inr.source])
+            fire(
+                "BLEED-INR-HIGH",
+                {**lab_params(inr, now), "threshold": policy.inr_max},
+                [inr.source],
+            )
         )
     for lab, verdict in ((platelets, platelets_low), (tp, tp_low), (inr, inr_high)):
         if lab is not None and verdict is None:
@@ -84,18 +88,18 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
     if not platelets_usable and available(facts, DataCategory.PLATELETS):
         missing.append(PLATELETS)
         if platelets is None and platelets_newest is not None:
-            stale.append(lab_params(platelets_newest))
+            stale.append(lab_params(platelets_newest, now))
     if not coagulation_usable and available(facts, DataCategory.COAGULATION):
         missing.extend([TP, INR])
         for recent, newest in ((tp, tp_newest), (inr, inr_newest)):
             if recent is None and newest is not None:
-                stale.append(lab_params(newest))
+                stale.append(lab_params(newest, now))
 
     if uninterpretable:
         findings.append(
             fire(
                 "BLEED-LAB-UNINTERPRETABLE",
-                {"results": [lab_params(lab) for lab in uninterpretable]},
+                {"results": [lab_params(lab, now) for lab in uninterpretable]},
                 [lab.source for lab in uninterpretable],
             )
         )
@@ -106,7 +110,7 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
                 {
                     "missing": missing,
                     "stale": stale,
-                    "unusable": [lab_params(lab) for lab in uninterpretable],
+                    "unusable": [lab_params(lab, now) for lab in uninterpretable],
                     "max_age_days": days,
                 },
                 [lab.source for lab in uninterpretable],

@@ -119,14 +119,30 @@ def above(lab: LabResult, threshold: float) -> bool | None:
     return None if below is None else not below
 
 
-def lab_params(lab: LabResult) -> dict[str, Any]:
-    """What a card needs to show a result: value, unit, date and resource."""
+# Precisions of a date written without a time: its `.date()` is the date as written.
+DATE_ONLY_PRECISIONS = frozenset({"day", "month", "year"})
+
+
+def shown_date(lab: LabResult, now: datetime) -> date | None:
+    """The date a card shows for `lab`: the site's day (the zone of `now`) for an instant, the
+    written date for a date-only value (its instant is the start of the day at UTC+14:00, so
+    converting it would show the day before)."""
+    if lab.effective is None:
+        return None
+    if lab.effective_precision in DATE_ONLY_PRECISIONS:
+        return lab.effective.date()
+    return aware(lab.effective, now).astimezone(now.tzinfo).date()
+
+
+def lab_params(lab: LabResult, now: datetime) -> dict[str, Any]:
+    """What a card needs to show a result: value, unit, date (in `now`'s zone) and resource."""
+    shown = shown_date(lab, now)
     return {
         "value": lab.value,
         "comparator": lab.comparator,
         "original_value": lab.original_value,
         "original_unit": lab.original_unit,
-        "date": lab.effective.date().isoformat() if lab.effective else None,
+        "date": shown.isoformat() if shown else None,
         "reference": lab.source.reference,
         "problem": lab.problem,
         "kind": lab.kind.value,

@@ -41,7 +41,7 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
     score = usable_pain_score(facts, policy, now)
     if analgesics and score is not None and score.value is not None:
         params = {
-            **lab_params(score),
+            **lab_params(score, now),
             "analgesics": [m.display for m in analgesics],
             "uncontrolled_min": policy.pain_uncontrolled_min,
             "controlled_max": policy.pain_controlled_max,
