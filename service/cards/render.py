@@ -147,14 +147,18 @@ class _Renderer:
             "original": original or "?",
             "date": lab.get("date") or "?",
             "reference": lab.get("reference", "?"),
-            "problem": lab.get("problem") or "",
+            "problem": self.lab_problem(lab),
         }
-        template = (
-            "lab_line"
-            if lab.get("problem") is None and lab.get("value") is not None
-            else ("lab_problem_line")
-        )
+        usable = not fields["problem"] and lab.get("value") is not None
+        template = "lab_line" if usable else "lab_problem_line"
         return self.text[template].format_map(fields)
+
+    def lab_problem(self, lab: Mapping[str, Any]) -> str:
+        """Why a result is unusable: worded here when the rules give a code, else as facts say."""
+        code = lab.get("problem_code")
+        if code:
+            return str(self.text["lab_problems"][code])
+        return str(lab.get("problem") or "")
 
     def fit_list(self, template: str, names: list[str], fields: Mapping[str, Any]) -> str:
         """`template` with as many of `names` as fit in a summary, the rest counted ("+2")."""

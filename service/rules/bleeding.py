@@ -11,6 +11,8 @@ Readings (see the report and the cards):
   so the test counts as missing for BLEED-LAB-MISSING's condition.
 * Coagulation is assessed when a usable TP or a usable INR exists (catalog). A prothrombin time
   in seconds is only reported (UNINTERPRETABLE) when neither TP nor INR is usable.
+* A result dated in the future (past a small tolerance, see common.FUTURE_TOLERANCE) is never
+  the latest: it is reported by BLEED-LAB-UNINTERPRETABLE and the real latest one is judged.
 * A category the service could not obtain is not "missing": DATA-UNAVAILABLE reports it, and
   the rules here only fire on the results that were obtained.
 """
@@ -28,6 +30,7 @@ from service.rules.common import (
     at_or_below,
     available,
     fire,
+    future_dated,
     lab_params,
     latest_lab,
     rounded,
@@ -79,6 +82,8 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
     for lab, verdict in ((platelets, platelets_low), (tp, tp_low), (inr, inr_high)):
         if lab is not None and verdict is None:
             uninterpretable.append(lab)
+    for kind in (LabKind.PLATELETS, LabKind.TP_PERCENT, LabKind.INR):
+        uninterpretable.extend(future_dated(facts, kind, now))
 
     platelets_usable = platelets_low is not None
     coagulation_usable = tp_low is not None or inr_high is not None

@@ -24,6 +24,12 @@ from service.rules.finding import Finding, HoldStep
 # 49999.999999 or 50000.000001 still counts as exactly 50 000.
 THRESHOLD_DIGITS = 6
 
+# A result dated later than now + this tolerance is never the latest one: a typo (2062 for 2026)
+# would otherwise hide every real result. One hour absorbs clock skew between the lab system and
+# us; such a result is reported as uninterpretable instead ("dated in the future").
+FUTURE_TOLERANCE = timedelta(hours=1)
+FUTURE_DATED = "future-date"  # `problem_code` in lab_params: the card words it
+
 
 def fire(
     rule_id: str,
@@ -79,12 +85,13 @@ def latest_lab(
     """(latest result within the window, latest result of any date).
 
     Undated results cannot be placed in the window and are ignored (they never count as recent).
-    Ties on the date prefer an uninterpretable result: the safer reading.
+    Results dated in the future (see `future_dated`) are ignored too. Ties on the date prefer an
+    uninterpretable result: the safer reading.
     """
     dated = [
         replace(lab, effective=aware(lab.effective, now))
         for lab in facts.labs
-        if lab.kind is kind and lab.effective is not None
+        if lab.kind is kind and lab.effective is not None and not is_future(lab, now)
     ]
     if not dated:
         return None, None
@@ -93,6 +100,20 @@ def latest_lab(
     start = lab_window_start(now, max_age_days)
     recent = [lab for lab in dated if lab.effective >= start]  # type: ignore[operator]
     return (recent[-1] if recent else None), newest
+
+
+def is_future(lab: LabResult, now: datetime) -> bool:
+    """Dated after now + FUTURE_TOLERANCE (a date-only value: its earliest instant, so a result
+    dated today anywhere on Earth is never called future)."""
+    if lab.effective is None:
+        return False
+    return aware(lab.effective, now) > now + FUTURE_TOLERANCE
+
+
+def future_dated(facts: PatientFacts, kind: LabKind, now: datetime) -> tuple[LabResult, ...]:
+    """The results of `kind` dated in the future, oldest first: they cannot be judged."""
+    future = [lab for lab in facts.labs if lab.kind is kind and is_future(lab, now)]
+    return tuple(sorted(future, key=lambda lab: aware(lab.effective, now)))  # type: ignore[arg-type]
 
 
 def at_or_below(lab: LabResult, threshold: float) -> bool | None:
@@ -145,6 +166,7 @@ def lab_params(lab: LabResult, now: datetime) -> dict[str, Any]:
         "date": shown.isoformat() if shown else None,
         "reference": lab.source.reference,
         "problem": lab.problem,
+        "problem_code": FUTURE_DATED if is_future(lab, now) else None,
         "kind": lab.kind.value,
     }
 

@@ -25,6 +25,7 @@ OPIOID_INTOLERANCE_CONCEPTS = ("constipation", "urinary-retention", "confusion")
 
 
 def usable_pain_score(facts: PatientFacts, policy: Policy, now: datetime) -> LabResult | None:
+    """The latest recent pain score, if usable; a score dated in the future never counts."""
     recent, _ = latest_lab(facts, LabKind.PAIN_SCORE, now, policy.lab_max_age_days)
     return recent if recent is not None and recent.interpretable else None
 

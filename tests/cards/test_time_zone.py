@@ -72,3 +72,13 @@ def test_date_only_lab_keeps_its_written_date() -> None:
         "BLEED-PLATELETS-LOW",
     )
     assert "2026-11-19" in card.summary  # not 2026-11-18, the UTC+14 instant seen from Paris
+
+
+def test_future_dated_result_is_worded_in_each_language() -> None:
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=SITE)
+    typo = datetime(2062, 11, 19, 9, 0, tzinfo=SITE)
+    patient = facts(labs=(lab(LabKind.PLATELETS, 250_000, typo), lab(LabKind.INR, 1.0)))
+    findings = evaluate_rules(patient, POLICY, now)
+    for locale, words in (("en", "dated in the future"), ("fr", "daté dans le futur")):
+        card = card_with(render_cards(findings, patient, locale, now), "BLEED-LAB-UNINTERPRETABLE")
+        assert words in (card.detail or "")
