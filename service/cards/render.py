@@ -486,12 +486,17 @@ class _Renderer:
             days = hold.days_before if hold.days_before is not None else 2
             when = plan["d_minus"].format_map({"days": days})
         urgent = too_late or hold.starts_today
+        # A hold that should already have started is suggested from today, worded "now": a
+        # suspension "from" a past date reads as if it were still to come.
+        now_suffix = "_now" if too_late and not is_vka and hold_start is not None else ""
+        if now_suffix:
+            hold_start = self.now.date()
         procedure = self.procedure_moment()
         actions: list[Action] = []
         order_ids = list(p.get("order_ids", ()))
         statements = list(p.get("statements", ()))
         for order_id in order_ids:
-            label_key = "suspend_label_vka" if is_vka else "suspend_label"
+            label_key = "suspend_label_vka" if is_vka else "suspend_label" + now_suffix
             label = plan[label_key].format_map({"drug": drug, "hold_from": when})
             task = resources.suspend_order_task(
                 order_id,
@@ -504,7 +509,7 @@ class _Renderer:
             )
             actions.append(Action(ActionType.CREATE, label, task))
         if statements:
-            label_key = "tell_label_vka" if is_vka else "tell_label"
+            label_key = "tell_label_vka" if is_vka else "tell_label" + now_suffix
             label = plan[label_key].format_map({"drug": drug, "hold_from": when})
             message = resources.patient_instruction(
                 statements, self.facts.patient_id, description, self.now, urgent

@@ -276,3 +276,19 @@ def test_message_files_have_the_same_keys() -> None:
 
 def test_procedure_date_is_a_date() -> None:
     assert isinstance(facts().procedures[0].scheduled_date, date)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_late_hold_is_suggested_from_today_not_from_a_past_date(locale: str) -> None:
+    now = datetime(2026, 12, 5, 9, tzinfo=PARIS)  # holds from 12-02 and 12-05 00:00 (DOAC)
+    order = med("clopidogrel", DrugClass.CLOPIDOGREL)
+    statement = med("apixaban", DrugClass.DOAC, kind=MedicationSourceKind.STATEMENT)
+    cards = cards_for(facts(medications=(order, statement)), locale, now)
+    card = card_with(cards, "MED-HOLD-TOO-LATE")
+    word = "now" if locale == "en" else "dès maintenant"
+    task = card.suggestions[0].actions[0].resource
+    assert task["restriction"]["period"]["start"] == "2026-12-05"  # type: ignore[index]
+    assert len(card.suggestions) == 2
+    for suggestion in card.suggestions:
+        assert word in suggestion.label
+        assert "12-02" not in suggestion.label and "00:00" not in suggestion.label
