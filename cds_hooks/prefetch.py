@@ -6,7 +6,10 @@ Per key, as CDS Hooks 2.0 defines it:
 * the key is absent, holds an OperationOutcome (or a Bundle carrying an error outcome), or a
   Bundle with a `next` link → fetch from `fhirServer` (following `next` up to `max_pages`).
 Every fetch of one call runs in parallel under one deadline; a key that cannot be obtained is
-reported in `ResolvedPrefetch.unavailable` and never fails the call. Then references named by
+reported in `ResolvedPrefetch.unavailable` and never fails the call. Data obtained is never
+discarded: when the rest of a search cannot be fetched (no server, a failure, more than
+`max_pages` pages), the pages at hand stay in `resources` and the key is ALSO in `unavailable`,
+so the rules use what is known and DATA-UNAVAILABLE reports the gap. Then references named by
 `reference_fields` (e.g. `medicationReference`) are resolved from what is already at hand, or
 fetched, within what is left of the same deadline.
 """
@@ -129,8 +132,45 @@ class _Fetch:
 
     url: str
     expected_type: str  # "Bundle" for a search, else the resource type of a read
-    entries: tuple[dict[str, Any], ...] = ()
+    entries: tuple[dict[str, Any], ...] = ()  # pages this fetch continues from
     pages_held: int = 0
+    # The prefetched first page of a paged Bundle: kept if the fetch gives nothing.
+    prefetched_page: tuple[dict[str, Any], ...] | None = None
+
+    def outcome_of_failure(self, reason: str) -> _Partial | str:
+        """What is left of the key when the fetch gave nothing: the prefetched page, if any."""
+        return _first_page_or_reason(self.prefetched_page, reason)
+
+
+@dataclass(frozen=True)
+class _Partial:
+    """Part of a key's resources (the pages obtained), and why the rest is missing."""
+
+    resources: list[dict[str, Any]]
+    gap: str
+
+
+def _first_page_or_reason(
+    prefetched_page: tuple[dict[str, Any], ...] | None, reason: str
+) -> _Partial | str:
+    if prefetched_page is None:
+        return reason
+    return _Partial(list(prefetched_page), f"only the first page of the prefetch: {reason}")
+
+
+def _record(
+    key: str,
+    outcome: list[dict[str, Any]] | _Partial | str,
+    resources: dict[str, list[dict[str, Any]]],
+    unavailable: dict[str, str],
+) -> None:
+    if isinstance(outcome, _Partial):  # partial data: in both
+        resources[key] = outcome.resources
+        unavailable[key] = outcome.gap
+    elif isinstance(outcome, str):
+        unavailable[key] = outcome
+    else:
+        resources[key] = outcome
 
 
 class PrefetchResolver:
@@ -171,29 +211,25 @@ class PrefetchResolver:
         to_fetch: dict[str, _Fetch] = {}
         for key, template in self._templates.items():
             outcome = self._from_prefetch(key, template)
-            if isinstance(outcome, list):
-                resources[key] = outcome
-            elif isinstance(outcome, str):
-                unavailable[key] = outcome
-            else:
+            if isinstance(outcome, _Fetch):
                 to_fetch[key] = outcome
-
-        if to_fetch:
-            client = self._fhir_client()
-            if client is None:
-                for key in to_fetch:
-                    unavailable[key] = self._client_refusal or "no FHIR server"
             else:
-                self.fetch_count += len(to_fetch)
-                tasks = {
-                    key: partial(_fetch_key, client, fetch, deadline, self._settings.max_pages)
-                    for key, fetch in to_fetch.items()
-                }
-                for key, result in run_parallel(tasks, deadline).items():
-                    if isinstance(result, FetchError):
-                        unavailable[key] = str(result)
-                    else:
-                        resources[key] = result
+                _record(key, outcome, resources, unavailable)
+
+        client = self._fhir_client() if to_fetch else None
+        if client is not None:  # a _Fetch is only planned once the client exists
+            self.fetch_count += len(to_fetch)
+            tasks = {
+                key: partial(_fetch_key, client, fetch, deadline, self._settings.max_pages)
+                for key, fetch in to_fetch.items()
+            }
+            for key, result in run_parallel(tasks, deadline).items():
+                if isinstance(result, FetchError):
+                    _record(
+                        key, to_fetch[key].outcome_of_failure(str(result)), resources, unavailable
+                    )
+                else:
+                    _record(key, result, resources, unavailable)
 
         referenced, unresolved = self._resolve_references(resources, deadline)
         for key, reason in unavailable.items():
@@ -207,13 +243,16 @@ class PrefetchResolver:
             unresolved=unresolved,
         )
 
-    def _from_prefetch(self, key: str, template: str) -> list[dict[str, Any]] | str | _Fetch:
-        """Resources at hand, or a reason the key is unavailable, or what to fetch."""
+    def _from_prefetch(
+        self, key: str, template: str
+    ) -> list[dict[str, Any]] | _Partial | str | _Fetch:
+        """Resources at hand, or a reason the key is unavailable, or partial data and the
+        reason for the rest, or what to fetch."""
         prefetch = self._request.prefetch
         if key in prefetch and prefetch[key] is None:
             return []  # the client says: no data
         value = prefetch.get(key)
-        held: tuple[dict[str, Any], ...] = ()
+        held: tuple[dict[str, Any], ...] | None = None  # a prefetched first page
         next_url: str | None = None
         is_resource = isinstance(value, dict) and isinstance(value.get("resourceType"), str)
         if is_resource and not has_error_outcome(value):
@@ -227,20 +266,27 @@ class PrefetchResolver:
         try:
             relative = render_template(template, self._request.context)
         except TemplateError as exc:
-            return f"template not renderable: {exc}"
+            return _first_page_or_reason(held, f"template not renderable: {exc}")
         client = self._fhir_client()
         if client is None:
-            return self._client_refusal or "no FHIR server"
+            return _first_page_or_reason(held, self._client_refusal or "no FHIR server")
         expected = _expected_type(relative)
-        if next_url is not None and is_under_base(next_url, client.base_url):
-            return _Fetch(url=next_url, expected_type="Bundle", entries=held, pages_held=1)
-        return _Fetch(url=client.url_for(relative), expected_type=expected)
+        if held is not None and next_url is not None and is_under_base(next_url, client.base_url):
+            return _Fetch(
+                url=next_url,
+                expected_type="Bundle",
+                entries=held,
+                pages_held=1,
+                prefetched_page=held,
+            )
+        # A first page whose `next` link is elsewhere: the whole search again, from this server.
+        return _Fetch(url=client.url_for(relative), expected_type=expected, prefetched_page=held)
 
     def _fhir_client(self) -> FhirClient | None:
         if self._client is None and self._client_refusal is None:
             server = self._request.fhir_server
             if not server:
-                self._client_refusal = "not in prefetch and no fhirServer in the request"
+                self._client_refusal = "no fhirServer in the request"
                 return None
             try:
                 base = check_fhir_server(server, self._settings)
@@ -296,16 +342,14 @@ class PrefetchResolver:
             return referenced, unresolved
         self.fetch_count += len(wanted)
         tasks = {
-            reference: partial(
-                _fetch_key, client, _Fetch(client.url_for(reference), rtype), deadline, 1
-            )
+            reference: partial(_fetch_read, client, client.url_for(reference), rtype, deadline)
             for reference, rtype in wanted.items()
         }
         for reference, result in run_parallel(tasks, deadline).items():
             if isinstance(result, FetchError):
                 unresolved[reference] = str(result)
             else:
-                referenced[reference] = result[0]
+                referenced[reference] = result
         return referenced, unresolved
 
     def _parse_reference(self, reference: str) -> str | None:
@@ -332,37 +376,64 @@ def _expected_type(relative: str) -> str:
     return "Bundle"
 
 
+def _fetch_read(
+    client: FhirClient, url: str, expected_type: str, deadline: float
+) -> dict[str, Any]:
+    resource = client.get_json(url, deadline)
+    found = resource["resourceType"]
+    if found != expected_type:
+        raise FetchError(f"expected {expected_type}, got {found}"[:120])
+    return resource
+
+
 def _fetch_key(
     client: FhirClient, fetch: _Fetch, deadline: float, max_pages: int
-) -> list[dict[str, Any]]:
+) -> list[dict[str, Any]] | _Partial:
+    """A key's resources; `_Partial` when pages were fetched but not the last one; FetchError
+    when this task fetched nothing usable (the caller falls back to a prefetched page)."""
     if fetch.expected_type != "Bundle":
-        resource = client.get_json(fetch.url, deadline)
-        found = resource["resourceType"]
-        if found != fetch.expected_type:
-            raise FetchError(f"expected {fetch.expected_type}, got {found}"[:120])
-        return [resource]
+        return [_fetch_read(client, fetch.url, fetch.expected_type, deadline)]
 
     collected = list(fetch.entries)
     pages = fetch.pages_held
     seen: set[str] = set()
     url: str | None = fetch.url
     while url is not None:
-        if url in seen:
-            raise FetchError("next link loop")
-        seen.add(url)
-        if pages >= max_pages:
-            raise FetchError(f"more than {max_pages} pages")
-        bundle = client.get_json(url, deadline)
+        try:
+            if url in seen:
+                raise FetchError("next link loop")
+            seen.add(url)
+            if pages >= max_pages:
+                raise FetchError(f"more than {max_pages} pages")
+            bundle = _fetch_search_page(client, url, deadline)
+        except FetchError as exc:
+            return _stopped_search(collected, pages, fetch.pages_held, exc)
         pages += 1
-        if bundle["resourceType"] != "Bundle":
-            raise FetchError(f"expected Bundle, got {bundle['resourceType']}"[:120])
-        if has_error_outcome(bundle):
-            raise FetchError("search answered with an error OperationOutcome")
         collected.extend(bundle_resources(bundle))
         url = next_link(bundle, url)
         if url is not None and not is_under_base(url, client.base_url):
-            raise FetchError("next link outside the FHIR server")
+            error = FetchError("next link outside the FHIR server")
+            return _stopped_search(collected, pages, fetch.pages_held, error)
     return collected
+
+
+def _fetch_search_page(client: FhirClient, url: str, deadline: float) -> dict[str, Any]:
+    bundle = client.get_json(url, deadline)
+    if bundle["resourceType"] != "Bundle":
+        raise FetchError(f"expected Bundle, got {bundle['resourceType']}"[:120])
+    if has_error_outcome(bundle):
+        raise FetchError("search answered with an error OperationOutcome")
+    return bundle
+
+
+def _stopped_search(
+    collected: list[dict[str, Any]], pages: int, pages_held: int, error: FetchError
+) -> _Partial:
+    """The pages obtained before `error`; raises it if this task obtained no page."""
+    if pages == pages_held:
+        raise error
+    shown = "page" if pages == 1 else f"{pages} pages"
+    return _Partial(collected, f"only the first {shown}: {error}")
 
 
 def _all_resources(

@@ -50,6 +50,10 @@ class ResolvedPrefetch:
     or a one-element list for a single resource, or [] when the EHR said the data is empty
     (prefetch value `null`) or the search found nothing. A key that could not be obtained is not
     in `resources` but in `unavailable`, with a short reason for operators (never a token).
+    A key may be in both: partial data (e.g. the prefetched first page of a search whose other
+    pages could not be fetched, or the first `max_pages` pages). Data obtained is never dropped:
+    the rules use what is in `resources`, and DATA-UNAVAILABLE reports the gap named in
+    `unavailable` (so rules that fire on the *absence* of data stay quiet for that category).
     `referenced` maps "Type/id" to the resources that another resource references (e.g. a
     MedicationRequest's medicationReference), found among the resources at hand or fetched;
     contained references ("#id") are not in it. `unresolved` maps a reference that could not
@@ -63,6 +67,7 @@ class ResolvedPrefetch:
 
     @property
     def nothing_obtained(self) -> bool:
+        """No key in `resources` (partial data counts as obtained)."""
         return not self.resources
 
 

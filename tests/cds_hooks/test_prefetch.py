@@ -149,24 +149,28 @@ def test_next_link_pages_are_followed_and_joined() -> None:
 
 
 @responses.activate
-def test_next_link_loop_and_page_bound_make_the_key_unavailable() -> None:
+def test_next_link_loop_and_page_bound_keep_the_pages_and_report_the_gap() -> None:
     loop = f"{BASE}?page=loop"
-    responses.get(loop, json=searchset(next_url=loop))
-    _, result = resolve(hook_request({"patient": PATIENT, "meds": searchset(next_url=loop)}))
-    assert result.unavailable["meds"] == "next link loop"
+    responses.get(loop, json=searchset(med_request("m2", "#c"), next_url=loop))
+    first = searchset(med_request("m1", "#c"), next_url=loop)
+    _, result = resolve(hook_request({"patient": PATIENT, "meds": first}))
+    assert result.unavailable["meds"] == "only the first 2 pages: next link loop"
+    assert [r["id"] for r in result.resources["meds"]] == ["m1", "m2"]
 
     settings = FhirFetchSettings(allowed_servers=(BASE,), max_pages=2)
     responses.get(f"{BASE}?page=2", json=searchset(next_url=f"{BASE}?page=3"))
-    first = searchset(next_url=f"{BASE}?page=2")
+    first = searchset(med_request("m1", "#c"), next_url=f"{BASE}?page=2")
     _, result = resolve(hook_request({"patient": PATIENT, "meds": first}), settings)
-    assert result.unavailable["meds"] == "more than 2 pages"
+    assert result.unavailable["meds"] == "only the first 2 pages: more than 2 pages"
+    assert [r["id"] for r in result.resources["meds"]] == ["m1"]
 
 
 @responses.activate
 def test_next_link_to_another_host_is_never_called() -> None:
     responses.get(MEDS_URL, json=searchset(next_url="https://evil.example/fhir?page=2"))
     _, result = resolve(hook_request({"patient": PATIENT}))
-    assert result.unavailable["meds"] == "next link outside the FHIR server"
+    assert result.unavailable["meds"] == "only the first page: next link outside the FHIR server"
+    assert result.resources["meds"] == []  # the page obtained (empty) is kept
     assert [c.request.url.split("?")[0] for c in responses.calls] == [MEDS_URL]
 
 
