@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,9 +46,33 @@ class FetchError(Exception):
     """A fetch that gave nothing usable; the message is a short reason for operators."""
 
 
+_ENCODED_DOT = re.compile("%2e", re.IGNORECASE)
+# A slash or backslash a server may decode into a segment separator, after our check.
+_HIDDEN_SEPARATOR = re.compile(r"%2f|%5c|\\", re.IGNORECASE)
+
+
+def resolve_dot_segments(path: str) -> str | None:
+    """The path with its dot segments removed (RFC 3986 section 5.2.4), reading `%2e` as "."
+    and `..;x` as ".." (as servlet containers do), so the path checked is the path a server
+    resolves. None when no path can be trusted: one that climbs above the root, or holds an
+    encoded slash or a backslash."""
+    if _HIDDEN_SEPARATOR.search(path):
+        return None
+    resolved: list[str] = []
+    for segment in _ENCODED_DOT.sub(".", path).split("/")[1:]:
+        name = segment.split(";", 1)[0]
+        if name == "..":
+            if not resolved:
+                return None
+            resolved.pop()
+        elif name != ".":
+            resolved.append(segment)
+    return "/" + "/".join(resolved) if resolved else ""
+
+
 def normalize_base_url(url: str) -> str | None:
-    """Canonical form of a FHIR base URL (lower-case scheme and host, no default port, no
-    trailing slash); None when it is not a plain http(s) URL."""
+    """Canonical form of a FHIR base URL (lower-case scheme and host, no default port, dot
+    segments resolved, no trailing slash); None when it is not a plain http(s) URL."""
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -63,7 +88,10 @@ def normalize_base_url(url: str) -> str | None:
         host = f"[{host}]"
     if port is not None and port != {"http": 80, "https": 443}[scheme]:
         host = f"{host}:{port}"
-    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+    path = resolve_dot_segments(parts.path)
+    if path is None:
+        return None
+    return f"{scheme}://{host}{path.rstrip('/')}"
 
 
 def check_fhir_server(url: str, settings: FhirFetchSettings) -> str:
@@ -82,7 +110,8 @@ def check_fhir_server(url: str, settings: FhirFetchSettings) -> str:
 
 
 def is_under_base(url: str, base: str) -> bool:
-    """Whether an absolute URL is on the FHIR server `base` (same origin, path under it)."""
+    """Whether an absolute URL is on the FHIR server `base` (same origin, path under it once
+    its dot segments are resolved: `base/../admin` is not under `base`)."""
     normalized = normalize_base_url(url.split("?", 1)[0].split("#", 1)[0])
     if normalized is None:
         return False

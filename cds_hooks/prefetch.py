@@ -53,6 +53,8 @@ _REFERENCE = re.compile(
     r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
 )
 _ERROR_SEVERITIES = ("error", "fatal")
+# Valid FHIR ids by their pattern, but path segments to a server: "Medication/.." is the base.
+_DOT_SEGMENTS = (".", "..")
 
 
 class TemplateError(ValueError):
@@ -63,7 +65,10 @@ def render_template(template: str, context: Mapping[str, Any]) -> str:
     """Fill `{{context.field}}` and user tokens; values are URL-encoded."""
 
     def substitute(match: re.Match[str]) -> str:
-        return quote(_token_value(match.group(1), context), safe="")
+        value = _token_value(match.group(1), context)
+        if value in _DOT_SEGMENTS:
+            raise TemplateError(f"{match.group(1)[:60]} is a dot segment, not an id")
+        return quote(value, safe="")
 
     return _TOKEN.sub(substitute, template)
 
@@ -356,7 +361,7 @@ class PrefetchResolver:
         """ "Type/id" of a relative reference, or of an absolute one on the request's FHIR
         server; None for anything else (never fetched: the token stays with its server)."""
         match = _REFERENCE.match(reference.strip())
-        if match is None:
+        if match is None or match.group("id") in _DOT_SEGMENTS:
             return None
         base = match.group("base")
         if base is not None:
