@@ -40,6 +40,9 @@ class FhirFetchSettings:
     request_timeout_s: float = 1.0  # connect / read timeout of one HTTP request
     max_pages: int = 5  # pages of one search, the first included
     max_response_bytes: int = 8 * 1024 * 1024
+    # Distinct referenced resources (e.g. medicationReference) fetched in one call: bounds the
+    # fan-out a request with many references can cause on the FHIR server and the pool.
+    max_referenced_fetches: int = 50
 
 
 class FetchError(Exception):

@@ -345,6 +345,10 @@ class PrefetchResolver:
             for reference in wanted:
                 unresolved[reference] = "deadline exceeded"
             return referenced, unresolved
+        cap = self._settings.max_referenced_fetches
+        for reference in list(wanted)[cap:]:  # in the order met: deterministic
+            unresolved[reference] = f"more than {cap} referenced resources to fetch in one call"
+            del wanted[reference]
         self.fetch_count += len(wanted)
         tasks = {
             reference: partial(_fetch_read, client, client.url_for(reference), rtype, deadline)
