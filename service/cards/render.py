@@ -153,6 +153,28 @@ class _Renderer:
         template = "lab_line" if usable else "lab_problem_line"
         return self.text[template].format_map(fields)
 
+    def drug_name(self, params: Mapping[str, Any]) -> str:
+        """The drug in the card's language; else what the record calls it (its name part)."""
+        key = str(params.get("drug"))
+        names: Mapping[str, str] = self.text["drugs"]
+        if key in names:
+            return names[key]
+        displays = [str(d) for d in params.get("displays", ())]
+        return _drug_label(displays[0]) if displays else key
+
+    def dose_problems(self, params: Mapping[str, Any]) -> str:
+        """Why the daily dose is unknown. The facts word it in English only: other languages
+        get their generic phrase (the reason is a record-keeping detail, not a clinical one)."""
+        problems = "; ".join(dict.fromkeys(str(d) for d in params.get("dose_problems", ())))
+        if self.language != "en":
+            return str(self.text["plan"]["dose_unknown"])
+        return problems or str(self.text["plan"]["dose_unknown"])
+
+    def days(self, count: Any) -> str:
+        """'1 day', '7 days' in the card's language."""
+        key = "days_one" if count == 1 else "days_many"
+        return str(self.text[key]).format_map({"n": count})
+
     def lab_problem(self, lab: Mapping[str, Any]) -> str:
         """Why a result is unusable: worded here when the rules give a code, else as facts say."""
         code = lab.get("problem_code")
@@ -232,6 +254,7 @@ class _Renderer:
             "reasons": self.join(list(p.get("reasons", ()))),
             "cryo": self.text["cryo_margin"] if p.get("cryoablation") else "",
             "days": p.get("max_age_days", ""),
+            "n_days": self.days(p.get("max_age_days", "")),
         }
         if finding.rule_id == "BLEED-LAB-MISSING":
             fields["tests"] = self.join([self.test_name(t) for t in p.get("missing", ())])
@@ -268,6 +291,7 @@ class _Renderer:
                             "date": stale.get("date") or "?",
                             "reference": stale.get("reference", "?"),
                             "days": p.get("max_age_days", ""),
+                            "n_days": self.days(p.get("max_age_days", "")),
                         }
                     )
                 )
@@ -363,16 +387,15 @@ class _Renderer:
                 suggestions.append(suggestion)
         when = plan["when_date"].format_map({"date": procedure}) if procedure else plan["when_none"]
         key = "summary_late" if late else "summary"
-        names = (
-            [str(d) for d in late] if late else [str(f.params.get("drug")) for f in drug_findings]
-        )
+        named = [f for f in drug_findings if f.params.get("drug") in late] or drug_findings
+        names = [self.drug_name(f.params) for f in named]
         summary = self.fit_list(plan[key], list(dict.fromkeys(names)), {"when": when})
         return self.card(findings, summary, "\n\n".join(lines), PLAN_SECTION, tuple(suggestions))
 
     def plan_line(self, finding: Finding, too_late: bool) -> str:
         plan = self.text["plan"]
         p = finding.params
-        drug = str(p.get("drug"))
+        drug = self.drug_name(p)
         hold = finding.hold
         rule_id = finding.rule_id
         if rule_id == "MED-VKA":
@@ -396,29 +419,25 @@ class _Renderer:
                 if conditional.get("hold_from")
                 else ""
             )
-            problems = "; ".join(p.get("dose_problems", ())) or "?"
             return plan["aspirin_unknown"].format_map(
-                {"drug": drug, "problems": problems, "conditional": extra}
+                {"drug": drug, "problems": self.dose_problems(p), "conditional": extra}
             )
-        prefix = ""
         if rule_id == "MED-ASPIRIN-HIGH-DOSE":
-            prefix = (
-                plan["aspirin_high"].format_map(
-                    {"drug": drug, "dose": self.number(p.get("daily_dose_mg"))}
-                )
-                + " "
+            # The dose heads the hold sentence, which names the drug once.
+            drug = plan["aspirin_high"].format_map(
+                {"drug": drug, "dose": self.number(p.get("daily_dose_mg"))}
             )
-        if rule_id == "MED-ANTITHROMBOTIC-UNLISTED":
-            prefix = plan["unlisted"].format_map({"drug": drug})
-            if hold is None:
-                return prefix + plan["unlisted_none"]
-            prefix += plan["unlisted_configured"].format_map({"days": p.get("configured_days")})
-            prefix += " "
+        if rule_id == "MED-ANTITHROMBOTIC-UNLISTED" and hold is None:
+            return plan["unlisted"].format_map({"drug": drug}) + plan["unlisted_none"]
         if hold is None:
-            return prefix.strip()
-        line = prefix + self.hold_text(
-            hold, too_late, bool(p.get("time_assumed")), p.get("procedure_date")
+            return ""
+        line = self.hold_text(
+            hold, drug, too_late, bool(p.get("time_assumed")), p.get("procedure_date")
         )
+        if rule_id == "MED-ANTITHROMBOTIC-UNLISTED":
+            line += plan["unlisted_configured"].format_map(
+                {"days": self.days(p.get("configured_days"))}
+            )
         if rule_id == "MED-LMWH":
             line += " " + plan["lmwh_reading"]
         return line
@@ -426,6 +445,7 @@ class _Renderer:
     def hold_text(
         self,
         hold: HoldStep,
+        drug: str,
         too_late: bool,
         time_assumed: bool = False,
         procedure_day: str | None = None,
@@ -433,10 +453,10 @@ class _Renderer:
         plan = self.text["plan"]
         if hold.hours_before is not None:
             if hold.hold_from_at is None:
-                return plan["hour_hold_nodate"].format_map({"drug": hold.drug})
+                return plan["hour_hold_nodate"].format_map({"drug": drug})
             hold_at = self.moment(hold.hold_from_at)
             text = plan["hour_hold"].format_map(
-                {"drug": hold.drug, "hold_at": hold_at, "last": _iso(hold.last_dose_on)}
+                {"drug": drug, "hold_at": hold_at, "last": _iso(hold.last_dose_on)}
             )
             if time_assumed and procedure_day:
                 text += plan["hour_hold_assumed"].format_map({"date": procedure_day})
@@ -448,12 +468,13 @@ class _Renderer:
         days = hold.days_before or 0
         if hold.hold_from is None:
             return plan["day_hold_nodate"].format_map(
-                {"drug": hold.drug, "days": days, "last_days": days + 1}
+                {"drug": drug, "days": days, "last_days": days + 1, "n_days": self.days(days)}
             )
         text = plan["day_hold_one" if days == 1 else "day_hold"].format_map(
             {
-                "drug": hold.drug,
+                "drug": drug,
                 "days": days,
+                "n_days": self.days(days),
                 "last": _iso(hold.last_dose_on),
                 "hold_from": _iso(hold.hold_from),
             }
@@ -473,7 +494,7 @@ class _Renderer:
             return None
         plan = self.text["plan"]
         p = finding.params
-        drug = str(p.get("drug"))
+        drug = self.drug_name(p)
         is_vka = finding.rule_id == "MED-VKA"
         hold_start: date | datetime | None = hold.hold_from_at or hold.hold_from
         if hold_start is not None:
@@ -525,6 +546,17 @@ class _Renderer:
             return min(times)
         dates = [p.scheduled_date for p in self.facts.procedures if p.scheduled_date]
         return min(dates) if dates else None
+
+
+def _drug_label(display: str) -> str:
+    """The name part of a record's drug display ("Clopidogrel 75 MG Oral Tablet" -> "Clopidogrel"),
+    cut to a summary-friendly length."""
+    words: list[str] = []
+    for word in display.split():
+        if word[:1].isdigit():
+            break
+        words.append(word)
+    return _short(" ".join(words) or display.strip() or "?")
 
 
 def _iso(value: date | None) -> str:

@@ -210,7 +210,10 @@ def test_plan_card_texts_for_every_drug_kind(locale: str) -> None:
     assert prescriber in detail
     labels = " ".join(s.label for s in card.suggestions)
     assert len(card.suggestions) == 3  # warfarin, enoxaparin, prasugrel (configured delay)
-    for drug in ("warfarin", "enoxaparin", "prasugrel"):
+    names = ("warfarin", "enoxaparin", "prasugrel")
+    if locale == "fr":
+        names = ("warfarine", "énoxaparine", "prasugrel")
+    for drug in names:
         assert drug in labels
 
 
@@ -292,3 +295,70 @@ def test_a_late_hold_is_suggested_from_today_not_from_a_past_date(locale: str) -
     for suggestion in card.suggestions:
         assert word in suggestion.label
         assert "12-02" not in suggestion.label and "00:00" not in suggestion.label
+
+
+def plan_card(locale: str, *medications) -> Card:
+    cards = cards_for(facts(medications=medications), locale)
+    (card,) = [c for c in cards if any(r.startswith("MED-") for r in rules_of(c))]
+    return card
+
+
+def test_french_cards_name_drugs_in_french() -> None:
+    card = plan_card(
+        "fr",
+        med("aspirin", DrugClass.ASPIRIN, dose=300),
+        med("acenocoumarol", DrugClass.VKA),
+        med("phenprocoumon", DrugClass.VKA),
+        med("ticagrelor", DrugClass.OTHER_ANTITHROMBOTIC),
+    )
+    text = " ".join([card.summary, card.detail or ""] + [s.label for s in card.suggestions])
+    for name in ("aspirine 300 mg/jour", "acénocoumarol", "phenprocoumone", "ticagrélor"):
+        assert f"**{name}" in (card.detail or "")
+    assert "aspirine" in card.summary  # names beyond the 140 characters are counted ("+1")
+    assert "(aspirin)" not in text and "**aspirin " not in text
+    assert "Suspendre la prescription (aspirine)" in text
+
+
+def test_a_drug_without_a_localised_name_shows_the_record_name_part() -> None:
+    unknown = med(
+        "cangrelor",
+        DrugClass.OTHER_ANTITHROMBOTIC,
+        display="Cangrelor 50 MG Injection [Kengrexal] extra words to be cut away",
+    )
+    card = plan_card("fr", unknown)
+    assert "**Cangrelor** :" in (card.detail or "")
+    assert "cangrelor" not in card.summary.replace("Cangrelor", "")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_high_dose_aspirin_line_says_the_hold_once(locale: str) -> None:
+    detail = plan_card(locale, med("aspirin", DrugClass.ASPIRIN, dose=200)).detail or ""
+    stop = "stop 5 days before" if locale == "en" else "arrêt 5 jours avant"
+    assert detail.count(stop) == 1
+    assert "200 mg/" in detail and "≥ 160 mg/" in detail
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_unlisted_drug_with_a_configured_delay_is_named_once(locale: str) -> None:
+    detail = plan_card(locale, med("prasugrel", DrugClass.OTHER_ANTITHROMBOTIC)).detail or ""
+    (line,) = [line for line in detail.split("\n\n") if "prasugrel" in line]
+    assert line.count("**prasugrel**") == 1
+    assert ("local policy" if locale == "en" else "politique locale") in line
+
+
+def test_dose_problems_are_shown_in_english_and_a_generic_phrase_in_french() -> None:
+    aspirin = med("aspirin", DrugClass.ASPIRIN, dose_problem="no dosage")
+    assert "no dosage" in (plan_card("en", aspirin).detail or "")
+    french = plan_card("fr", aspirin).detail or ""
+    assert "no dosage" not in french
+    assert "dose quotidienne non calculable" in french
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_one_day_is_singular(locale: str) -> None:
+    patient = facts(
+        procedures=(procedure(day=None),), medications=(med("enoxaparin", DrugClass.LMWH),)
+    )
+    card = card_with(cards_for(patient, locale), "MED-LMWH")
+    assert ("1 day " if locale == "en" else "1 jour ") in (card.detail or "")
+    assert "1 days" not in (card.detail or "") and "1 jours" not in (card.detail or "")
