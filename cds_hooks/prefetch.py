@@ -4,7 +4,9 @@ Per key, as CDS Hooks 2.0 defines it:
 * the key holds a resource → use it (a Bundle → its entry resources);
 * the key is `null` → the client has no data: known empty, never refetched;
 * the key is absent, holds an OperationOutcome (or a Bundle carrying an error outcome), or a
-  Bundle with a `next` link → fetch from `fhirServer` (following `next` up to `max_pages`).
+  Bundle with a `next` link → fetch from `fhirServer` (following `next` up to `max_pages`),
+  only with the request's `fhirAuthorization` token: never anonymously (CDS Hooks 2.0, "CDS
+  Services present a valid access token to the FHIR server with each API call").
 Every fetch of one call runs in parallel under one deadline; a key that cannot be obtained is
 reported in `ResolvedPrefetch.unavailable` and never fails the call. Data obtained is never
 discarded: when the rest of a search cannot be fetched (no server, a failure, more than
@@ -293,14 +295,20 @@ class PrefetchResolver:
             if not server:
                 self._client_refusal = "no fhirServer in the request"
                 return None
+            authorization = self._request.fhir_authorization
+            token = authorization.access_token.strip() if authorization else ""
+            if not token:
+                # CDS Hooks 2.0: a service presents a valid access token with each FHIR call.
+                self._client_refusal = (
+                    "no fhirAuthorization: the service does not call the FHIR server anonymously"
+                )
+                return None
             try:
                 base = check_fhir_server(server, self._settings)
             except FetchError as exc:
                 self._client_refusal = str(exc)
                 log.warning("FHIR server refused: %s", exc)
                 return None
-            authorization = self._request.fhir_authorization
-            token = authorization.access_token if authorization else None
             self._client = FhirClient(base, token, self._settings)
         return self._client
 

@@ -131,10 +131,20 @@ def test_service_call_without_prefetch_uses_the_fallback(
     fhir_server.routes["/fhir/Patient/p1"] = slow_json(patient, 0)
     fhir_server.routes["/fhir/Condition"] = slow_json(EMPTY, 0)
     app = make_app(behaviour="resolve")
-    body: dict[str, Any] = order_sign_body(fhirServer=fhir_server.base_url)
+    authorization = {
+        "access_token": "fhir-tok",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "cds",
+    }
+    body: dict[str, Any] = order_sign_body(
+        fhirServer=fhir_server.base_url, fhirAuthorization=authorization
+    )
     del body["prefetch"]
     response = app.post("/cds-services/test-order-sign", body, Authorization=GOOD_TOKEN)
     assert response.status_code == 200
     [record] = app.records
     assert record.prefetch is not None
     assert record.prefetch.resources == {"patient": [patient], "conditions": []}
+    assert all(h["Authorization"] == "Bearer fhir-tok" for _, h in fhir_server.seen)

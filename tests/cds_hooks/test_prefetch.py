@@ -230,12 +230,32 @@ def test_allow_list_matches_normalised_urls_and_http_when_allowed() -> None:
     assert result.resources["meds"] == []
 
 
-@responses.activate
-def test_no_token_means_no_authorization_header() -> None:
+NO_AUTHORIZATION = "no fhirAuthorization: the service does not call the FHIR server anonymously"
+
+
+@pytest.mark.parametrize("token", [None, "", "  "])
+@responses.activate(assert_all_requests_are_fired=False)
+def test_without_an_access_token_the_fhir_server_is_never_called(token: str | None) -> None:
     responses.get(MEDS_URL, json=searchset())
-    _, result = resolve(hook_request({"patient": PATIENT}, token=None))
-    assert "Authorization" not in responses.calls[0].request.headers
-    assert result.resources["meds"] == []
+    responses.get(f"{BASE}/Medication/x", json={"resourceType": "Medication", "id": "x"})
+    request = HookRequest(
+        service_id="svc",
+        hook="order-sign",
+        hook_instance="i",
+        context={"patientId": "p1"},
+        prefetch={"patient": searchset(med_request("m1", "Medication/x"))},
+        fhir_server=BASE,
+        fhir_authorization=(
+            FhirAuthorization(token, "Bearer", 300, "patient/*.read", "cds")
+            if token is not None
+            else None
+        ),
+    )
+    resolver, result = resolve(request)
+    assert len(responses.calls) == 0 and resolver.fetch_count == 0
+    assert result.unavailable == {"meds": NO_AUTHORIZATION}
+    assert result.unresolved == {"Medication/x": NO_AUTHORIZATION}
+    assert [r["id"] for r in result.resources["patient"]] == ["m1"]  # prefetch still used
 
 
 @responses.activate
