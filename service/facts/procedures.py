@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from cds_hooks.request import selection_references
 from service.facts.dates import parse_fhir_datetime
 from service.facts.model import ProcedureKind, TargetProcedure
 from service.facts.refs import as_list, resource_ref
@@ -29,19 +30,19 @@ def service_requests_in_scope(hook: str, context: Any) -> list[dict[str, Any]]:
     if not isinstance(context, dict):
         return []
     draft = context.get("draftOrders")
-    entries = as_list(draft.get("entry")) if isinstance(draft, dict) else []
-    requests = [
-        entry["resource"]
-        for entry in entries
+    entries = [
+        entry
+        for entry in (as_list(draft.get("entry")) if isinstance(draft, dict) else [])
         if isinstance(entry, dict)
         and isinstance(entry.get("resource"), dict)
         and entry["resource"].get("resourceType") == "ServiceRequest"
     ]
     if hook == ORDER_SIGN:
-        return requests
+        return [entry["resource"] for entry in entries]
     if hook == ORDER_SELECT:
         selections = {s.strip() for s in as_list(context.get("selections")) if isinstance(s, str)}
-        return [r for r in requests if f"ServiceRequest/{r.get('id')}" in selections]
+        # The same matching as request validation (by id or by fullUrl), never a second one.
+        return [entry["resource"] for entry in entries if selection_references(entry) & selections]
     return []
 
 
