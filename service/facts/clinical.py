@@ -17,7 +17,7 @@ from typing import Any
 
 from service.facts.dates import parse_fhir_datetime
 from service.facts.model import AllergyFact, ConditionFact, DataCategory, InvalidResource
-from service.facts.refs import as_list, resource_ref, status_codes
+from service.facts.refs import as_list, resource_ref, status_codes, unreadable
 from service.facts.validation import validation_error
 from service.valuesets import ValueSets
 from service.valuesets.codeable import display_of
@@ -56,27 +56,37 @@ def extract_conditions(
     facts: list[ConditionFact] = []
     invalid: list[InvalidResource] = []
     for resource in conditions:
-        if not condition_is_active(resource):
-            continue
-        concepts = valuesets.conditions.match([resource.get("code")])
-        if not concepts:
-            continue
-        problem = validation_error(resource)
-        if problem is not None:
-            invalid.append(
-                InvalidResource(DataCategory.CONDITIONS, resource_ref(resource), problem)
-            )
-            continue
-        recorded = parse_fhir_datetime(resource.get("recordedDate"))
-        facts.append(
-            ConditionFact(
-                concepts=concepts,
-                display=display_of(resource.get("code")) or "condition",
-                source=resource_ref(resource),
-                recorded=recorded.instant if recorded is not None else None,
-            )
-        )
+        try:
+            _one_condition(resource, valuesets, facts, invalid)
+        except Exception as exc:  # this resource only; logged without content
+            invalid.append(unreadable(resource, exc, DataCategory.CONDITIONS))
     return facts, invalid
+
+
+def _one_condition(
+    resource: dict[str, Any],
+    valuesets: ValueSets,
+    facts: list[ConditionFact],
+    invalid: list[InvalidResource],
+) -> None:
+    if not condition_is_active(resource):
+        return
+    concepts = valuesets.conditions.match([resource.get("code")])
+    if not concepts:
+        return
+    problem = validation_error(resource)
+    if problem is not None:
+        invalid.append(InvalidResource(DataCategory.CONDITIONS, resource_ref(resource), problem))
+        return
+    recorded = parse_fhir_datetime(resource.get("recordedDate"))
+    facts.append(
+        ConditionFact(
+            concepts=concepts,
+            display=display_of(resource.get("code")) or "condition",
+            source=resource_ref(resource),
+            recorded=recorded.instant if recorded is not None else None,
+        )
+    )
 
 
 def extract_allergies(
@@ -85,19 +95,31 @@ def extract_allergies(
     facts: list[AllergyFact] = []
     invalid: list[InvalidResource] = []
     for resource in allergies:
-        if not allergy_is_active(resource):
-            continue
-        substances = [resource.get("code")]
-        for reaction in as_list(resource.get("reaction")):
-            if isinstance(reaction, dict):
-                substances.append(reaction.get("substance"))
-        concepts = valuesets.allergies.match(substances, drugs=valuesets.drugs)
-        if not concepts:
-            continue
-        problem = validation_error(resource)
-        if problem is not None:
-            invalid.append(InvalidResource(DataCategory.ALLERGIES, resource_ref(resource), problem))
-            continue
-        display = next((d for d in map(display_of, substances) if d), "allergy")
-        facts.append(AllergyFact(concepts=concepts, display=display, source=resource_ref(resource)))
+        try:
+            _one_allergy(resource, valuesets, facts, invalid)
+        except Exception as exc:  # this resource only; logged without content
+            invalid.append(unreadable(resource, exc, DataCategory.ALLERGIES))
     return facts, invalid
+
+
+def _one_allergy(
+    resource: dict[str, Any],
+    valuesets: ValueSets,
+    facts: list[AllergyFact],
+    invalid: list[InvalidResource],
+) -> None:
+    if not allergy_is_active(resource):
+        return
+    substances = [resource.get("code")]
+    for reaction in as_list(resource.get("reaction")):
+        if isinstance(reaction, dict):
+            substances.append(reaction.get("substance"))
+    concepts = valuesets.allergies.match(substances, drugs=valuesets.drugs)
+    if not concepts:
+        return
+    problem = validation_error(resource)
+    if problem is not None:
+        invalid.append(InvalidResource(DataCategory.ALLERGIES, resource_ref(resource), problem))
+        return
+    display = next((d for d in map(display_of, substances) if d), "allergy")
+    facts.append(AllergyFact(concepts=concepts, display=display, source=resource_ref(resource)))

@@ -65,11 +65,18 @@ def daily_dose_mg(dosages: Any) -> tuple[float | None, str | None]:
             if not isinstance(dosage, dict):
                 raise DoseUnknown("dosage is not an object")
             sequence = dosage.get("sequence")
+            if sequence is not None and (
+                isinstance(sequence, bool) or not isinstance(sequence, int)
+            ):
+                raise DoseUnknown("dosage sequence is not an integer")
             groups[sequence] = groups.get(sequence, Decimal(0)) + _one_dosage(dosage)
+        total = max(groups.values())
+        # A dose past Decimal's precision or a double's range cannot be quantized or shown.
+        return float(total.quantize(Decimal("0.001"))), None
     except DoseUnknown as exc:
         return None, str(exc)
-    total = max(groups.values())
-    return float(total.quantize(Decimal("0.001"))), None
+    except (InvalidOperation, OverflowError):
+        return None, "dose is not a plausible number"
 
 
 def _number(value: Any, what: str) -> Decimal:
@@ -131,7 +138,10 @@ def _per_day(timing: Any) -> Decimal:
             return Decimal(times)
         code = timing.get("code")
         for coding in as_list(code.get("coding")) if isinstance(code, dict) else []:
-            per_day = _ABBREVIATIONS.get(str(coding.get("code", "")).upper())
+            abbreviation = coding.get("code") if isinstance(coding, dict) else None
+            if not isinstance(abbreviation, str):
+                continue
+            per_day = _ABBREVIATIONS.get(abbreviation.upper())
             if per_day is not None:
                 return per_day
         raise DoseUnknown("no frequency")

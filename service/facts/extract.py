@@ -15,7 +15,13 @@ from cds_hooks.service import HookRequest, ResolvedPrefetch
 from service.facts.clinical import extract_allergies, extract_conditions
 from service.facts.labs import extract_labs
 from service.facts.medications import MedicationIndex, extract_medications
-from service.facts.model import DataCategory, PatientFacts, ProcedureKind, TargetProcedure
+from service.facts.model import (
+    DataCategory,
+    InvalidResource,
+    PatientFacts,
+    ProcedureKind,
+    TargetProcedure,
+)
 from service.facts.procedures import extract_procedures
 from service.prefetch_templates import KEY_CATEGORIES
 from service.valuesets import ValueSets
@@ -48,6 +54,8 @@ def collect_resources(data: ResolvedPrefetch) -> dict[str, list[dict[str, Any]]]
         if not isinstance(resource, dict):
             return
         resource_type = resource.get("resourceType")
+        if not isinstance(resource_type, str):  # a list or an object is unhashable
+            return
         if resource_type == "Bundle":  # a key sent as a Bundle that was not unpacked
             for entry in resource.get("entry") or ():
                 if isinstance(entry, dict):
@@ -76,14 +84,15 @@ def extract_facts(
 ) -> PatientFacts:
     procedures = procedures_in_scope(request, valuesets, trigger_procedures)
     resources = collect_resources(data)
-    labs = extract_labs(resources["Observation"], valuesets)
+    invalid_labs: list[InvalidResource] = []
+    labs = extract_labs(resources["Observation"], valuesets, invalid_labs)
     index = MedicationIndex(resources["Medication"], data.referenced)
     medications, invalid_meds = extract_medications(
         resources["MedicationRequest"], resources["MedicationStatement"], index, valuesets
     )
     conditions, invalid_conditions = extract_conditions(resources["Condition"], valuesets)
     allergies, invalid_allergies = extract_allergies(resources["AllergyIntolerance"], valuesets)
-    invalid = (*invalid_meds, *invalid_conditions, *invalid_allergies)
+    invalid = (*invalid_labs, *invalid_meds, *invalid_conditions, *invalid_allergies)
     unavailable: set[DataCategory] = {
         KEY_CATEGORIES[key] for key in data.unavailable if key in KEY_CATEGORIES
     }

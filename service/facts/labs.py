@@ -8,13 +8,14 @@ rules read the latest, and a prefetch may hold hundreds of Observations.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from service.facts.dates import EARLIEST_ZONE, FhirDate, parse_fhir_datetime
-from service.facts.model import LabKind, LabResult
-from service.facts.refs import resource_ref
+from service.facts.model import DataCategory, InvalidResource, LabKind, LabResult
+from service.facts.refs import is_one_of, resource_ref, unreadable
 from service.facts.units import convert
 from service.facts.validation import validation_error
 from service.valuesets import LabSpec, ValueSets
@@ -56,22 +57,53 @@ def _sort_key(date: FhirDate | None) -> datetime:
     return _NEVER
 
 
-def extract_labs(observations: list[dict[str, Any]], valuesets: ValueSets) -> list[LabResult]:
-    """The latest usable results of each kind, most recent first."""
+# The data category of each lab kind (an Observation that cannot be read is unavailable data).
+LAB_CATEGORIES = {
+    LabKind.PLATELETS: DataCategory.PLATELETS,
+    LabKind.TP_PERCENT: DataCategory.COAGULATION,
+    LabKind.INR: DataCategory.COAGULATION,
+    LabKind.PT_SECONDS: DataCategory.COAGULATION,
+    LabKind.PAIN_SCORE: DataCategory.PAIN,
+}
+
+
+def extract_labs(
+    observations: list[dict[str, Any]],
+    valuesets: ValueSets,
+    invalid: list[InvalidResource] | None = None,
+) -> list[LabResult]:
+    """The latest usable results of each kind, most recent first.
+
+    An Observation whose reading raises (an input no reader foresaw) never fails the call: once
+    its kind is known it becomes an uninterpretable result; before that, it is appended to
+    `invalid` once per lab category (it may have been any of them).
+    """
     candidates: dict[LabKind, list[tuple[datetime, FhirDate | None, dict[str, Any]]]] = {}
     for resource in observations:
-        if resource.get("status") not in USABLE_STATUSES:
-            continue
-        kind = lab_kind(resource, valuesets)
-        if kind is None:
-            continue
-        date = observation_date(resource)
-        candidates.setdefault(kind, []).append((_sort_key(date), date, resource))
+        try:
+            if not is_one_of(resource.get("status"), USABLE_STATUSES):
+                continue
+            kind = lab_kind(resource, valuesets)
+            if kind is None:
+                continue
+            date = observation_date(resource)
+            candidates.setdefault(kind, []).append((_sort_key(date), date, resource))
+        except Exception as exc:  # this resource only; logged without content
+            first = unreadable(resource, exc, DataCategory.PLATELETS)
+            if invalid is not None:
+                for category in sorted(set(LAB_CATEGORIES.values())):
+                    invalid.append(replace(first, category=category))
     results: list[LabResult] = []
     for kind, items in candidates.items():
         items.sort(key=lambda item: item[0], reverse=True)
         for _, date, resource in items[:MAX_PER_KIND]:
-            results.append(interpret(kind, resource, date, valuesets))
+            try:
+                results.append(interpret(kind, resource, date, valuesets))
+            except Exception as exc:  # this resource only: a lab that cannot be trusted
+                reason = unreadable(resource, exc, LAB_CATEGORIES[kind]).reason
+                results.append(
+                    LabResult(kind, None, "", None, None, resource_ref(resource), problem=reason)
+                )
     results.sort(key=lambda r: r.effective or _NEVER, reverse=True)
     return results
 

@@ -29,7 +29,7 @@ from service.facts.model import (
     MedicationFact,
     MedicationSourceKind,
 )
-from service.facts.refs import as_list, resource_ref
+from service.facts.refs import as_list, is_one_of, resource_ref, unreadable
 from service.facts.validation import validation_error
 from service.valuesets import DrugMatch, ValueSets
 from service.valuesets.codeable import display_of
@@ -85,21 +85,36 @@ def extract_medications(
     facts: list[MedicationFact] = []
     invalid: list[InvalidResource] = []
     for resource in requests:
-        if resource.get("status") in ACTIVE_STATUSES and resource.get("doNotPerform") is not True:
-            _one(
-                resource,
-                MedicationSourceKind.ORDER,
-                "dosageInstruction",
-                index,
-                valuesets,
-                facts,
-                invalid,
-            )
+        try:
+            if (
+                is_one_of(resource.get("status"), ACTIVE_STATUSES)
+                and resource.get("doNotPerform") is not True
+            ):
+                _one(
+                    resource,
+                    MedicationSourceKind.ORDER,
+                    "dosageInstruction",
+                    index,
+                    valuesets,
+                    facts,
+                    invalid,
+                )
+        except Exception as exc:  # this resource only; logged without content
+            invalid.append(unreadable(resource, exc, DataCategory.MEDICATIONS))
     for resource in statements:
-        if resource.get("status") in ACTIVE_STATUSES:
-            _one(
-                resource, MedicationSourceKind.STATEMENT, "dosage", index, valuesets, facts, invalid
-            )
+        try:
+            if is_one_of(resource.get("status"), ACTIVE_STATUSES):
+                _one(
+                    resource,
+                    MedicationSourceKind.STATEMENT,
+                    "dosage",
+                    index,
+                    valuesets,
+                    facts,
+                    invalid,
+                )
+        except Exception as exc:  # this resource only; logged without content
+            invalid.append(unreadable(resource, exc, DataCategory.MEDICATIONS))
     return facts, invalid
 
 

@@ -1,10 +1,17 @@
-"""Small readers shared by the extractors."""
+"""Small readers shared by the extractors.
+
+Every value read from a resource is client input: a string may be a list, an object, a number.
+These readers check types first, so a malformed element reads as absent, never as a crash.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from service.facts.model import ResourceRef
+from service.facts.model import DataCategory, InvalidResource, ResourceRef
+
+logger = logging.getLogger(__name__)
 
 
 def resource_ref(resource: dict[str, Any]) -> ResourceRef:
@@ -25,10 +32,27 @@ def status_codes(concept: Any) -> set[str]:
         return set()
     return {
         c["code"]
-        for c in concept.get("coding") or ()
+        for c in as_list(concept.get("coding"))
         if isinstance(c, dict) and isinstance(c.get("code"), str)
     }
 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def is_one_of(value: Any, allowed: frozenset[str]) -> bool:
+    """`value in allowed` for a string only (a list or an object is unhashable: never a crash)."""
+    return isinstance(value, str) and value in allowed
+
+
+def unreadable(resource: dict[str, Any], exc: Exception, category: DataCategory) -> InvalidResource:
+    """A resource whose reading raised: reported as invalid, logged without any of its content."""
+    source = resource_ref(resource)
+    logger.error(
+        "could not read %s/%s: %s",
+        source.resource_type,
+        (source.id or "-")[:64],
+        type(exc).__name__,
+    )
+    return InvalidResource(category, source, f"could not be read ({type(exc).__name__})")

@@ -11,8 +11,11 @@ def codings(concept: Any) -> list[tuple[str, str, str]]:
     """(system, code, display) of each coding; absent parts are ''."""
     if not isinstance(concept, dict):
         return []
+    coding_list = concept.get("coding")
+    if not isinstance(coding_list, list):  # a number, a string, an object: no codings
+        return []
     out = []
-    for coding in concept.get("coding") or ():
+    for coding in coding_list:
         if not isinstance(coding, dict):
             continue
         system, code, display = coding.get("system"), coding.get("code"), coding.get("display")
