@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -51,7 +52,10 @@ SUMMARY_CARD_RULES = frozenset(
 SUMMARY_SECTION = "§1, §3, §6, Tableau 8"
 PLAN_SECTION = "§4"
 _SUMMARY_MAX = 139
-_DISPLAY_MAX = 40  # a condition or site name inside a summary is cut to this length
+_DISPLAY_MAX = 40
+_DECIMAL = re.compile(
+    r"^[<>=≤≥]*\s*-?\d+\.\d+$"
+)  # a condition or site name inside a summary is cut to this length
 
 
 def render_cards(
@@ -120,7 +124,25 @@ class _Renderer:
     def moment(self, value: datetime) -> str:
         """An instant as the site's local date and time (the zone of `now`), "HH:MM"."""
         local = value if value.tzinfo is not None else value.replace(tzinfo=self.now.tzinfo)
-        return local.astimezone(self.now.tzinfo).strftime("%Y-%m-%d %H:%M")
+        return local.astimezone(self.now.tzinfo).strftime(self.text["moment_format"])
+
+    def day(self, value: date | str | None) -> str:
+        """A calendar date in the card's format (ISO in English, dd/mm/yyyy in French)."""
+        if value is None or value == "":
+            return "?"
+        if isinstance(value, str):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                return value
+        return value.strftime(self.text["date_format"])
+
+    def original(self, lab: Mapping[str, Any]) -> str:
+        """The result as the lab reported it; a plain decimal takes the card's decimal mark."""
+        value = str(lab.get("original_value", ""))
+        if self.language == "fr" and _DECIMAL.match(value):
+            value = value.replace(".", ",")
+        return f"{value} {lab.get('original_unit') or ''}".strip()
 
     def value_with_unit(self, lab: Mapping[str, Any]) -> str:
         value = self.number(lab.get("value"), lab.get("kind", ""))
@@ -140,12 +162,12 @@ class _Renderer:
         return f"{', '.join(items[:-1])} {self.text['and']} {items[-1]}"
 
     def lab_line(self, lab: Mapping[str, Any]) -> str:
-        original = f"{lab.get('original_value', '')} {lab.get('original_unit') or ''}".strip()
+        original = self.original(lab)
         fields = {
             "test": self.test_name(lab.get("kind", "")),
             "value": self.value_with_unit(lab),
             "original": original or "?",
-            "date": lab.get("date") or "?",
+            "date": self.day(lab.get("date")),
             "reference": lab.get("reference", "?"),
             "problem": self.lab_problem(lab),
         }
@@ -239,7 +261,7 @@ class _Renderer:
         conditions = [str(c) for c in p.get("conditions", ())]
         fields: dict[str, Any] = {
             "value": self.number(p.get("value"), p.get("kind", "")),
-            "date": p.get("date") or "?",
+            "date": self.day(p.get("date")),
             "reference": p.get("reference", "?"),
             "threshold": self.number(p.get("threshold"), p.get("kind", "")),
             "conditions": self.join(conditions),
@@ -288,7 +310,7 @@ class _Renderer:
                     self.text["stale_line"].format_map(
                         {
                             "test": self.test_name(stale.get("kind", "")),
-                            "date": stale.get("date") or "?",
+                            "date": self.day(stale.get("date")),
                             "reference": stale.get("reference", "?"),
                             "days": p.get("max_age_days", ""),
                             "n_days": self.days(p.get("max_age_days", "")),
@@ -385,7 +407,11 @@ class _Renderer:
             )
             if suggestion is not None:
                 suggestions.append(suggestion)
-        when = plan["when_date"].format_map({"date": procedure}) if procedure else plan["when_none"]
+        when = (
+            plan["when_date"].format_map({"date": self.day(procedure)})
+            if procedure
+            else plan["when_none"]
+        )
         key = "summary_late" if late else "summary"
         named = [f for f in drug_findings if f.params.get("drug") in late] or drug_findings
         names = [self.drug_name(f.params) for f in named]
@@ -401,7 +427,10 @@ class _Renderer:
         if rule_id == "MED-VKA":
             if "lmwh_hold_from" in p:
                 lmwh = plan["vka_lmwh_dates"].format_map(
-                    {"last": p["lmwh_last_dose_on"], "hold_from": p["lmwh_hold_from"]}
+                    {
+                        "last": self.day(p["lmwh_last_dose_on"]),
+                        "hold_from": self.day(p["lmwh_hold_from"]),
+                    }
                 )
             else:
                 lmwh = plan["vka_lmwh_nodate"]
@@ -414,7 +443,10 @@ class _Renderer:
             conditional = p.get("if_high_dose") or {}
             extra = (
                 plan["aspirin_conditional"].format_map(
-                    {"last": conditional["last_dose_on"], "hold_from": conditional["hold_from"]}
+                    {
+                        "last": self.day(conditional["last_dose_on"]),
+                        "hold_from": self.day(conditional["hold_from"]),
+                    }
                 )
                 if conditional.get("hold_from")
                 else ""
@@ -456,10 +488,10 @@ class _Renderer:
                 return plan["hour_hold_nodate"].format_map({"drug": drug})
             hold_at = self.moment(hold.hold_from_at)
             text = plan["hour_hold"].format_map(
-                {"drug": drug, "hold_at": hold_at, "last": _iso(hold.last_dose_on)}
+                {"drug": drug, "hold_at": hold_at, "last": self.day(hold.last_dose_on)}
             )
             if time_assumed and procedure_day:
-                text += plan["hour_hold_assumed"].format_map({"date": procedure_day})
+                text += plan["hour_hold_assumed"].format_map({"date": self.day(procedure_day)})
             if too_late:
                 text += plan["hour_hold_too_late"].format_map({"hold_at": hold_at})
             elif hold.starts_today:
@@ -475,12 +507,12 @@ class _Renderer:
                 "drug": drug,
                 "days": days,
                 "n_days": self.days(days),
-                "last": _iso(hold.last_dose_on),
-                "hold_from": _iso(hold.hold_from),
+                "last": self.day(hold.last_dose_on),
+                "hold_from": self.day(hold.hold_from),
             }
         )
         if too_late:
-            text += plan["too_late"].format_map({"hold_from": _iso(hold.hold_from)})
+            text += plan["too_late"].format_map({"hold_from": self.day(hold.hold_from)})
         elif hold.starts_today:
             text += plan["starts_today"]
         return text
@@ -501,7 +533,7 @@ class _Renderer:
             when = (
                 self.moment(hold_start)
                 if isinstance(hold_start, datetime)
-                else hold_start.isoformat()
+                else self.day(hold_start)
             )
         else:
             days = hold.days_before if hold.days_before is not None else 2
@@ -557,7 +589,3 @@ def _drug_label(display: str) -> str:
             break
         words.append(word)
     return _short(" ".join(words) or display.strip() or "?")
-
-
-def _iso(value: date | None) -> str:
-    return value.isoformat() if value else "?"

@@ -38,6 +38,11 @@ def cards_for(patient, locale: str = "en", now: datetime = NOW) -> tuple[Card, .
     return render_cards(findings, patient, locale, now)
 
 
+def shown(iso: str, locale: str) -> str:
+    """A date as cards show it: ISO in English, dd/mm/yyyy in French."""
+    return iso if locale == "en" else date.fromisoformat(iso).strftime("%d/%m/%Y")
+
+
 def rules_of(card: Card) -> list[str]:
     return list(card.extension[RULES_EXTENSION])  # type: ignore[index]
 
@@ -112,7 +117,7 @@ def test_platelet_card_is_specific(locale: str) -> None:
     )
     card = card_with(cards_for(patient, locale), "BLEED-PLATELETS-LOW")
     assert card.indicator is Indicator.CRITICAL
-    assert "32 000/mm³" in card.summary and "2026-11-20" in card.summary
+    assert "32 000/mm³" in card.summary and shown("2026-11-20", locale) in card.summary
     assert "50 000/mm³" in card.summary
     reference = patient.labs[0].source.reference
     assert reference in (card.detail or "")
@@ -147,10 +152,10 @@ def test_clopidogrel_plan_dates_and_agreement(locale: str) -> None:
     clopidogrel = med("clopidogrel", DrugClass.CLOPIDOGREL)
     card = card_with(cards_for(facts(medications=(clopidogrel,)), locale), "MED-CLOPIDOGREL")
     detail = card.detail or ""
-    assert "2026-12-01" in detail and "2026-12-02" in detail
+    assert shown("2026-12-01", locale) in detail and shown("2026-12-02", locale) in detail
     agreement = "anaesthesia team and the prescriber" if locale == "en" else "l'équipe d'anesthésie"
     assert agreement in detail
-    assert "2026-12-07" in card.summary
+    assert shown("2026-12-07", locale) in card.summary
     (suggestion,) = card.suggestions
     (action,) = suggestion.actions
     task = action.resource
@@ -158,7 +163,7 @@ def test_clopidogrel_plan_dates_and_agreement(locale: str) -> None:
     assert task["code"]["coding"][0]["code"] == "suspend"
     assert task["focus"] == {"reference": clopidogrel.source.reference}
     assert task["restriction"]["period"] == {"start": "2026-12-02", "end": "2026-12-07"}
-    assert "2026-12-01" in task["description"]
+    assert shown("2026-12-01", locale) in task["description"]
     Task.model_validate(dict(task))
 
 
@@ -205,7 +210,9 @@ def test_plan_card_texts_for_every_drug_kind(locale: str) -> None:
     )
     card = card_with(cards_for(patient, locale), "MED-VKA")
     detail = card.detail or ""
-    assert "2026-12-06" in detail and "2026-12-05" in detail  # LMWH: none on D-1, last on D-2
+    assert (
+        shown("2026-12-06", locale) in detail and shown("2026-12-05", locale) in detail
+    )  # LMWH: none on D-1, last on D-2
     prescriber = "prescriber" if locale == "en" else "prescripteur"
     assert prescriber in detail
     labels = " ".join(s.label for s in card.suggestions)
@@ -362,3 +369,27 @@ def test_one_day_is_singular(locale: str) -> None:
     card = card_with(cards_for(patient, locale), "MED-LMWH")
     assert ("1 day " if locale == "en" else "1 jour ") in (card.detail or "")
     assert "1 days" not in (card.detail or "") and "1 jours" not in (card.detail or "")
+
+
+def test_french_cards_write_dates_numbers_and_results_the_french_way() -> None:
+    inr = lab(LabKind.INR, 1.51, datetime(2026, 11, 19, 8, tzinfo=PARIS))
+    patient = facts(labs=(lab(LabKind.PLATELETS, 50_000, unit="G/L"), inr))
+    cards = cards_for(patient, "fr", NOW)
+    inr_card = card_with(cards, "BLEED-INR-HIGH")
+    assert "INR 1,51 le 19/11/2026" in inr_card.summary
+    assert "(résultat : 1,51)" in (inr_card.detail or "")
+    platelets = card_with(cards, "BLEED-PLATELETS-LOW")
+    assert "50 000/mm³" in platelets.summary and "rendu" not in (platelets.detail or "")
+    english = card_with(cards_for(patient, "en", NOW), "BLEED-INR-HIGH")
+    assert "INR 1.51 on 2026-11-19" in english.summary
+
+
+def test_french_hold_instant_is_day_month_year_and_local_time() -> None:
+    at = datetime(2026, 11, 22, 8, 30, tzinfo=PARIS)
+    patient = facts(
+        procedures=(procedure(day=at.date(), at=at),),
+        medications=(med("apixaban", DrugClass.DOAC),),
+    )
+    card = card_with(cards_for(patient, "fr", datetime(2026, 11, 18, 10, tzinfo=PARIS)), "MED-DOAC")
+    assert "20/11/2026 à 08:30" in (card.detail or "")
+    assert "20/11/2026 à 08:30" in card.suggestions[0].label
