@@ -197,6 +197,20 @@ class _Renderer:
         key = "days_one" if count == 1 else "days_many"
         return str(self.text[key]).format_map({"n": count})
 
+    def record_line(self, record: Mapping[str, Any]) -> str:
+        """A Condition or allergy behind a card: name, date (or that none is recorded), resource."""
+        if not record.get("dated"):
+            key = "record_line_plain"
+        else:
+            key = "record_line" if record.get("date") else "record_line_undated"
+        return str(self.text[key]).format_map(
+            {
+                "display": record.get("display", "?"),
+                "date": self.day(record.get("date")),
+                "reference": record.get("reference", "?"),
+            }
+        )
+
     def lab_problem(self, lab: Mapping[str, Any]) -> str:
         """Why a result is unusable: worded here when the rules give a code, else as facts say."""
         code = lab.get("problem_code")
@@ -320,7 +334,10 @@ class _Renderer:
             lines.append(self.policy_note("lab_max_age_days", p.get("max_age_days")))
         if finding.rule_id == "BLEED-INR-HIGH":
             lines.append(self.policy_note("inr_max", p.get("threshold")))
-        references = sorted({ref.reference for f in findings for ref in f.evidence})
+        records = list(p.get("records", ()))
+        lines.extend(self.record_line(record) for record in records)
+        shown = {str(record.get("reference")) for record in records}
+        references = sorted({ref.reference for f in findings for ref in f.evidence} - shown)
         if references and not ("value" in p and "kind" in p):
             lines.append(self.text["evidence"].format_map({"references": ", ".join(references)}))
         suggestions: tuple[Suggestion, ...] = ()
@@ -376,7 +393,13 @@ class _Renderer:
             bullets = "\n".join(f"- [ ] {self.text['checklist'][item]}" for item in items)
             parts.append(f"{self.text['rules']['CHECKLIST']['detail']}\n\n{bullets}")
         if "CHECKLIST" in by_id:
-            summary = self.text["rules"]["CHECKLIST"]["summary"].format_map({"n": len(items)})
+            # Worded by the ordered procedure: a pure thermal ablation puts in no cement.
+            ablation_only = bool(self.facts.procedures) and all(
+                p.kind.is_thermal_ablation for p in self.facts.procedures
+            )
+            key = "summary_ablation" if ablation_only else "summary"
+            key += "_one" if len(items) == 1 else ""
+            summary = self.text["rules"]["CHECKLIST"][key].format_map({"n": len(items)})
         else:
             summary = (
                 self.rule_text(findings[0])[0] or self.text["rules"]["TUMOR-CONTROL"]["detail"]

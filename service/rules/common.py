@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from service.facts.dates import EARLIEST_ZONE
 from service.facts.model import (
+    AllergyFact,
     ConditionFact,
     DataCategory,
     DrugClass,
@@ -153,6 +155,36 @@ def shown_date(lab: LabResult, now: datetime) -> date | None:
     if lab.effective_precision in DATE_ONLY_PRECISIONS:
         return lab.effective.date()
     return aware(lab.effective, now).astimezone(now.tzinfo).date()
+
+
+def site_day(moment: datetime, now: datetime) -> date:
+    """The date of `moment` on the site's calendar (the zone of `now`). A date written without a
+    time is held at 00:00 UTC+14:00 (service/facts/dates.py): its written date is kept."""
+    moment = aware(moment, now)
+    if moment.utcoffset() == EARLIEST_ZONE.utcoffset(None) and moment.time() == time(0, 0):
+        return moment.date()
+    return moment.astimezone(now.tzinfo).date()
+
+
+def condition_record(condition: ConditionFact, now: datetime) -> dict[str, Any]:
+    """What a card shows of a Condition: name, resource and recorded date (None: not recorded)."""
+    recorded = site_day(condition.recorded, now) if condition.recorded is not None else None
+    return {
+        "display": condition.display,
+        "reference": condition.source.reference,
+        "date": recorded.isoformat() if recorded else None,
+        "dated": True,  # Conditions carry a recorded date in the facts, when the record has one
+    }
+
+
+def allergy_record(allergy: AllergyFact) -> dict[str, Any]:
+    """What a card shows of an AllergyIntolerance (the facts carry no date for it)."""
+    return {
+        "display": allergy.display,
+        "reference": allergy.source.reference,
+        "date": None,
+        "dated": False,
+    }
 
 
 def lab_params(lab: LabResult, now: datetime) -> dict[str, Any]:

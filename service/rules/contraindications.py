@@ -10,7 +10,7 @@ from datetime import datetime
 
 from service.config import Policy
 from service.facts.model import PatientFacts
-from service.rules.common import conditions_with, fire
+from service.rules.common import allergy_record, condition_record, conditions_with, fire
 from service.rules.finding import Finding
 
 # rule ID -> condition concept the facts helper matches
@@ -43,16 +43,19 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
             findings.append(
                 fire(
                     rule_id,
-                    {"conditions": [c.display for c in matches]},
+                    {
+                        "conditions": [c.display for c in matches],
+                        "records": [condition_record(c, now) for c in matches],
+                    },
                     [c.source for c in matches],
                 )
             )
         if rule_id == "CI-ABS-COAGULOPATHY":
-            findings.extend(_cement_allergy(facts))
+            findings.extend(_cement_allergy(facts, now))
     return findings
 
 
-def _cement_allergy(facts: PatientFacts) -> list[Finding]:
+def _cement_allergy(facts: PatientFacts, now: datetime) -> list[Finding]:
     allergies = [a for a in facts.allergies if "cement-allergy" in a.concepts]
     conditions = conditions_with(facts, "cement-allergy")
     if not allergies and not conditions:
@@ -60,7 +63,11 @@ def _cement_allergy(facts: PatientFacts) -> list[Finding]:
     return [
         fire(
             "CI-ABS-CEMENT-ALLERGY",
-            {"conditions": [a.display for a in allergies] + [c.display for c in conditions]},
+            {
+                "conditions": [a.display for a in allergies] + [c.display for c in conditions],
+                "records": [allergy_record(a) for a in allergies]
+                + [condition_record(c, now) for c in conditions],
+            },
             [a.source for a in allergies] + [c.source for c in conditions],
         )
     ]

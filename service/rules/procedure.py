@@ -6,7 +6,7 @@ from datetime import datetime
 
 from service.config import Policy
 from service.facts.model import DrugClass, PatientFacts, ProcedureKind
-from service.rules.common import conditions_with, fire, medications_in
+from service.rules.common import condition_record, conditions_with, fire, medications_in
 from service.rules.finding import Finding
 
 
@@ -48,7 +48,10 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
         findings.append(
             fire(
                 "INF-PROPHYLAXIS",
-                {"reasons": [c.display for c in immuno] + [m.display for m in drugs]},
+                {
+                    "reasons": [c.display for c in immuno] + [m.display for m in drugs],
+                    "records": [condition_record(c, now) for c in immuno],
+                },
                 [c.source for c in immuno] + [m.source for m in drugs],
             )
         )

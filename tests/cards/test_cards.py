@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from fhir.resources.R4B.communicationrequest import CommunicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
-from rule_facts import NOW, PARIS, facts, lab, med, procedure
+from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, lab, med, procedure
 from scenarios import everything_wrong, kitchen_sink
 
 from cds_hooks.cards import Card, Indicator
@@ -20,7 +21,7 @@ from service.cards.render import (
     render_cards,
 )
 from service.config import Policy
-from service.facts.model import DrugClass, LabKind, MedicationSourceKind
+from service.facts.model import DrugClass, LabKind, MedicationSourceKind, ProcedureKind
 from service.rules.catalog import CATALOG, RuleGroup
 from service.rules.engine import evaluate_rules
 
@@ -393,3 +394,47 @@ def test_french_hold_instant_is_day_month_year_and_local_time() -> None:
     card = card_with(cards_for(patient, "fr", datetime(2026, 11, 18, 10, tzinfo=PARIS)), "MED-DOAC")
     assert "20/11/2026 à 08:30" in (card.detail or "")
     assert "20/11/2026 à 08:30" in card.suggestions[0].label
+
+
+@pytest.mark.parametrize(
+    "kind", [ProcedureKind.CRYOABLATION, ProcedureKind.RADIOFREQUENCY_ABLATION]
+)
+@pytest.mark.parametrize("locale", LOCALES)
+def test_pure_thermal_ablation_summary_does_not_speak_of_cement(kind, locale: str) -> None:
+    patient = facts(procedures=(procedure(kind),))
+    card = card_with(cards_for(patient, locale), "CHECKLIST")
+    assert card.summary.startswith("Thermal ablation:" if locale == "en" else "Thermo-ablation :")
+    cement = "ement" if locale == "en" else "iment"  # Cementoplasty, cement / Cimentoplastie
+    assert cement not in card.summary
+    mixed = facts(procedures=(procedure(kind), procedure()))
+    assert cement in card_with(cards_for(mixed, locale), "CHECKLIST").summary
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_contraindication_card_shows_when_the_condition_was_recorded(locale: str) -> None:
+    recorded = replace(
+        condition("systemic-infection", display="Sepsis"),
+        recorded=datetime(2026, 11, 23, 23, 30, tzinfo=UTC),  # 24/11 00:30 at the site
+    )
+    date_only = replace(
+        condition("skin-infection", display="Cellulitis"),
+        recorded=datetime(2026, 11, 20, tzinfo=timezone(timedelta(hours=14))),  # "2026-11-20"
+    )
+    undated = condition("radiculopathy", display="Sciatica")
+    patient = facts(conditions=(*IN_SCOPE, recorded, date_only, undated))
+    cards = cards_for(patient, locale)
+    sepsis = card_with(cards, "CI-ABS-SYSTEMIC-INFECTION").detail or ""
+    assert shown("2026-11-24", locale) in sepsis and recorded.source.reference in sepsis
+    assert shown("2026-11-20", locale) in (card_with(cards, "CI-ABS-SKIN-INFECTION").detail or "")
+    sciatica = card_with(cards, "CI-REL-RADICULOPATHY").detail or ""
+    assert ("date not recorded" if locale == "en" else "date non renseignée") in sciatica
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_cement_allergy_summary_has_no_doubled_brackets(locale: str) -> None:
+    allergic = condition("cement-allergy", display="Allergie au ciment PMMA")
+    card = card_with(
+        cards_for(facts(conditions=(*IN_SCOPE, allergic)), locale), "CI-ABS-CEMENT-ALLERGY"
+    )
+    assert ") (" not in card.summary
+    assert "Allergie au ciment PMMA" in (card.detail or "")
