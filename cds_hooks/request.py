@@ -141,15 +141,13 @@ def _check_order_context(hook: str, context: Mapping[str, Any]) -> None:
     entries = draft_orders.get("entry")
     if entries is not None and not isinstance(entries, list):
         raise RequestError("'context.draftOrders.entry' must be an array.")
-    if hook != "order-select":
+    if hook != "order-select" or "selections" not in context:
+        # selections is OPTIONAL on order-select (CDS Hooks library): without it, every draft
+        # order is in scope, as on order-sign, so nothing is silently skipped.
         return
-    selections = context.get("selections")
+    selections = context["selections"]
     if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
-        raise RequestError(
-            "'context.selections' is required on order-select and must be an array of "
-            "'Type/id' strings.",
-            "required",
-        )
+        raise RequestError("'context.selections' must be an array of 'Type/id' strings.")
     known = draft_order_references(draft_orders)
     missing = [s for s in selections if s not in known]
     if missing:

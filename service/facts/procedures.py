@@ -1,9 +1,11 @@
 """The target procedures: draft ServiceRequests in scope whose code is in the trigger set.
 
 Scope: on `order-select`, only the ServiceRequests named in `context.selections`
-("ServiceRequest/id"); on `order-sign`, every ServiceRequest in `context.draftOrders`, whatever
-its status. Draft orders are read defensively from raw JSON, NOT rejected by FHIR validation:
-a draft is incomplete by nature, and dropping it would silently switch every check off.
+("ServiceRequest/id", matched as request validation does: `selection_references`), or every one
+when `selections` is absent (it is optional); on `order-sign`, every ServiceRequest in
+`context.draftOrders`, whatever its status. Draft orders are read defensively from raw JSON,
+NOT rejected by FHIR validation: a draft is incomplete by nature, and dropping it would silently
+switch every check off.
 
 One TargetProcedure per kind the order names ("vertebroplasty with radiofrequency ablation"
 gives two). No body site is inferred from the kind: `body_sites` only holds what the order says.
@@ -37,8 +39,8 @@ def service_requests_in_scope(hook: str, context: Any) -> list[dict[str, Any]]:
         and isinstance(entry.get("resource"), dict)
         and entry["resource"].get("resourceType") == "ServiceRequest"
     ]
-    if hook == ORDER_SIGN:
-        return [entry["resource"] for entry in entries]
+    if hook == ORDER_SIGN or (hook == ORDER_SELECT and context.get("selections") is None):
+        return [entry["resource"] for entry in entries]  # no selection: every draft order
     if hook == ORDER_SELECT:
         selections = {s.strip() for s in as_list(context.get("selections")) if isinstance(s, str)}
         # The same matching as request validation (by id or by fullUrl), never a second one.

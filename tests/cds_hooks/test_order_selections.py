@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from cds_hooks.request import draft_order_references, selection_references
+from cds_hooks.errors import RequestError
+from cds_hooks.request import draft_order_references, parse_hook_request, selection_references
 
 
 @pytest.mark.parametrize(
@@ -46,3 +49,48 @@ def test_draft_order_references_are_the_union_over_entries() -> None:
     }
     assert draft_order_references(draft) == {"ServiceRequest/x", "MedicationRequest/m"}
     assert draft_order_references({"entry": "x"}) == set()
+
+
+# --- selections is OPTIONAL on order-select --------------------------------------------
+
+
+def order_select_body(**context: object) -> bytes:
+    body = {
+        "hook": "order-select",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {
+            "userId": "Practitioner/1",
+            "patientId": "p1",
+            "draftOrders": {
+                "resourceType": "Bundle",
+                "entry": [{"resource": {"resourceType": "ServiceRequest", "id": "sr1"}}],
+            },
+            **context,
+        },
+    }
+    return json.dumps(body).encode()
+
+
+def test_order_select_without_selections_is_accepted() -> None:
+    request = parse_hook_request("svc", "order-select", order_select_body())
+    assert "selections" not in request.context
+
+
+@pytest.mark.parametrize(
+    ("selections", "expected"),
+    [
+        (None, "must be an array"),
+        ("ServiceRequest/sr1", "must be an array"),
+        ([1], "must be an array"),
+        (["ServiceRequest/nope"], "'ServiceRequest/nope'"),
+    ],
+)
+def test_selections_present_must_be_valid(selections: object, expected: str) -> None:
+    with pytest.raises(RequestError) as error:
+        parse_hook_request("svc", "order-select", order_select_body(selections=selections))
+    assert expected in error.value.message
+
+
+def test_empty_selections_are_valid() -> None:
+    request = parse_hook_request("svc", "order-select", order_select_body(selections=[]))
+    assert request.context["selections"] == []

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from fhir_builders import VERTEBROPLASTY, service_request
+from fhir_builders import CPT, VERTEBROPLASTY, codeable, service_request
 
 from cds_hooks.request import parse_hook_request
 from service.facts.extract import procedures_in_scope
@@ -78,3 +78,37 @@ def test_an_accepted_selection_is_in_scope(valuesets, all_triggers, entry, selec
     # ...and the service reads exactly that order, not the other one.
     assert [p.kind for p in procedures] == [ProcedureKind.VERTEBROPLASTY]
     assert [p.source.id for p in procedures] == [entry["resource"].get("id")]
+
+
+def order_select_without_selections(entries: list[dict[str, Any]]) -> Any:
+    body = {
+        "hook": "order-select",
+        "hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea",
+        "context": {
+            "userId": "Practitioner/u1",
+            "patientId": "p1",
+            "draftOrders": {"resourceType": "Bundle", "entry": entries},
+        },
+    }
+    return parse_hook_request(
+        "cementoplasty-order-select", "order-select", json.dumps(body).encode()
+    )
+
+
+def test_order_select_without_selections_reads_every_draft_order(valuesets, all_triggers) -> None:
+    entries = [
+        {"resource": service_request(VERTEBROPLASTY, id="a")},
+        {"resource": service_request(codeable(CPT, "20982"), id="b")},
+        {"resource": {"resourceType": "MedicationRequest", "id": "m"}},
+    ]
+    request = order_select_without_selections(entries)
+    procedures = procedures_in_scope(request, valuesets, all_triggers)
+    assert [(p.kind, p.source.id) for p in procedures] == [
+        (ProcedureKind.VERTEBROPLASTY, "a"),
+        (ProcedureKind.RADIOFREQUENCY_ABLATION, "b"),
+    ]
+
+
+def test_order_select_with_empty_selections_reads_nothing(valuesets, all_triggers) -> None:
+    request = order_select([{"resource": service_request(VERTEBROPLASTY, id="a")}], [])
+    assert procedures_in_scope(request, valuesets, all_triggers) == []
