@@ -8,7 +8,10 @@ Choices:
   provisional and differential do: a suspected sepsis is still a reason to stop and look).
 * AllergyIntolerance: clinicalStatus active, or absent; never inactive/resolved, never
   entered-in-error/refuted.
-* Only resources matching a value-set concept are validated and kept.
+* Only resources matching a value-set concept are validated. One that fails strict FHIR
+  validation is still a fact (its status and code were read; these concepts are
+  contraindications, and dropping one would be a silent pass); the problem is recorded as an
+  InvalidResource with `fact_kept`, so the category is not "unavailable".
 """
 
 from __future__ import annotations
@@ -76,8 +79,11 @@ def _one_condition(
         return
     problem = validation_error(resource)
     if problem is not None:
-        invalid.append(InvalidResource(DataCategory.CONDITIONS, resource_ref(resource), problem))
-        return
+        invalid.append(
+            InvalidResource(
+                DataCategory.CONDITIONS, resource_ref(resource), problem, fact_kept=True
+            )
+        )
     recorded = parse_fhir_datetime(resource.get("recordedDate"))
     facts.append(
         ConditionFact(
@@ -119,7 +125,8 @@ def _one_allergy(
         return
     problem = validation_error(resource)
     if problem is not None:
-        invalid.append(InvalidResource(DataCategory.ALLERGIES, resource_ref(resource), problem))
-        return
+        invalid.append(
+            InvalidResource(DataCategory.ALLERGIES, resource_ref(resource), problem, fact_kept=True)
+        )
     display = next((d for d in map(display_of, substances) if d), "allergy")
     facts.append(AllergyFact(concepts=concepts, display=display, source=resource_ref(resource)))

@@ -13,8 +13,12 @@ Choices:
   display ("Warfarin Sodium 5 MG Oral Tablet" -> warfarin), a deliberate, documented fallback.
 * A combination (two ingredients matched) yields one fact per ingredient, without a daily dose
   (dose_problem says so): the dose of each ingredient is not in the Dosage.
-* A reference that cannot be resolved, or a matching resource that fails FHIR validation, is
-  reported as an InvalidResource (category medications), never silently dropped.
+* A reference that cannot be resolved is reported as an InvalidResource (category medications,
+  unavailable), never silently dropped.
+* A matched, active medication whose resource fails strict FHIR validation (no `intent`, a time
+  without a time zone...) is STILL a MedicationFact, read from the fields read here (status,
+  medication, dosage): an anticoagulant in the record is always reported. The validation problem
+  is recorded as an InvalidResource with `fact_kept`, so the category is not "unavailable".
 """
 
 from __future__ import annotations
@@ -158,8 +162,7 @@ def _one(
     if problem is None and medication is not None and not _is_contained(resource, medication):
         problem = validation_error(medication)
     if problem is not None:
-        invalid.append(InvalidResource(DataCategory.MEDICATIONS, source, problem))
-        return
+        invalid.append(InvalidResource(DataCategory.MEDICATIONS, source, problem, fact_kept=True))
 
     display = display_of(concept) or (extra_texts[0] if extra_texts else "") or "medication"
     if len(matches) == 1:

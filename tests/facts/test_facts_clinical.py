@@ -133,13 +133,14 @@ def test_unrelated_conditions_are_not_facts_and_not_validated(valuesets):
     assert facts == [] and invalid == []
 
 
-def test_invalid_matching_condition_is_reported(valuesets):
+def test_invalid_matching_condition_is_kept_and_reported(valuesets):
+    """A sepsis that fails strict validation is still a contraindication: kept, and flagged."""
     resource = condition(codeable(SNOMED, "91302008"))
     resource["subject"] = ["not", "a", "reference"]
     facts, invalid = extract_conditions([resource], valuesets)
-    assert facts == []
+    assert [f.source.id for f in facts] == [resource["id"]]
     assert invalid[0].category is DataCategory.CONDITIONS
-    assert invalid[0].source.id == resource["id"]
+    assert invalid[0].source.id == resource["id"] and invalid[0].fact_kept
 
 
 # ------------------------------------------------------------------------------- allergies

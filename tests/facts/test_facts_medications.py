@@ -245,13 +245,15 @@ def test_unresolvable_reference_is_reported_never_silent(valuesets, all_triggers
     assert DataCategory.MEDICATIONS in facts.unavailable
 
 
-def test_invalid_matching_resource_is_reported(valuesets, all_triggers):
+def test_invalid_matching_resource_is_still_a_medication(valuesets, all_triggers):
+    """An anticoagulant in the record is always reported: the data was obtained."""
     resource = medication_request(codeable(RXNORM, "11289"))
     del resource["intent"]  # required in R4
     facts = meds(valuesets, all_triggers, resource)
-    assert facts.medications == ()
+    assert [m.ingredient for m in facts.medications] == ["warfarin"]
     assert facts.invalid_resources[0].reason.startswith("invalid FHIR R4 MedicationRequest")
-    assert DataCategory.MEDICATIONS in facts.unavailable
+    assert facts.invalid_resources[0].fact_kept
+    assert DataCategory.MEDICATIONS not in facts.unavailable
 
 
 # ---------------------------------------------------------------------------- aspirin dose

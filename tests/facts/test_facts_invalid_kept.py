@@ -1,0 +1,121 @@
+"""A matched resource that fails strict R4 validation is still read: its fact is kept.
+
+An active clopidogrel in a MedicationRequest without `intent` once vanished, leaving only "could
+not be obtained: medications" (false, and naming neither drug nor resource). The fact is now
+kept, the validation problem recorded with `fact_kept`, and the category is not unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+from fhir_builders import (
+    RXNORM,
+    SNOMED,
+    VERTEBROPLASTY,
+    allergy,
+    codeable,
+    condition,
+    dose,
+    hook_request,
+    medication_request,
+    medication_statement,
+    observation,
+    prefetch,
+    service_request,
+)
+
+from service.app import create_app
+from service.config import AuthConfig, Config, FhirConfig
+from service.facts.extract import extract_facts
+from service.facts.model import DataCategory, DrugClass
+from service.storage import Store
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+CLOPIDOGREL = codeable(RXNORM, "32968", "clopidogrel 75 mg")
+
+
+def facts_for(valuesets, triggers, **keys):
+    request = hook_request([service_request(VERTEBROPLASTY)])
+    return extract_facts(request, prefetch(**keys), valuesets, triggers)
+
+
+def test_clopidogrel_order_without_intent_is_a_medication(valuesets, all_triggers) -> None:
+    order = medication_request(CLOPIDOGREL, dosage=[dose(75, "mg", frequency=1)])
+    del order["intent"]
+    facts = facts_for(valuesets, all_triggers, medicationRequests=[order])
+    (medication,) = facts.medications
+    assert medication.ingredient == "clopidogrel"
+    assert DrugClass.CLOPIDOGREL in medication.classes
+    assert medication.daily_dose_mg == 75.0 and medication.source.id == order["id"]
+    (invalid,) = facts.invalid_resources
+    assert invalid.fact_kept and invalid.source.id == order["id"]
+    assert "intent" in invalid.reason
+    assert DataCategory.MEDICATIONS not in facts.unavailable
+
+
+def test_statement_with_a_time_without_zone_is_a_medication(valuesets, all_triggers) -> None:
+    statement = medication_statement(CLOPIDOGREL, effectiveDateTime="2026-11-20T08:00:00")
+    facts = facts_for(valuesets, all_triggers, medicationStatements=[statement])
+    assert [m.ingredient for m in facts.medications] == ["clopidogrel"]
+    assert [i.fact_kept for i in facts.invalid_resources] == [True]
+    assert facts.unavailable == frozenset()
+
+
+def test_unresolved_reference_is_still_unavailable(valuesets, all_triggers) -> None:
+    """Nothing was read from it: that data really could not be obtained."""
+    order = medication_request(None, medicationReference={"reference": "Medication/absent"})
+    facts = facts_for(valuesets, all_triggers, medicationRequests=[order])
+    assert facts.medications == ()
+    assert [i.fact_kept for i in facts.invalid_resources] == [False]
+    assert DataCategory.MEDICATIONS in facts.unavailable
+
+
+def test_invalid_condition_and_allergy_are_kept(valuesets, all_triggers) -> None:
+    sepsis = condition(codeable(SNOMED, "91302008", "Sepsis"), recordedDate="2026-11-20T08:00")
+    cement = allergy(codeable(SNOMED, "427811002"), patient="not a reference")
+    facts = facts_for(valuesets, all_triggers, conditions=[sepsis], allergies=[cement])
+    assert [c.source.id for c in facts.conditions] == [sepsis["id"]]
+    assert [a.source.id for a in facts.allergies] == [cement["id"]]
+    assert {i.category for i in facts.invalid_resources} == {
+        DataCategory.CONDITIONS,
+        DataCategory.ALLERGIES,
+    }
+    assert all(i.fact_kept for i in facts.invalid_resources)
+    assert facts.unavailable == frozenset()
+
+
+def test_invalid_observation_stays_uninterpretable(valuesets, all_triggers) -> None:
+    """A lab value that cannot be trusted is not used: only its existence is reported."""
+    platelets = observation("777-3", 150, "10*3/uL", subject="not a reference")
+    facts = facts_for(valuesets, all_triggers, platelets=[platelets])
+    (lab,) = facts.labs
+    assert not lab.interpretable and "invalid FHIR R4 Observation" in (lab.problem or "")
+
+
+def test_clopidogrel_without_intent_fires_its_card_over_http() -> None:
+    manifest = json.loads((FIXTURES / "manifest.json").read_text("utf-8"))
+    path = "MED-CLOPIDOGREL/plavix-hold-future.json"
+    request = json.loads((FIXTURES / path).read_text("utf-8"))
+    for entry in request["prefetch"]["medicationRequests"]["entry"]:
+        del entry["resource"]["intent"]
+    now = datetime.fromisoformat(manifest["now"])
+    config = Config(
+        auth=AuthConfig(required=False), fhir=FhirConfig(allowed_servers=()), store_url="sqlite://"
+    )
+    app = create_app(config, store=Store("sqlite://"), clock=lambda: now)
+    response = app.test_client().post(
+        "/cds-services/cementoplasty-order-select",
+        data=json.dumps(request),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    rules = {
+        rule
+        for card in response.get_json()["cards"]
+        for rule in card["extension"]["cementoplasty-cds/rules"]
+    }
+    assert rules == set(manifest["fixtures"][path]["expected"])
+    assert "DATA-UNAVAILABLE" not in rules
