@@ -30,6 +30,7 @@ from service.observability import (
 )
 from service.prefetch_templates import prefetch_templates
 from service.storage import Store
+from service.storage.audit_writer import AuditWriter
 from service.valuesets import load_valuesets
 
 log = logging.getLogger("service.app")
@@ -66,15 +67,18 @@ def create_app(
 
     app = Flask("cementoplasty_cds")
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
-    app.extensions["cementoplasty_store"] = store
 
     def store_feedback(service_id: str, items: list[dict[str, Any]]) -> None:
         store.record_feedback(service_id, items)  # committed before the 200 is sent
         for item in items:
             count_feedback(str(item.get("outcome", "unknown")))
 
+    audit_writer = AuditWriter(store)
+    app.extensions["cementoplasty_store"] = store
+    app.extensions["cementoplasty_audit"] = audit_writer
+
     def after_evaluation(record: EvaluationRecord) -> None:
-        _log_and_audit(store, record)
+        _log_and_audit(audit_writer, record)
 
     app.register_blueprint(
         create_blueprint(
@@ -93,7 +97,7 @@ def create_app(
     return app
 
 
-def _log_and_audit(store: Store, record: EvaluationRecord) -> None:
+def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
     request = record.request
     evaluation = record.evaluation
     audit = dict(evaluation.audit) if evaluation else {}
@@ -118,7 +122,7 @@ def _log_and_audit(store: Store, record: EvaluationRecord) -> None:
     )
     if request is None or not audit.get("in_scope"):
         return  # nothing was evaluated: an out-of-scope order or an invalid request
-    store.record_audit(
+    audit_writer.submit(
         {
             "service": record.service_id,
             "hookInstance": request.hook_instance,

@@ -159,18 +159,26 @@ class Store:
 
     def record_audit(self, record: Mapping[str, Any]) -> int:
         """Store one evaluation's audit record; return its id. See the module docstring."""
-        row, rules, cards = _audit_rows(record)
+        return self.record_audits([record])[0]
+
+    def record_audits(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Store several audit records in one transaction (one disk sync); return their ids."""
+        ids = []
         with self.engine.begin() as connection:
-            audit_id = connection.execute(audit.insert().values(**row)).inserted_primary_key[0]
-            if rules:
-                connection.execute(
-                    audit_rule.insert(), [{"audit_id": audit_id, "rule_id": r} for r in rules]
-                )
-            if cards:
-                connection.execute(
-                    audit_card.insert(), [{"audit_id": audit_id, **card} for card in cards]
-                )
-        return int(audit_id)
+            for record in records:
+                row, rules, cards = _audit_rows(record)
+                inserted = connection.execute(audit.insert().values(**row))
+                audit_id = int(inserted.inserted_primary_key[0])
+                if rules:
+                    connection.execute(
+                        audit_rule.insert(), [{"audit_id": audit_id, "rule_id": r} for r in rules]
+                    )
+                if cards:
+                    connection.execute(
+                        audit_card.insert(), [{"audit_id": audit_id, **card} for card in cards]
+                    )
+                ids.append(audit_id)
+        return ids
 
     def audit_records(self, hook_instance: str | None = None) -> list[dict[str, Any]]:
         query = select(audit).order_by(audit.c.id)

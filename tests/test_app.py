@@ -1,0 +1,116 @@
+"""The assembled app: audit records, per-request log line, report, and the feedback loop."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from service.app import create_app
+from service.config import AuthConfig, Config
+from service.report import render_report
+from service.storage import Store
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
+NOW = datetime.fromisoformat(MANIFEST["now"])
+LOW_PLATELETS = "BLEED-PLATELETS-LOW/unit-G-L-at-limit.json"
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store("sqlite://")
+
+
+@pytest.fixture
+def app(store: Store):
+    return create_app(Config(auth=AuthConfig(required=False)), store=store, clock=lambda: NOW)
+
+
+def call(app, fixture: str):
+    body = (FIXTURES / fixture).read_bytes()
+    response = app.test_client().post(
+        "/cds-services/cementoplasty-order-select", data=body, content_type="application/json"
+    )
+    assert response.status_code == 200, response.get_json()
+    return json.loads(body), response.get_json()
+
+
+def test_each_evaluation_is_audited_with_its_rules_cards_and_resources(app, store) -> None:
+    request, response = call(app, LOW_PLATELETS)
+    app.extensions["cementoplasty_audit"].flush()
+
+    (record,) = store.audit_records(request["hookInstance"])
+    assert record["service_id"] == "cementoplasty-order-select"
+    assert record["patient_id"] == request["context"]["patientId"]
+    assert set(record["rule_ids"]) == set(MANIFEST["fixtures"][LOW_PLATELETS]["expected"])
+    assert {(c["uuid"], c["indicator"]) for c in record["cards"]} >= {
+        (c["uuid"], c["indicator"]) for c in response["cards"]
+    }
+    assert any(
+        ref.startswith("Observation/") for ref in record["resources_used"]["BLEED-PLATELETS-LOW"]
+    )
+    assert record["latency_ms"] > 0
+
+
+def test_an_out_of_scope_order_is_not_audited(app, store) -> None:
+    request, response = call(app, "TRIGGER/chest-xray-not-cementoplasty.json")
+    app.extensions["cementoplasty_audit"].flush()
+    assert response == {"cards": []}
+    assert store.audit_records(request["hookInstance"]) == []
+
+
+def test_one_json_log_line_per_request_without_names_or_tokens(app, caplog) -> None:
+    body = json.loads((FIXTURES / LOW_PLATELETS).read_text())
+    body["fhirAuthorization"] = {
+        "access_token": "SECRET-TOKEN-123",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "cds-service",
+    }
+    body["fhirServer"] = "https://ehr.example/fhir"
+    patient = {"resourceType": "Patient", "id": body["context"]["patientId"]}
+    patient["name"] = [{"family": "Dupont-Secret", "given": ["Jeanne"]}]
+    body["prefetch"]["patient"] = patient
+    with caplog.at_level(logging.INFO):
+        response = app.test_client().post("/cds-services/cementoplasty-order-select", json=body)
+    assert response.status_code == 200
+    (line,) = [r for r in caplog.records if r.name == "service.request"]
+    assert line.fields["status"] == 200
+    assert line.fields["hookInstance"] == body["hookInstance"]
+    assert "BLEED-PLATELETS-LOW" in line.fields["rule_ids"]
+    assert line.fields["cards"]["critical"] >= 1
+    everything = "\n".join(
+        r.getMessage() + json.dumps(getattr(r, "fields", {}), default=str) for r in caplog.records
+    )
+    assert "SECRET-TOKEN-123" not in everything
+    assert "Dupont-Secret" not in everything
+
+
+def test_report_counts_fired_accepted_and_overridden(app, store) -> None:
+    _, response = call(app, LOW_PLATELETS)
+    app.extensions["cementoplasty_audit"].flush()
+    critical = next(c for c in response["cards"] if c["indicator"] == "critical")
+    reason = critical["overrideReasons"][0]
+    feedback = {
+        "feedback": [
+            {
+                "card": critical["uuid"],
+                "outcome": "overridden",
+                "overrideReason": {"reason": reason, "userComment": "platelets transfused"},
+                "outcomeTimestamp": "2026-11-26T09:05:00+01:00",
+            }
+        ]
+    }
+    answer = app.test_client().post(
+        "/cds-services/cementoplasty-order-select/feedback", json=feedback
+    )
+    assert answer.status_code == 200
+    report = render_report(store)
+    line = next(row for row in report.splitlines() if "BLEED-PLATELETS-LOW" in row)
+    assert "1" in line
+    assert reason["code"] in report
