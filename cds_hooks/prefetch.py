@@ -248,6 +248,7 @@ class PrefetchResolver:
             unavailable=unavailable,
             referenced=referenced,
             unresolved=unresolved,
+            fetched=tuple(to_fetch) if client is not None else (),
         )
 
     def _from_prefetch(

@@ -64,6 +64,7 @@ class ResolvedPrefetch:
     unavailable: Mapping[str, str]
     referenced: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     unresolved: Mapping[str, str] = field(default_factory=dict)
+    fetched: tuple[str, ...] = ()  # keys asked of the FHIR server (for metrics and logs)
 
     @property
     def nothing_obtained(self) -> bool:

@@ -103,8 +103,10 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
     audit = dict(evaluation.audit) if evaluation else {}
     cards = evaluation.response.cards if evaluation else ()
     unavailable = dict(record.prefetch.unavailable) if record.prefetch else {}
-    for key, reason in unavailable.items():
-        count_fhir_fallback(key, _reason_code(reason))
+    fetched = record.prefetch.fetched if record.prefetch else ()
+    for key in fetched:
+        reason = unavailable.get(key)
+        count_fhir_fallback(key, _reason_code(reason) if reason is not None else None)
     latency_ms = round(record.latency_s * 1000, 2)
     log_request(
         {
@@ -117,6 +119,10 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
             "cards": dict(Counter(card.indicator.value for card in cards)),
             "rule_ids": audit.get("rules", []),
             "data_unavailable": sorted(unavailable),
+            "fhir_fallback": {
+                "calls": len(fetched),
+                "failures": sum(1 for key in fetched if key in unavailable),
+            },
             "error": _ERROR_CODES.get(record.status, "error") if record.status >= 400 else None,
         }
     )

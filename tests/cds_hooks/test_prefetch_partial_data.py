@@ -190,3 +190,11 @@ def test_low_platelets_on_a_first_page_without_fhir_server_still_give_the_critic
     assert "DATA-UNAVAILABLE" in fired  # ...and the missing pages are reported
     low = [c for c in cards if "BLEED-PLATELETS-LOW" in c["extension"]["cementoplasty-cds/rules"]]
     assert low[0]["indicator"] == "critical"
+
+
+@responses.activate
+def test_keys_asked_of_the_fhir_server_are_named_for_metrics() -> None:
+    responses.get(f"{BASE}/Observation?page=2", json=searchset(LATER))
+    assert resolve({"labs": FIRST_PAGE}).fetched == ("labs",)
+    assert resolve({"labs": searchset(PLATELETS_30)}).fetched == ()
+    assert resolve({"labs": FIRST_PAGE}, fhir_server=None).fetched == ()
