@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from service.facts.model import DrugClass, LabKind, ProcedureKind
 from service.valuesets.codeable import codings, normalised_text, texts
-from service.valuesets.text import TextRule
+from service.valuesets.text import TextIndex, TextRule
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -73,6 +73,13 @@ class DrugValueSet:
     atc_prefixes: tuple[tuple[str, frozenset[DrugClass]], ...]  # longest prefix first
     text_rules: tuple[tuple[str, TextRule], ...]  # ingredient -> names (and brands)
     combination_brands: tuple[tuple[tuple[str, ...], TextRule], ...]
+    # Built once from the two above: a text is looked up by its words, not run through one
+    # regex per ingredient (every medication without a known code is matched by text).
+    _text_index: TextIndex[tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rules = [*self.combination_brands, *(((key,), rule) for key, rule in self.text_rules)]
+        object.__setattr__(self, "_text_index", TextIndex(rules))
 
     def match_codings(self, concept: Any) -> list[DrugMatch]:
         found: dict[str, DrugMatch] = {}
@@ -99,12 +106,8 @@ class DrugValueSet:
     def match_text(self, values: Iterable[str]) -> list[DrugMatch]:
         text = normalised_text(list(values))
         found: dict[str, DrugMatch] = {}
-        for ingredients, rule in self.combination_brands:
-            if rule.matches(text):
-                for ingredient in ingredients:
-                    found.setdefault(ingredient, self._match(ingredient, None))
-        for ingredient, rule in self.text_rules:
-            if rule.matches(text):
+        for ingredients in self._text_index.matching(text):  # combinations first, then names
+            for ingredient in ingredients:
                 found.setdefault(ingredient, self._match(ingredient, None))
         return list(found.values())
 
@@ -132,6 +135,10 @@ class ConceptValueSet:
     icd_excluded: tuple[str, ...]
     text_rules: tuple[tuple[str, TextRule], ...]
     drug_class_concepts: tuple[tuple[str, frozenset[DrugClass]], ...] = ()
+    _text_index: TextIndex[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_text_index", TextIndex(self.text_rules))
 
     def match(self, concepts: Iterable[Any], drugs: DrugValueSet | None = None) -> frozenset[str]:
         """Concepts matched by any of the CodeableConcepts; text only if no code matched."""
@@ -157,7 +164,7 @@ class ConceptValueSet:
         if any_code_matched:
             return frozenset(found)
         text = normalised_text([t for concept in concept_list for t in texts(concept)])
-        found.update(name for name, rule in self.text_rules if rule.matches(text))
+        found.update(self._text_index.matching(text))
         return frozenset(found)
 
 

@@ -12,6 +12,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
 
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
 _NON_ALNUM = re.compile(r"[^a-z0-9*]+")
@@ -22,6 +25,17 @@ def normalise(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_ALNUM.sub(" ", stripped.casefold().replace("*", " ")).strip()
+
+
+def _term_words(term: str) -> list[tuple[str, bool]]:
+    """The normalised words of a term, each with whether it is a prefix ("metasta*")."""
+    words: list[tuple[str, bool]] = []
+    for raw_word in term.split():
+        pieces = normalise(raw_word.rstrip("*")).split()  # "l'os" -> "l", "os"
+        words.extend((piece, False) for piece in pieces)
+        if pieces and raw_word.endswith("*"):
+            words[-1] = (words[-1][0], True)
+    return words
 
 
 def _term_pattern(term: str) -> str:
@@ -51,15 +65,20 @@ class TextRule:
 
     groups: tuple[tuple[re.Pattern[str], ...], ...]
     exclusions: re.Pattern[str] | None = None
+    # The first word of the first term of each group: a text can only match the rule if one of
+    # them is a word of the text (see TextIndex).
+    first_words: frozenset[tuple[str, bool]] = frozenset()
 
     @classmethod
     def build(cls, any_of: Sequence[Sequence[str]], exclusions: Iterable[str] = ()) -> TextRule:
         groups = []
+        first_words = set()
         for group in any_of:
             compiled = tuple(p for p in (compile_terms([term]) for term in group) if p is not None)
             if compiled:
                 groups.append(compiled)
-        return cls(tuple(groups), compile_terms(list(exclusions)))
+                first_words.add(_term_words(group[0])[0])
+        return cls(tuple(groups), compile_terms(list(exclusions)), frozenset(first_words))
 
     def matches(self, normalised_text: str) -> bool:
         if not normalised_text or not self.groups:
@@ -67,3 +86,40 @@ class TextRule:
         if self.exclusions is not None and self.exclusions.search(normalised_text):
             return False
         return any(all(p.search(normalised_text) for p in group) for group in self.groups)
+
+
+class TextIndex(Generic[K]):
+    """Many (key, TextRule) pairs matched against one text with a few dict look-ups, not one
+    regex per rule: the rules whose first words are words of the text are the only candidates,
+    and only those run. Exactly the keys whose rule matches, in the order given.
+
+    Why this is exact: a term matches at a word start of the normalised text (whole words of
+    [a-z0-9]), so the first word of the first term of a matching group is a word of the text
+    (or, for a prefix word, the start of one).
+    """
+
+    def __init__(self, rules: Sequence[tuple[K, TextRule]]) -> None:
+        self._rules = tuple(rules)
+        self._exact: dict[str, set[int]] = {}
+        self._prefixes: dict[str, set[int]] = {}
+        for position, (_, rule) in enumerate(self._rules):
+            for word, is_prefix in rule.first_words:
+                table = self._prefixes if is_prefix else self._exact
+                table.setdefault(word, set()).add(position)
+        self._prefix_lengths = sorted({len(prefix) for prefix in self._prefixes})
+
+    def matching(self, normalised_text: str) -> list[K]:
+        if not normalised_text:
+            return []
+        candidates: set[int] = set()
+        for word in set(normalised_text.split()):
+            candidates |= self._exact.get(word, set())
+            for length in self._prefix_lengths:
+                if length > len(word):
+                    break
+                candidates |= self._prefixes.get(word[:length], set())
+        return [
+            self._rules[position][0]
+            for position in sorted(candidates)
+            if self._rules[position][1].matches(normalised_text)
+        ]
