@@ -31,13 +31,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -101,7 +102,18 @@ class Store:
         self.dialect = self.engine.dialect.name
         self._next_jti_purge = 0.0
         self._purge_lock = threading.Lock()
+        self._writer_turn: AbstractContextManager[Any] = (
+            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        )
         create_schema(self.engine)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite, writers in one process take turns: the database
+        allows one writer at a time anyway, and an in-memory database is a single connection
+        that concurrent transactions would otherwise interleave on."""
+        with self._writer_turn, self.engine.begin() as connection:
+            yield connection
 
     def close(self) -> None:
         self.engine.dispose()
@@ -129,7 +141,7 @@ class Store:
         if not rows:
             return 0
         stored = 0
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             for row in rows:
                 statement = (
                     self._insert(feedback)
@@ -164,7 +176,7 @@ class Store:
     def record_audits(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
         """Store several audit records in one transaction (one disk sync); return their ids."""
         ids = []
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             for record in records:
                 row, rules, cards = _audit_rows(record)
                 inserted = connection.execute(audit.insert().values(**row))
@@ -200,7 +212,7 @@ class Store:
     def claim_jti(self, iss: str, jti_value: str, expires_at: int) -> bool:
         """Record a client token id until `expires_at` (Unix s); False if seen and unexpired."""
         now = int(time.time())
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             # A row for the same id that has expired no longer protects anything.
             connection.execute(
                 delete(jti).where(jti.c.iss == iss, jti.c.jti == jti_value, jti.c.expires_at < now)
@@ -219,7 +231,7 @@ class Store:
 
     def purge_expired_jti(self, now: int | None = None) -> int:
         now = int(time.time()) if now is None else now
-        with self.engine.begin() as connection:
+        with self._transaction() as connection:
             return connection.execute(delete(jti).where(jti.c.expires_at < now)).rowcount
 
     def _maybe_purge_jti(self, now: int) -> None:

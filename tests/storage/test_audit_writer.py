@@ -1,0 +1,52 @@
+"""Audit records written off the request path: none lost, also under back-pressure."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from service.storage import Store
+from service.storage import audit_writer as audit_writer_module
+from service.storage.audit_writer import AuditWriter
+
+
+def record(n: int) -> dict:
+    return {
+        "service": "cementoplasty-order-select",
+        "hookInstance": f"hook-{n}",
+        "rules_fired": ["BLEED-PLATELETS-LOW"],
+        "cards": [
+            {"uuid": f"card-{n}", "indicator": "critical", "rule_ids": ["BLEED-PLATELETS-LOW"]}
+        ],
+    }
+
+
+def feedback(n: int) -> dict:
+    return {"card": f"card-{n}", "outcome": "accepted", "outcomeTimestamp": "2026-11-26T09:00:00Z"}
+
+
+@pytest.mark.parametrize("max_queued", [2000, 3])  # 3: most submits fall back to a direct write
+def test_every_record_is_stored_while_feedback_is_written_concurrently(
+    monkeypatch: pytest.MonkeyPatch, max_queued: int
+) -> None:
+    monkeypatch.setattr(audit_writer_module, "MAX_QUEUED", max_queued)
+    store = Store("sqlite://")  # one shared in-memory connection: the hardest case
+    writer = AuditWriter(store)
+
+    def work(offset: int) -> None:
+        for n in range(offset, offset + 100):
+            writer.submit(record(n))
+            if n % 10 == 0:
+                store.record_feedback("cementoplasty-order-select", [feedback(n)])
+
+    threads = [threading.Thread(target=work, args=(i * 1000,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.flush()
+    writer.close()
+
+    assert len(store.audit_records()) == 600
+    assert len(store.feedback_items()) == 60
