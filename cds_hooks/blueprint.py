@@ -30,7 +30,7 @@ from cds_hooks.errors import (
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver
-from cds_hooks.request import parse_hook_request, parse_json_object
+from cds_hooks.request import MAX_JSON_DEPTH, parse_hook_request, parse_json_object
 from cds_hooks.service import (
     CdsService,
     Evaluation,
@@ -217,7 +217,7 @@ def register_error_handlers(app: flask.Flask) -> None:
 
 def parse_feedback(body: bytes) -> list[dict[str, Any]]:
     """Validate a feedback request (CDS Hooks 2.0 "Feedback"); the items, or RequestError."""
-    raw = parse_json_object(body)
+    raw = parse_json_object(body, "feedback body", max_depth=MAX_JSON_DEPTH)
     items = raw.get("feedback")
     if not isinstance(items, list):
         raise RequestError("'feedback' is required and must be an array.", "required")

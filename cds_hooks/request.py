@@ -21,8 +21,16 @@ MAX_JSON_DEPTH = 100
 ORDER_HOOKS = ("order-select", "order-sign")
 
 
-def parse_json_object(body: bytes, what: str = "request body") -> dict[str, Any]:
-    """Decode a UTF-8 JSON object; any other input is a `RequestError`, never a crash."""
+def parse_json_object(
+    body: bytes, what: str = "request body", max_depth: int | None = None
+) -> dict[str, Any]:
+    """Decode a UTF-8 JSON object; any other input is a `RequestError`, never a crash.
+
+    Nesting is bounded by the decoder itself (a RecursionError past Python's recursion limit).
+    `max_depth` adds a tighter bound for bodies that are serialised again (feedback is stored as
+    canonical JSON); a hook request is not walked: at ~180 KB that walk cost a quarter of a
+    typical request, and nothing recurses over a request's arbitrary parts.
+    """
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -46,10 +54,8 @@ def parse_json_object(body: bytes, what: str = "request body") -> dict[str, Any]
         raise RequestError(f"The {what} is not valid JSON{detail}.", "structure") from None
     if not isinstance(value, dict):
         raise RequestError(f"The {what} must be a JSON object.", "structure")
-    if _depth_exceeds(value, MAX_JSON_DEPTH):
-        raise RequestError(
-            f"The {what} is nested deeper than {MAX_JSON_DEPTH} levels.", "structure"
-        )
+    if max_depth is not None and _depth_exceeds(value, max_depth):
+        raise RequestError(f"The {what} is nested deeper than {max_depth} levels.", "structure")
     return value
 
 

@@ -17,6 +17,7 @@ from service.storage import Store
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
 NOW = datetime.fromisoformat(MANIFEST["now"])
+RULES = "cementoplasty-cds/rules"
 LOW_PLATELETS = "BLEED-PLATELETS-LOW/unit-G-L-at-limit.json"
 
 
@@ -114,3 +115,18 @@ def test_report_counts_fired_accepted_and_overridden(app, store) -> None:
     line = next(row for row in report.splitlines() if "BLEED-PLATELETS-LOW" in row)
     assert "1" in line
     assert reason["code"] in report
+
+
+@pytest.mark.parametrize(("depth", "status"), [(400, 200), (5000, 400)])
+def test_deeply_nested_extensions_are_answered_never_a_500(app, depth: int, status: int) -> None:
+    body = json.loads((FIXTURES / LOW_PLATELETS).read_text())
+    body["prefetch"]["platelets"]["entry"][0]["resource"]["extension"] = "__DEEP__"
+    deep = '{"url":"x","extension":[' * depth + '{"url":"x"}' + "]}" * depth
+    data = json.dumps(body).replace('"__DEEP__"', f"[{deep}]")
+    response = app.test_client().post(
+        "/cds-services/cementoplasty-order-select", data=data, content_type="application/json"
+    )
+    assert response.status_code == status
+    if status == 200:  # the unreadable result is reported, not silently dropped
+        rules = {r for c in response.get_json()["cards"] for r in c["extension"][RULES]}
+        assert "BLEED-LAB-UNINTERPRETABLE" in rules

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cds_hooks.errors import RequestError
-from cds_hooks.request import MAX_JSON_DEPTH, parse_hook_request
+from cds_hooks.request import MAX_JSON_DEPTH, parse_hook_request, parse_json_object
 
 AUTH = {
     "access_token": "tok-123",
@@ -151,14 +151,18 @@ def test_deep_nesting_is_a_request_error_not_a_crash() -> None:
     deep = b'{"hook": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     with pytest.raises(RequestError, match="nested"):
         parse(deep)
-    body = select_body()
+
+
+def test_a_depth_bound_applies_where_asked() -> None:
     nested: Any = {}
-    body["context"]["x"] = nested
+    body = {"x": nested}
     for _ in range(MAX_JSON_DEPTH + 5):
         nested["a"] = {}
         nested = nested["a"]
+    raw = json.dumps(body).encode()
+    assert parse_json_object(raw)["x"]  # hook requests: the decoder's own bound only
     with pytest.raises(RequestError, match="nested deeper"):
-        parse(body)
+        parse_json_object(raw, max_depth=MAX_JSON_DEPTH)
 
 
 def test_order_sign_needs_no_selections() -> None:
