@@ -89,8 +89,8 @@ class CementoplastyService:
             raise PatientDataUnavailable(
                 "no patient data could be obtained (no prefetch and no reachable FHIR server)"
             )
-        facts = extract_facts(request, data, self.valuesets, self.config.trigger_procedures)
         now = self.clock()
+        facts = extract_facts(request, data, self.valuesets, self.config.trigger_procedures, now)
         findings = evaluate_rules(facts, self.config.policy, now)
         cards = render_cards(findings, facts, locale, now)
         audit = _audit_record(request, findings, cards, data.unavailable)

@@ -9,6 +9,7 @@ resource sent under an unexpected key is still read. What could not be obtained
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from cds_hooks.service import HookRequest, ResolvedPrefetch
@@ -81,11 +82,13 @@ def extract_facts(
     data: ResolvedPrefetch,
     valuesets: ValueSets,
     trigger_procedures: frozenset[ProcedureKind],
+    now: datetime | None = None,
 ) -> PatientFacts:
+    """The facts; given `now`, only the lab results the rules read are interpreted."""
     procedures = procedures_in_scope(request, valuesets, trigger_procedures)
     resources = collect_resources(data)
     invalid_labs: list[InvalidResource] = []
-    labs = extract_labs(resources["Observation"], valuesets, invalid_labs)
+    labs = extract_labs(resources["Observation"], valuesets, invalid_labs, now)
     index = MedicationIndex(resources["Medication"], data.referenced)
     medications, invalid_meds = extract_medications(
         resources["MedicationRequest"], resources["MedicationStatement"], index, valuesets

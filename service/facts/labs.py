@@ -2,14 +2,16 @@
 
 Only `final`, `amended` and `corrected` count. The date is effectiveDateTime (or
 effectiveInstant), else effectivePeriod.end, else issued (see dates.py for partial dates and time
-zones). Per kind, only the MAX_PER_KIND most recent results are interpreted (and validated): the
-rules read the latest, and a prefetch may hold hundreds of Observations.
+zones). Only what the rules read is interpreted (and validated), since a prefetch may hold hundreds
+of Observations: given "now", per kind the latest result not dated in the future (with any result
+of the same instant) and the few future-dated ones (reported, never used); without "now", the
+MAX_PER_KIND most recent.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +26,11 @@ from service.valuesets.loader import UCUM
 
 USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
 MAX_PER_KIND = 5
+MAX_FUTURE_PER_KIND = 2
+# A result dated later than now + this tolerance is never the latest one: a typo (2062 for 2026)
+# would otherwise hide every real result. One hour absorbs clock skew between the lab system and
+# us; such a result is reported as uninterpretable instead ("dated in the future").
+FUTURE_TOLERANCE = timedelta(hours=1)
 _NEVER = datetime.min.replace(tzinfo=EARLIEST_ZONE)
 
 
@@ -71,6 +78,7 @@ def extract_labs(
     observations: list[dict[str, Any]],
     valuesets: ValueSets,
     invalid: list[InvalidResource] | None = None,
+    now: datetime | None = None,
 ) -> list[LabResult]:
     """The latest usable results of each kind, most recent first.
 
@@ -96,7 +104,7 @@ def extract_labs(
     results: list[LabResult] = []
     for kind, items in candidates.items():
         items.sort(key=lambda item: item[0], reverse=True)
-        for _, date, resource in items[:MAX_PER_KIND]:
+        for _, date, resource in _read_by_rules(items, now):
             try:
                 results.append(interpret(kind, resource, date, valuesets))
             except Exception as exc:  # this resource only: a lab that cannot be trusted
@@ -147,6 +155,19 @@ def _bound_comparator(resource: dict[str, Any]) -> str | None:
     quantity = resource.get("valueQuantity")
     comparator = quantity.get("comparator") if isinstance(quantity, dict) else None
     return comparator if comparator in BOUND_COMPARATORS else None
+
+
+def _read_by_rules(
+    items: list[tuple[datetime, FhirDate | None, dict[str, Any]]], now: datetime | None
+) -> list[tuple[datetime, FhirDate | None, dict[str, Any]]]:
+    """The results of one kind (newest first) that the rules read."""
+    if now is None:
+        return items[:MAX_PER_KIND]
+    not_after = now + FUTURE_TOLERANCE
+    future = [item for item in items if item[0] > not_after][:MAX_FUTURE_PER_KIND]
+    past = [item for item in items if item[0] <= not_after]
+    latest = [item for item in past if item[0] == past[0][0]] if past else []
+    return future + latest
 
 
 def _show(value: Any) -> str:

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from service.facts.dates import EARLIEST_ZONE
+from service.facts.labs import FUTURE_TOLERANCE
 from service.facts.model import (
     AllergyFact,
     ConditionFact,
@@ -26,10 +27,6 @@ from service.rules.finding import Finding, HoldStep
 # 49999.999999 or 50000.000001 still counts as exactly 50 000.
 THRESHOLD_DIGITS = 6
 
-# A result dated later than now + this tolerance is never the latest one: a typo (2062 for 2026)
-# would otherwise hide every real result. One hour absorbs clock skew between the lab system and
-# us; such a result is reported as uninterpretable instead ("dated in the future").
-FUTURE_TOLERANCE = timedelta(hours=1)
 FUTURE_DATED = "future-date"  # `problem_code` in lab_params: the card words it
 
 

@@ -132,3 +132,32 @@ def test_source_reference_and_version(valuesets):
     (lab,) = extract_labs([resource], valuesets)
     assert lab.source.reference == f"Observation/{resource['id']}"
     assert lab.source.version == "3"
+
+
+def test_given_now_only_what_the_rules_read_is_interpreted(valuesets, monkeypatch):
+    from datetime import datetime
+
+    import service.facts.labs as labs_module
+
+    validated: list[str] = []
+    real_validation = labs_module.validation_error
+
+    def counting(resource):
+        validated.append(resource["id"])
+        return real_validation(resource)
+
+    monkeypatch.setattr(labs_module, "validation_error", counting)
+    now = datetime.fromisoformat("2026-11-26T09:00:00+01:00")
+    history = [
+        observation("777-3", 100 + day, "10*3/uL", effective=f"2026-11-{day:02d}T08:00:00+01:00")
+        for day in range(1, 26)
+    ]
+    typo = observation("777-3", 250, "10*3/uL", effective="2062-11-20T08:00:00+01:00")
+    same_instant = observation("777-3", 30, "10*3/uL", effective="2026-11-25T08:00:00+01:00")
+    labs = extract_labs([*history, typo, same_instant], valuesets, now=now)
+
+    assert sorted(lab.source.id for lab in labs) == sorted(
+        [history[-1]["id"], same_instant["id"], typo["id"]]
+    )
+    assert len(validated) == 3  # not one per Observation of the prefetch
+    assert len(extract_labs([*history, typo], valuesets)) == MAX_PER_KIND  # without now
