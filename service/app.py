@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -16,6 +18,8 @@ from flask import Flask
 from cds_hooks.blueprint import EvaluationRecord, create_blueprint, register_error_handlers
 from cds_hooks.cors import install_cors
 from cds_hooks.fhir_client import FhirFetchSettings
+from cds_hooks.prefetch import PrefetchResolver
+from cds_hooks.request import parse_hook_request
 from service.auth_setup import build_authenticate
 from service.cementoplasty import CementoplastyService, Clock, service_definition, site_clock
 from service.config import SUPPORTED_LOCALES, Config, load_config
@@ -63,6 +67,8 @@ def create_app(
         )
         for hook in HOOKS
     ]
+    for service in services:
+        _warm_up(service)
     authenticate = build_authenticate(config, store)
 
     app = Flask("cementoplasty_cds")
@@ -94,7 +100,24 @@ def create_app(
     register_error_handlers(app)
     install_cors(app, config.cors_allowed_origins)
     install_operations_routes(app, store)
+    app.test_client().get("/healthz")  # the first real request finds Flask's paths warm too
     return app
+
+
+WARM_UP_REQUEST = Path(__file__).parent / "warmup_request.json"
+WARM_UP_NOW = datetime.fromisoformat("2026-11-26T09:00:00+01:00")  # the request's own dates
+
+
+def _warm_up(service: CementoplastyService) -> None:
+    """One synthetic evaluation per language at start-up (not audited, not logged): the first
+    real request then finds every model imported, every cache filled, every path run once."""
+    definition = service.definition
+    body = WARM_UP_REQUEST.read_bytes().replace(b'"order-select"', f'"{definition.hook}"'.encode())
+    request = parse_hook_request(definition.id, definition.hook, body)
+    fixed = dataclasses.replace(service, clock=lambda: WARM_UP_NOW)
+    for locale in SUPPORTED_LOCALES:
+        prefetch = PrefetchResolver(request, definition.prefetch, FhirFetchSettings())
+        fixed.evaluate(request, prefetch, locale)
 
 
 def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:

@@ -130,3 +130,20 @@ def test_deeply_nested_extensions_are_answered_never_a_500(app, depth: int, stat
     if status == 200:  # the unreadable result is reported, not silently dropped
         rules = {r for c in response.get_json()["cards"] for r in c["extension"][RULES]}
         assert "BLEED-LAB-UNINTERPRETABLE" in rules
+
+
+def test_the_start_up_warm_up_request_runs_the_whole_pipeline(store) -> None:
+    """If the warm-up request fell out of scope, start-up would warm nothing (silently)."""
+    from service.app import WARM_UP_NOW, WARM_UP_REQUEST
+
+    app = create_app(
+        Config(auth=AuthConfig(required=False)), store=store, clock=lambda: WARM_UP_NOW
+    )
+    response = app.test_client().post(
+        "/cds-services/cementoplasty-order-select",
+        data=WARM_UP_REQUEST.read_bytes(),
+        content_type="application/json",
+    )
+    rules = {r for c in response.get_json()["cards"] for r in c["extension"][RULES]}
+    assert {"MED-CLOPIDOGREL", "TUMOR-CONTROL", "CHECKLIST"} <= rules
+    assert any(rule.startswith(("BLEED-", "IND-", "NONIND-")) for rule in rules)
