@@ -8,10 +8,10 @@ Choices:
   provisional and differential do: a suspected sepsis is still a reason to stop and look).
 * AllergyIntolerance: clinicalStatus active, or absent; never inactive/resolved, never
   entered-in-error/refuted.
-* Only resources matching a value-set concept are validated. One that fails strict FHIR
-  validation is still a fact (its status and code were read; these concepts are
-  contraindications, and dropping one would be a silent pass); the problem is recorded as an
-  InvalidResource with `fact_kept`, so the category is not "unavailable".
+* Neither is validated as a whole FHIR resource: the rules compare no value from them, and the
+  fields read here (statuses, code, reaction substances, recordedDate) are type-checked as they
+  are read. A matched concept is a contraindication whether or not the rest of the resource is
+  valid R4 (dropping it would be a silent pass).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from typing import Any
 from service.facts.dates import parse_fhir_datetime
 from service.facts.model import AllergyFact, ConditionFact, DataCategory, InvalidResource
 from service.facts.refs import as_list, resource_ref, status_codes, unreadable
-from service.facts.validation import validation_error
 from service.valuesets import ValueSets
 from service.valuesets.codeable import display_of
 
@@ -60,7 +59,7 @@ def extract_conditions(
     invalid: list[InvalidResource] = []
     for resource in conditions:
         try:
-            _one_condition(resource, valuesets, facts, invalid)
+            _one_condition(resource, valuesets, facts)
         except Exception as exc:  # this resource only; logged without content
             invalid.append(unreadable(resource, exc, DataCategory.CONDITIONS))
     return facts, invalid
@@ -70,20 +69,12 @@ def _one_condition(
     resource: dict[str, Any],
     valuesets: ValueSets,
     facts: list[ConditionFact],
-    invalid: list[InvalidResource],
 ) -> None:
     if not condition_is_active(resource):
         return
     concepts = valuesets.conditions.match([resource.get("code")])
     if not concepts:
         return
-    problem = validation_error(resource)
-    if problem is not None:
-        invalid.append(
-            InvalidResource(
-                DataCategory.CONDITIONS, resource_ref(resource), problem, fact_kept=True
-            )
-        )
     recorded = parse_fhir_datetime(resource.get("recordedDate"))
     facts.append(
         ConditionFact(
@@ -102,7 +93,7 @@ def extract_allergies(
     invalid: list[InvalidResource] = []
     for resource in allergies:
         try:
-            _one_allergy(resource, valuesets, facts, invalid)
+            _one_allergy(resource, valuesets, facts)
         except Exception as exc:  # this resource only; logged without content
             invalid.append(unreadable(resource, exc, DataCategory.ALLERGIES))
     return facts, invalid
@@ -112,7 +103,6 @@ def _one_allergy(
     resource: dict[str, Any],
     valuesets: ValueSets,
     facts: list[AllergyFact],
-    invalid: list[InvalidResource],
 ) -> None:
     if not allergy_is_active(resource):
         return
@@ -123,10 +113,5 @@ def _one_allergy(
     concepts = valuesets.allergies.match(substances, drugs=valuesets.drugs)
     if not concepts:
         return
-    problem = validation_error(resource)
-    if problem is not None:
-        invalid.append(
-            InvalidResource(DataCategory.ALLERGIES, resource_ref(resource), problem, fact_kept=True)
-        )
     display = next((d for d in map(display_of, substances) if d), "allergy")
     facts.append(AllergyFact(concepts=concepts, display=display, source=resource_ref(resource)))

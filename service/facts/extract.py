@@ -3,7 +3,7 @@
 Resources are taken from every prefetch key by their resourceType (deduplicated by type/id), so a
 resource sent under an unexpected key is still read. What could not be obtained
 (`ResolvedPrefetch.unavailable`, mapped by KEY_CATEGORIES) and what could not be read
-(`invalid_resources`, except those whose fact was still read) end in `PatientFacts.unavailable`.
+(`invalid_resources`) end in `PatientFacts.unavailable`.
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def extract_facts(
     unavailable: set[DataCategory] = {
         KEY_CATEGORIES[key] for key in data.unavailable if key in KEY_CATEGORIES
     }
-    unavailable.update(item.category for item in invalid if not item.fact_kept)
+    unavailable.update(item.category for item in invalid)
     if invalid:
         logger.warning("%d resource(s) could not be read (see invalid_resources)", len(invalid))
     return PatientFacts(

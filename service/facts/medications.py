@@ -15,10 +15,13 @@ Choices:
   (dose_problem says so): the dose of each ingredient is not in the Dosage.
 * A reference that cannot be resolved is reported as an InvalidResource (category medications,
   unavailable), never silently dropped.
-* A matched, active medication whose resource fails strict FHIR validation (no `intent`, a time
-  without a time zone...) is STILL a MedicationFact, read from the fields read here (status,
-  medication, dosage): an anticoagulant in the record is always reported. The validation problem
-  is recorded as an InvalidResource with `fact_kept`, so the category is not "unavailable".
+* MedicationRequest, MedicationStatement and Medication are not validated as whole resources:
+  the fields read here (status, doNotPerform, medication, dosage) are type-checked as they are
+  read, and an anticoagulant in the record is reported even if the rest of the resource is not
+  valid R4 (no `intent`, a time without a time zone...).
+* The one value the rules compare, the aspirin daily dose (>= 160 mg/day), is read only from
+  Dosage elements that are valid R4 (fhir.resources): otherwise the dose is unknown, with the
+  reason in `dose_problem` (-> MED-ASPIRIN-DOSE-UNKNOWN, never an assumed low dose).
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ from typing import Any
 from service.facts.dosage import daily_dose_mg
 from service.facts.model import (
     DataCategory,
+    DrugClass,
     InvalidResource,
     MedicationFact,
     MedicationSourceKind,
 )
 from service.facts.refs import as_list, is_one_of, resource_ref, unreadable
-from service.facts.validation import validation_error
+from service.facts.validation import dosage_error
 from service.valuesets import DrugMatch, ValueSets
 from service.valuesets.codeable import display_of
 
@@ -48,7 +52,6 @@ class MedicationIndex:
         self, medications: list[dict[str, Any]], referenced: Mapping[str, dict[str, Any]]
     ) -> None:
         self._by_ref: dict[str, dict[str, Any]] = {}
-        self._problems: dict[int, str | None] = {}  # by id() of a Medication already validated
         for key, resource in referenced.items():
             if isinstance(resource, dict) and resource.get("resourceType") == "Medication":
                 self._by_ref[_canonical(key)] = resource
@@ -68,13 +71,6 @@ class MedicationIndex:
                     return contained
             return None
         return self._by_ref.get(_canonical(reference))
-
-    def validation_problem(self, medication: dict[str, Any]) -> str | None:
-        """Each Medication is validated once, however many orders point to it (~0.1-0.6 ms)."""
-        key = id(medication)  # the resources outlive this index: ids are not reused meanwhile
-        if key not in self._problems:
-            self._problems[key] = validation_error(medication)
-        return self._problems[key]
 
 
 def _canonical(reference: str) -> str:
@@ -166,15 +162,9 @@ def _one(
             invalid.append(InvalidResource(DataCategory.MEDICATIONS, source, unresolved))
         return
 
-    problem = validation_error(resource)
-    if problem is None and medication is not None and not _is_contained(resource, medication):
-        problem = index.validation_problem(medication)
-    if problem is not None:
-        invalid.append(InvalidResource(DataCategory.MEDICATIONS, source, problem, fact_kept=True))
-
     display = display_of(concept) or (extra_texts[0] if extra_texts else "") or "medication"
     if len(matches) == 1:
-        dose, dose_problem = daily_dose_mg(resource.get(dosage_key))
+        dose, dose_problem = _daily_dose(matches[0], resource.get(dosage_key))
     else:
         dose, dose_problem = None, "combination product: the dose of each ingredient is not given"
     for match in matches:
@@ -204,5 +194,10 @@ def _match_ingredients(medication: dict[str, Any], valuesets: ValueSets) -> list
     return list(found.values())
 
 
-def _is_contained(owner: dict[str, Any], medication: dict[str, Any]) -> bool:
-    return any(medication is c for c in as_list(owner.get("contained")))
+def _daily_dose(match: DrugMatch, dosages: Any) -> tuple[float | None, str | None]:
+    """The daily dose; for aspirin (compared to a threshold) only from valid R4 Dosage elements."""
+    if DrugClass.ASPIRIN in match.classes:
+        problem = dosage_error(dosages)
+        if problem is not None:
+            return None, problem
+    return daily_dose_mg(dosages)

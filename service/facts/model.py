@@ -146,18 +146,16 @@ class TargetProcedure:
 
 @dataclass(frozen=True)
 class InvalidResource:
-    """A resource the rules might need that failed FHIR validation or could not be resolved.
+    """A resource the rules might need that could not be read or resolved.
 
-    Its category is also in `PatientFacts.unavailable`, so DATA-UNAVAILABLE reports it, unless
-    `fact_kept`: the fact was still read from it (an active anticoagulant in a MedicationRequest
-    without `intent` is still reported) and the data was obtained.
+    (A medication reference that resolves to nothing, a resource whose reading raised.) Its
+    category is also in `PatientFacts.unavailable`, so DATA-UNAVAILABLE reports it.
     `reason` names the failing element, never a value (no patient data, no names).
     """
 
     category: DataCategory
     source: ResourceRef
     reason: str
-    fact_kept: bool = False
 
 
 @dataclass(frozen=True)

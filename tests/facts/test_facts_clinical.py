@@ -14,7 +14,6 @@ from fhir_builders import (
 )
 
 from service.facts.clinical import extract_allergies, extract_conditions
-from service.facts.model import DataCategory
 
 
 def concepts_of(valuesets, *resources):
@@ -133,14 +132,13 @@ def test_unrelated_conditions_are_not_facts_and_not_validated(valuesets):
     assert facts == [] and invalid == []
 
 
-def test_invalid_matching_condition_is_kept_and_reported(valuesets):
-    """A sepsis that fails strict validation is still a contraindication: kept, and flagged."""
+def test_matching_condition_that_is_not_valid_r4_is_a_fact(valuesets):
+    """A sepsis with a malformed subject is still a contraindication, and nothing is missing."""
     resource = condition(codeable(SNOMED, "91302008"))
     resource["subject"] = ["not", "a", "reference"]
     facts, invalid = extract_conditions([resource], valuesets)
     assert [f.source.id for f in facts] == [resource["id"]]
-    assert invalid[0].category is DataCategory.CONDITIONS
-    assert invalid[0].source.id == resource["id"] and invalid[0].fact_kept
+    assert invalid == []
 
 
 # ------------------------------------------------------------------------------- allergies
