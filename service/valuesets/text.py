@@ -22,8 +22,11 @@ _NON_ALNUM = re.compile(r"[^a-z0-9*]+")
 
 def normalise(text: str) -> str:
     """'Vertébroplastie  L2/L3' -> 'vertebroplastie l2 l3'."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if text.isascii():  # most displays: no ligature, no accent, NFKD leaves them as they are
+        stripped = text
+    else:
+        decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
+        stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_ALNUM.sub(" ", stripped.casefold().replace("*", " ")).strip()
 
 
