@@ -21,7 +21,6 @@ from service.facts.refs import is_one_of, resource_ref, unreadable
 from service.facts.units import convert
 from service.facts.validation import validation_error
 from service.valuesets import LabSpec, ValueSets
-from service.valuesets.codeable import codings
 from service.valuesets.loader import UCUM
 
 USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
@@ -47,8 +46,23 @@ def observation_date(resource: dict[str, Any]) -> FhirDate | None:
 
 
 def lab_kind(resource: dict[str, Any], valuesets: ValueSets) -> LabKind | None:
-    for system, code, _ in codings(resource.get("code")):
-        kind = valuesets.lab_kind_by_code.get((system, code))
+    """The kind named by the first coding in the value sets (system and code as `codings`
+    reads them). Run on every Observation of the prefetch, hence no intermediate list."""
+    concept = resource.get("code")
+    coding_list = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(coding_list, list):
+        return None
+    by_code = valuesets.lab_kind_by_code
+    for coding in coding_list:
+        if not isinstance(coding, dict):
+            continue
+        system, code = coding.get("system"), coding.get("code")
+        kind = by_code.get(
+            (
+                system.strip() if isinstance(system, str) else "",
+                code.strip() if isinstance(code, str) else "",
+            )
+        )
         if kind is not None:
             return kind
     return None
