@@ -318,17 +318,10 @@ class PrefetchResolver:
     ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         if not self._reference_fields:
             return {}, {}
-        at_hand: dict[str, dict[str, Any]] = {}
-        scanned: list[dict[str, Any]] = []
-        for resource in _all_resources(resources, self._request.context):
-            scanned.append(resource)
-            resource_type, resource_id = resource.get("resourceType"), resource.get("id")
-            if isinstance(resource_type, str) and isinstance(resource_id, str):
-                at_hand[f"{resource_type}/{resource_id}"] = resource
-
+        scanned = list(_all_resources(resources, self._request.context))
         referenced: dict[str, dict[str, Any]] = {}
         unresolved: dict[str, str] = {}
-        wanted: dict[str, str] = {}  # "Type/id" -> resource type expected
+        references: list[str] = []  # "Type/id" of each reference, in the order met
         for resource in scanned:
             for field_name in self._reference_fields:
                 value = resource.get(field_name)
@@ -338,10 +331,22 @@ class PrefetchResolver:
                 parsed = self._parse_reference(reference)
                 if parsed is None:
                     unresolved[reference[:200]] = "reference not on the FHIR server"
-                elif parsed in at_hand:
-                    referenced[parsed] = at_hand[parsed]
                 else:
-                    wanted[parsed] = parsed.split("/", 1)[0]
+                    references.append(parsed)
+        if not references:  # most calls: no index of every resource by "Type/id" to build
+            return referenced, unresolved
+
+        at_hand: dict[str, dict[str, Any]] = {}
+        for resource in scanned:
+            resource_type, resource_id = resource.get("resourceType"), resource.get("id")
+            if isinstance(resource_type, str) and isinstance(resource_id, str):
+                at_hand[f"{resource_type}/{resource_id}"] = resource
+        wanted: dict[str, str] = {}  # "Type/id" -> resource type expected
+        for parsed in references:
+            if parsed in at_hand:
+                referenced[parsed] = at_hand[parsed]
+            else:
+                wanted[parsed] = parsed.split("/", 1)[0]
         if not wanted:
             return referenced, unresolved
 
