@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from typing import Any
@@ -24,7 +25,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         # Each worker builds its own app (and its own database connections) after the fork.
         from service.app import create_app
 
-        return create_app()
+        app = create_app()
+        # Everything built at start-up (FHIR models, value sets, card texts) lives as long as the
+        # worker: move it out of the collector's sight. Full collections walking those ~135 000
+        # objects made one request in twenty take 40-60 ms (benchmark p95/p99).
+        gc.collect()
+        gc.freeze()
+        return app
 
 
 def run_server(config: Config, *, host: str, port: int, workers: int, threads: int) -> int:
