@@ -31,6 +31,7 @@ from service.observability import (
     count_fhir_fallback,
     install_operations_routes,
     log_request,
+    prepare_request_metrics,
 )
 from service.prefetch_templates import prefetch_templates
 from service.storage import Store
@@ -69,6 +70,8 @@ def create_app(
     ]
     for service in services:
         _warm_up(service)
+    prepare_request_metrics([service.definition.id for service in services])
+    store.warm_up()
     authenticate = build_authenticate(config, store)
 
     app = Flask("cementoplasty_cds")

@@ -136,6 +136,16 @@ def log_request(record: Mapping[str, Any]) -> None:
                 CARDS.labels(service=service, indicator=_label(indicator, 20)).inc(count)
 
 
+def prepare_request_metrics(service_ids: list[str]) -> None:
+    """Create the usual label sets at start-up (at zero): under gunicorn each new one opens or
+    grows the worker's metric files, which the first request would otherwise pay for."""
+    for service in service_ids:
+        REQUESTS.labels(service=service, status="200")
+        LATENCY.labels(service=service)
+        for indicator in ("info", "warning", "critical"):
+            CARDS.labels(service=service, indicator=indicator)
+
+
 def count_fhir_fallback(resource_type: str, failure: str | None = None) -> None:
     """One FHIR fallback fetch; `failure` a short reason (e.g. timeout, http-500) if it failed."""
     FHIR_FALLBACK_CALLS.labels(resource_type=_label(resource_type, 40)).inc()

@@ -140,18 +140,44 @@ class Store:
         rows = [_feedback_row(service_id, item, index, now) for index, item in enumerate(items)]
         if not rows:
             return 0
-        stored = 0
         with self._transaction() as connection:
-            for row in rows:
-                statement = (
-                    self._insert(feedback)
-                    .values(**row)
-                    .on_conflict_do_nothing()
-                    .returning(feedback.c.id)
-                )
-                # RETURNING, not rowcount: psycopg 3 may not report a rowcount here.
-                stored += len(connection.execute(statement).all())
+            return self._insert_feedback(connection, rows)
+
+    def _insert_feedback(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        stored = 0
+        for row in rows:
+            statement = (
+                self._insert(feedback)
+                .values(**row)
+                .on_conflict_do_nothing()
+                .returning(feedback.c.id)
+            )
+            # RETURNING, not rowcount: psycopg 3 may not report a rowcount here.
+            stored += len(connection.execute(statement).all())
         return stored
+
+    def warm_up(self) -> None:
+        """Write a sample audit record and feedback item in a transaction that is rolled back:
+        SQLAlchemy compiles and caches the statements now, not during the first requests."""
+        sample_feedback = {
+            "card": "warm-up",
+            "outcome": "accepted",
+            "outcomeTimestamp": "2026-01-01T00:00:00Z",
+        }
+        sample_audit = {
+            "service": "warm-up",
+            "hookInstance": "warm-up",
+            "rules_fired": ["warm-up"],
+            "cards": [{"uuid": "warm-up", "indicator": "info", "rule_ids": ["warm-up"]}],
+        }
+        with self._writer_turn, self.engine.connect() as connection:
+            transaction = connection.begin()
+            try:
+                self._insert_audits(connection, [sample_audit])
+                rows = [_feedback_row("warm-up", sample_feedback, 0, datetime.now(UTC))]
+                self._insert_feedback(connection, rows)
+            finally:
+                transaction.rollback()
 
     def feedback_items(self, service_id: str | None = None) -> list[dict[str, Any]]:
         query = select(feedback).order_by(feedback.c.id)
@@ -175,21 +201,26 @@ class Store:
 
     def record_audits(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
         """Store several audit records in one transaction (one disk sync); return their ids."""
-        ids = []
         with self._transaction() as connection:
-            for record in records:
-                row, rules, cards = _audit_rows(record)
-                inserted = connection.execute(audit.insert().values(**row))
-                audit_id = int(inserted.inserted_primary_key[0])
-                if rules:
-                    connection.execute(
-                        audit_rule.insert(), [{"audit_id": audit_id, "rule_id": r} for r in rules]
-                    )
-                if cards:
-                    connection.execute(
-                        audit_card.insert(), [{"audit_id": audit_id, **card} for card in cards]
-                    )
-                ids.append(audit_id)
+            return self._insert_audits(connection, records)
+
+    def _insert_audits(
+        self, connection: Connection, records: Sequence[Mapping[str, Any]]
+    ) -> list[int]:
+        ids = []
+        for record in records:
+            row, rules, cards = _audit_rows(record)
+            inserted = connection.execute(audit.insert().values(**row))
+            audit_id = int(inserted.inserted_primary_key[0])
+            if rules:
+                connection.execute(
+                    audit_rule.insert(), [{"audit_id": audit_id, "rule_id": r} for r in rules]
+                )
+            if cards:
+                connection.execute(
+                    audit_card.insert(), [{"audit_id": audit_id, **card} for card in cards]
+                )
+            ids.append(audit_id)
         return ids
 
     def audit_records(self, hook_instance: str | None = None) -> list[dict[str, Any]]:

@@ -50,3 +50,9 @@ def test_every_record_is_stored_while_feedback_is_written_concurrently(
 
     assert len(store.audit_records()) == 600
     assert len(store.feedback_items()) == 60
+
+
+def test_warm_up_stores_nothing() -> None:
+    store = Store("sqlite://")
+    store.warm_up()
+    assert store.audit_records() == [] and store.feedback_items() == []
