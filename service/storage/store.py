@@ -207,20 +207,29 @@ class Store:
     def _insert_audits(
         self, connection: Connection, records: Sequence[Mapping[str, Any]]
     ) -> list[int]:
-        ids = []
-        for record in records:
-            row, rules, cards = _audit_rows(record)
-            inserted = connection.execute(audit.insert().values(**row))
-            audit_id = int(inserted.inserted_primary_key[0])
-            if rules:
-                connection.execute(
-                    audit_rule.insert(), [{"audit_id": audit_id, "rule_id": r} for r in rules]
-                )
-            if cards:
-                connection.execute(
-                    audit_card.insert(), [{"audit_id": audit_id, **card} for card in cards]
-                )
-            ids.append(audit_id)
+        """Three statements per batch, whatever its size (insertmanyvalues with RETURNING)."""
+        rows = [_audit_rows(record) for record in records]
+        if not rows:
+            return []
+        inserted = connection.execute(
+            audit.insert().returning(audit.c.id, sort_by_parameter_order=True),
+            [row for row, _, _ in rows],
+        )
+        ids = [int(audit_id) for (audit_id,) in inserted]
+        rule_rows = [
+            {"audit_id": audit_id, "rule_id": rule_id}
+            for audit_id, (_, rules, _) in zip(ids, rows, strict=True)
+            for rule_id in rules
+        ]
+        card_rows = [
+            {"audit_id": audit_id, **card}
+            for audit_id, (_, _, cards) in zip(ids, rows, strict=True)
+            for card in cards
+        ]
+        if rule_rows:
+            connection.execute(audit_rule.insert(), rule_rows)
+        if card_rows:
+            connection.execute(audit_card.insert(), card_rows)
         return ids
 
     def audit_records(self, hook_instance: str | None = None) -> list[dict[str, Any]]:
