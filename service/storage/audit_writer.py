@@ -3,8 +3,8 @@
 A durable commit (fsync) per evaluation cost about a sixth of a typical request's time. The
 writer commits what has queued up in one transaction instead, still with durable commits. The
 audit is not acknowledged to anyone, so the trade is explicit: on a SIGKILL or power loss, the
-records still queued (at most about BATCH_WINDOW_S' worth) are lost; a clean shutdown flushes them. Feedback
-is never written this way: it is committed before its 200.
+records still queued (about BATCH_WINDOW_S' worth) are lost; a clean shutdown flushes them.
+Feedback is never written this way: it is committed before its 200.
 
 When the queue is full (the store is slower than the traffic) the request writes its record itself:
 back-pressure, never a dropped record.
