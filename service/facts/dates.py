@@ -24,6 +24,12 @@ _PATTERN = re.compile(
     r"(?:T(?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?P<fraction>\.\d+)?)?"
     r"(?P<zone>Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
+# The form nearly every date in a prefetch takes: a full dateTime with seconds, at most six
+# fraction digits and a zone. `datetime.fromisoformat` (C) reads it to the same instant as
+# `_PATTERN`; anything else, or anything it refuses, goes through `_PATTERN`.
+_FULL_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,18 @@ def parse_fhir_datetime(value: object) -> FhirDate | None:
         return None
     if not isinstance(value, str):
         return FhirDate(None, None, "unknown", "date is not a string")
+    if _FULL_DATETIME.fullmatch(value):
+        try:
+            instant = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # out of range: `_PATTERN` says so in its own words
+        else:
+            return FhirDate(instant, instant.date(), "time")
+    return _parse_with_pattern(value)
+
+
+def _parse_with_pattern(value: str) -> FhirDate:
+    """Every form FHIR allows (and the problems of those it does not)."""
     match = _PATTERN.match(value.strip())
     if match is None:
         return FhirDate(None, None, "unknown", "date is not a FHIR date")
