@@ -96,41 +96,45 @@ def _token_value(name: str, context: Mapping[str, Any]) -> str:
 
 def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The entry resources of a Bundle, without search-outcome entries."""
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return []
-    resources = []
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        resource = entry.get("resource")
-        if not isinstance(resource, dict):
-            continue
-        search = entry.get("search")
-        if resource.get("resourceType") == "OperationOutcome" or (
-            isinstance(search, dict) and search.get("mode") == "outcome"
-        ):
-            continue
-        resources.append(resource)
-    return resources
+    return _read_entries(bundle)[0]
 
 
 def has_error_outcome(value: Mapping[str, Any]) -> bool:
     """An OperationOutcome, or a Bundle with an OperationOutcome entry of severity error/fatal."""
     if value.get("resourceType") == "OperationOutcome":
         return True
-    entries = value.get("entry") if value.get("resourceType") == "Bundle" else None
+    return value.get("resourceType") == "Bundle" and _read_entries(value)[1]
+
+
+def _read_entries(bundle: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool]:
+    """`bundle_resources` and whether an entry is an error OperationOutcome, in one pass over
+    the entries (a prefetch holds hundreds)."""
+    entries = bundle.get("entry")
     if not isinstance(entries, list):
-        return False
+        return [], False
+    resources = []
+    has_error = False
     for entry in entries:
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if isinstance(resource, dict) and resource.get("resourceType") == "OperationOutcome":
-            issues = resource.get("issue")
-            if isinstance(issues, list) and any(
-                isinstance(i, dict) and i.get("severity") in _ERROR_SEVERITIES for i in issues
-            ):
-                return True
-    return False
+        if not isinstance(entry, dict):
+            continue
+        resource = entry.get("resource")
+        if not isinstance(resource, dict):
+            continue
+        if resource.get("resourceType") == "OperationOutcome":
+            has_error = has_error or _is_error_outcome(resource)
+            continue
+        search = entry.get("search")
+        if isinstance(search, dict) and search.get("mode") == "outcome":
+            continue
+        resources.append(resource)
+    return resources, has_error
+
+
+def _is_error_outcome(outcome: Mapping[str, Any]) -> bool:
+    issues = outcome.get("issue")
+    return isinstance(issues, list) and any(
+        isinstance(i, dict) and i.get("severity") in _ERROR_SEVERITIES for i in issues
+    )
 
 
 @dataclass(frozen=True)
@@ -262,14 +266,16 @@ class PrefetchResolver:
         value = prefetch.get(key)
         held: tuple[dict[str, Any], ...] | None = None  # a prefetched first page
         next_url: str | None = None
-        is_resource = isinstance(value, dict) and isinstance(value.get("resourceType"), str)
-        if is_resource and not has_error_outcome(value):
-            if value["resourceType"] != "Bundle":
-                return [value]
-            next_url = next_link(value)
-            if next_url is None:
-                return bundle_resources(value)
-            held = tuple(bundle_resources(value))
+        resource_type = value.get("resourceType") if isinstance(value, dict) else None
+        if resource_type == "Bundle":
+            entries, has_error = _read_entries(value)
+            if not has_error:
+                next_url = next_link(value)
+                if next_url is None:
+                    return entries
+                held = tuple(entries)
+        elif isinstance(resource_type, str) and resource_type != "OperationOutcome":
+            return [value]
         # Absent, malformed, an error outcome, or a first page: the FHIR server must answer.
         try:
             relative = render_template(template, self._request.context)
