@@ -51,29 +51,29 @@ def collect_resources(data: ResolvedPrefetch) -> dict[str, list[dict[str, Any]]]
     by_type: dict[str, list[dict[str, Any]]] = {t: [] for t in _TYPES}
     seen: set[tuple[str, str]] = set()
 
-    def add(resource: Any) -> None:
-        if not isinstance(resource, dict):
-            return
-        resource_type = resource.get("resourceType")
-        if not isinstance(resource_type, str):  # a list or an object is unhashable
-            return
-        if resource_type == "Bundle":  # a key sent as a Bundle that was not unpacked
-            for entry in resource.get("entry") or ():
-                if isinstance(entry, dict):
-                    add(entry.get("resource"))
-            return
-        if resource_type not in by_type:
-            return
-        resource_id = resource.get("id")
-        if isinstance(resource_id, str):
-            if (resource_type, resource_id) in seen:
-                return
-            seen.add((resource_type, resource_id))
-        by_type[resource_type].append(resource)
+    def add(resources: Any) -> None:
+        for resource in resources:
+            if not isinstance(resource, dict):
+                continue
+            resource_type = resource.get("resourceType")
+            if not isinstance(resource_type, str):  # a list or an object is unhashable
+                continue
+            if resource_type == "Bundle":  # a key sent as a Bundle that was not unpacked
+                entries = resource.get("entry") or ()
+                add(entry.get("resource") for entry in entries if isinstance(entry, dict))
+                continue
+            kept = by_type.get(resource_type)
+            if kept is None:
+                continue
+            resource_id = resource.get("id")
+            if isinstance(resource_id, str):
+                if (resource_type, resource_id) in seen:
+                    continue
+                seen.add((resource_type, resource_id))
+            kept.append(resource)
 
     for resources in data.resources.values():
-        for resource in resources or ():
-            add(resource)
+        add(resources or ())
     return by_type
 
 
