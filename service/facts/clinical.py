@@ -16,11 +16,12 @@ Choices:
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from service.facts.dates import parse_fhir_datetime
 from service.facts.model import AllergyFact, ConditionFact, DataCategory, InvalidResource
-from service.facts.refs import as_list, resource_ref, status_codes, unreadable
+from service.facts.refs import as_list, read_each, resource_ref, status_codes
 from service.valuesets import ValueSets
 from service.valuesets.codeable import display_of
 
@@ -55,63 +56,39 @@ def allergy_is_active(resource: dict[str, Any]) -> bool:
 def extract_conditions(
     conditions: list[dict[str, Any]], valuesets: ValueSets
 ) -> tuple[list[ConditionFact], list[InvalidResource]]:
-    facts: list[ConditionFact] = []
-    invalid: list[InvalidResource] = []
-    for resource in conditions:
-        try:
-            _one_condition(resource, valuesets, facts)
-        except Exception as exc:  # this resource only; logged without content
-            invalid.append(unreadable(resource, exc, DataCategory.CONDITIONS))
-    return facts, invalid
+    return read_each(conditions, partial(_one_condition, valuesets), DataCategory.CONDITIONS)
 
 
-def _one_condition(
-    resource: dict[str, Any],
-    valuesets: ValueSets,
-    facts: list[ConditionFact],
-) -> None:
+def _one_condition(valuesets: ValueSets, resource: dict[str, Any]) -> ConditionFact | None:
     if not condition_is_active(resource):
-        return
+        return None
     concepts = valuesets.conditions.match([resource.get("code")])
     if not concepts:
-        return
+        return None
     recorded = parse_fhir_datetime(resource.get("recordedDate"))
-    facts.append(
-        ConditionFact(
-            concepts=concepts,
-            display=display_of(resource.get("code")) or "condition",
-            source=resource_ref(resource),
-            recorded=recorded.instant if recorded is not None else None,
-        )
+    return ConditionFact(
+        concepts=concepts,
+        display=display_of(resource.get("code")) or "condition",
+        source=resource_ref(resource),
+        recorded=recorded.instant if recorded is not None else None,
     )
 
 
 def extract_allergies(
     allergies: list[dict[str, Any]], valuesets: ValueSets
 ) -> tuple[list[AllergyFact], list[InvalidResource]]:
-    facts: list[AllergyFact] = []
-    invalid: list[InvalidResource] = []
-    for resource in allergies:
-        try:
-            _one_allergy(resource, valuesets, facts)
-        except Exception as exc:  # this resource only; logged without content
-            invalid.append(unreadable(resource, exc, DataCategory.ALLERGIES))
-    return facts, invalid
+    return read_each(allergies, partial(_one_allergy, valuesets), DataCategory.ALLERGIES)
 
 
-def _one_allergy(
-    resource: dict[str, Any],
-    valuesets: ValueSets,
-    facts: list[AllergyFact],
-) -> None:
+def _one_allergy(valuesets: ValueSets, resource: dict[str, Any]) -> AllergyFact | None:
     if not allergy_is_active(resource):
-        return
+        return None
     substances = [resource.get("code")]
     for reaction in as_list(resource.get("reaction")):
         if isinstance(reaction, dict):
             substances.append(reaction.get("substance"))
     concepts = valuesets.allergies.match(substances, drugs=valuesets.drugs)
     if not concepts:
-        return
+        return None
     display = next((d for d in map(display_of, substances) if d), "allergy")
-    facts.append(AllergyFact(concepts=concepts, display=display, source=resource_ref(resource)))
+    return AllergyFact(concepts=concepts, display=display, source=resource_ref(resource))

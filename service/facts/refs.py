@@ -7,9 +7,12 @@ These readers check types first, so a malformed element reads as absent, never a
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from service.facts.model import DataCategory, InvalidResource, ResourceRef
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +59,23 @@ def unreadable(resource: dict[str, Any], exc: Exception, category: DataCategory)
         type(exc).__name__,
     )
     return InvalidResource(category, source, f"could not be read ({type(exc).__name__})")
+
+
+def read_each(
+    resources: list[dict[str, Any]],
+    read_one: Callable[[dict[str, Any]], T | None],
+    category: DataCategory,
+) -> tuple[list[T], list[InvalidResource]]:
+    """`read_one` over every resource: its facts (None: not one the rules read), and the
+    resources whose reading raised, each reported as invalid instead of failing the call."""
+    facts: list[T] = []
+    invalid: list[InvalidResource] = []
+    for resource in resources:
+        try:
+            fact = read_one(resource)
+        except Exception as exc:  # this resource only; logged without content
+            invalid.append(unreadable(resource, exc, category))
+            continue
+        if fact is not None:
+            facts.append(fact)
+    return facts, invalid
