@@ -4,14 +4,12 @@ on SQLite and on the local PostgreSQL; the restarted service is ready (/readyz 2
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import requests
 from reliability_support import (
@@ -24,37 +22,9 @@ from reliability_support import (
 
 pytestmark = pytest.mark.e2e
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 WRITERS = 4
 WRITE_BEFORE_KILL_S = 1.5
 MAX_WRITE_S = 20.0  # a writer stops by itself at the latest after this
-
-
-def _postgres_reachable() -> bool:
-    try:
-        with psycopg.connect(POSTGRES_ADMIN, connect_timeout=3):
-            return True
-    except psycopg.Error:
-        return False
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/store.sqlite3"
-        return
-    if not _postgres_reachable():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL on 127.0.0.1:5432 is unreachable (required in CI)")
-        pytest.skip("PostgreSQL on 127.0.0.1:5432 is unreachable")
-    name = f"cds_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
