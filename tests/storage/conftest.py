@@ -1,1 +1,0 @@
-"""Every storage test runs on SQLite and on the local PostgreSQL (`store_url`, tests/conftest.py)."""
