@@ -6,13 +6,13 @@ contract; it holds no clinical logic of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from cds_hooks.cards import CdsResponse
+from cds_hooks.cards import Card, CdsResponse
 from cds_hooks.service import (
     Evaluation,
     HookRequest,
@@ -20,10 +20,11 @@ from cds_hooks.service import (
     PrefetchSource,
     ServiceDefinition,
 )
-from service.cards.render import render_cards
+from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Config
 from service.facts.extract import extract_facts, procedures_in_scope
 from service.rules.engine import RULESET_VERSION, evaluate_rules
+from service.rules.finding import Finding
 from service.valuesets import ValueSets
 
 SERVICE_IDS = {
@@ -98,12 +99,11 @@ class CementoplastyService:
 
 
 def _audit_record(
-    request: HookRequest, findings: Any, cards: Any, unavailable: Mapping[str, str]
+    request: HookRequest,
+    findings: Sequence[Finding],
+    cards: Sequence[Card],
+    unavailable: Mapping[str, str],
 ) -> dict[str, Any]:
-    rule_of_card = {}
-    for card in cards:
-        for rule_id in (card.extension or {}).get("cementoplasty-cds/rules", []):
-            rule_of_card[rule_id] = card.uuid
     return {
         "ruleset": RULESET_VERSION,
         "in_scope": True,
@@ -113,7 +113,7 @@ def _audit_record(
             {
                 "uuid": card.uuid,
                 "indicator": card.indicator.value,
-                "rules": list((card.extension or {}).get("cementoplasty-cds/rules", [])),
+                "rules": list((card.extension or {}).get(RULES_EXTENSION, [])),
             }
             for card in cards
         ],
