@@ -10,16 +10,35 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
+R = TypeVar("R")
 
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
 _NON_ALNUM = re.compile(r"[^a-z0-9*]+")
 
+# Displays repeat from one call to the next (the same drug and condition names across
+# patients), so results are remembered by text; only short texts, so that the memory is bounded
+# (entries x length) whatever a request holds.
+MEMO_ENTRIES = 4096
+MEMO_MAX_CHARS = 300
 
+
+def remembered(function: Callable[[str], R]) -> Callable[[str], R]:
+    """`function` (pure, of one string) with its results for short strings remembered."""
+    cached = lru_cache(maxsize=MEMO_ENTRIES)(function)
+
+    def lookup(text: str) -> R:
+        return cached(text) if len(text) <= MEMO_MAX_CHARS else function(text)
+
+    return lookup
+
+
+@remembered
 def normalise(text: str) -> str:
     """'Vertébroplastie  L2/L3' -> 'vertebroplastie l2 l3'."""
     if text.isascii():  # most displays: no ligature, no accent, NFKD leaves them as they are
@@ -110,10 +129,14 @@ class TextIndex(Generic[K]):
                 table = self._prefixes if is_prefix else self._exact
                 table.setdefault(word, set()).add(position)
         self._prefix_lengths = sorted({len(prefix) for prefix in self._prefixes})
+        self._remembered = remembered(self._matching)
 
     def matching(self, normalised_text: str) -> list[K]:
+        return list(self._remembered(normalised_text))
+
+    def _matching(self, normalised_text: str) -> tuple[K, ...]:
         if not normalised_text:
-            return []
+            return ()
         candidates: set[int] = set()
         for word in set(normalised_text.split()):
             candidates |= self._exact.get(word, set())
@@ -121,8 +144,8 @@ class TextIndex(Generic[K]):
                 if length > len(word):
                     break
                 candidates |= self._prefixes.get(word[:length], set())
-        return [
+        return tuple(
             self._rules[position][0]
             for position in sorted(candidates)
             if self._rules[position][1].matches(normalised_text)
-        ]
+        )
