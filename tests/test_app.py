@@ -147,3 +147,21 @@ def test_the_start_up_warm_up_request_runs_the_whole_pipeline(store) -> None:
     rules = {r for c in response.get_json()["cards"] for r in c["extension"][RULES]}
     assert {"MED-CLOPIDOGREL", "TUMOR-CONTROL", "CHECKLIST"} <= rules
     assert any(rule.startswith(("BLEED-", "IND-", "NONIND-")) for rule in rules)
+
+
+def test_the_warm_up_request_has_the_size_of_a_busy_patients_prefetch() -> None:
+    """Its size is what grows the worker's heap at start-up instead of in the first call."""
+    from cds_hooks.request import parse_hook_request
+    from service.app import _warm_up_body
+
+    body = _warm_up_body("order-sign")
+    request = parse_hook_request("cementoplasty-order-sign", "order-sign", body)
+    assert request.hook == "order-sign"
+    assert len(body) >= 150_000
+    ids = [
+        (entry["resource"]["resourceType"], entry["resource"]["id"])
+        for value in request.prefetch.values()
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle"
+        for entry in value["entry"]
+    ]
+    assert len(ids) >= 200 and len(set(ids)) == len(ids)  # distinct resources, all read
