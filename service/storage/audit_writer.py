@@ -28,9 +28,10 @@ log = logging.getLogger("service.storage.audit")
 
 MAX_QUEUED = 2000
 MAX_BATCH = 200
-# After the first record of a batch, wait this long for more: at a few hundred evaluations a
-# second, one commit per batch instead of one per record keeps the writer's CPU (which competes
-# with requests for the GIL) low. It is also the most a SIGKILL can lose beyond the queue.
+# After the first record of a batch, sleep this long while more queue up: at a few hundred
+# evaluations a second, one commit per batch instead of one per record keeps the writer's CPU
+# (which competes with requests for the GIL) low. It is also the most a SIGKILL can lose beyond
+# the queue.
 BATCH_WINDOW_S = 0.05
 
 
@@ -61,21 +62,20 @@ class AuditWriter:
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
+            first = self._queue.get()  # asleep until there is something to write
+            if first is not None and "__flush__" not in first:
+                # Let the batch gather while asleep: waiting on the queue instead woke this thread
+                # at every record, a context switch and a GIL hand-off inside the next request.
+                time.sleep(BATCH_WINDOW_S)
             batch = [first]
-            window_ends = time.monotonic() + BATCH_WINDOW_S
-            while len(batch) < MAX_BATCH and "__flush__" not in batch[-1]:
+            while len(batch) < MAX_BATCH and batch[-1] is not None:
                 try:
-                    item = self._queue.get(timeout=max(0.0, window_ends - time.monotonic()))
+                    batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if item is None:
-                    self._write(batch)
-                    return
-                batch.append(item)
-            self._write(batch)
+            self._write([item for item in batch if item is not None])
+            if batch[-1] is None:
+                return
 
     def _write(self, batch: list[Mapping[str, Any]]) -> None:
         records = [r for r in batch if "__flush__" not in r]

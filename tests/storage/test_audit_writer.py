@@ -56,3 +56,28 @@ def test_warm_up_stores_nothing() -> None:
     store = Store("sqlite://")
     store.warm_up()
     assert store.audit_records() == [] and store.feedback_items() == []
+
+
+def test_a_burst_is_written_in_one_batch_and_close_writes_what_is_queued(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One commit (one disk sync) for records that arrive within the batch window."""
+    monkeypatch.setattr(audit_writer_module, "BATCH_WINDOW_S", 0.5)
+    store = Store("sqlite://")
+    batches: list[int] = []
+    real_record_audits = store.record_audits
+
+    def counting(records):
+        batches.append(len(records))
+        return real_record_audits(records)
+
+    monkeypatch.setattr(store, "record_audits", counting)
+    writer = AuditWriter(store)
+    for n in range(50):
+        writer.submit(record(n))
+    writer.flush()
+    for n in range(50, 60):
+        writer.submit(record(n))
+    writer.close()
+    assert batches[0] == 50
+    assert sum(batches) == 60 and len(store.audit_records()) == 60
