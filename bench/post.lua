@@ -6,6 +6,15 @@ wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = "application/json"
 
+-- BENCH_ONE_REQUEST=1: stop after the first response (the first request after start-up, timed
+-- exactly as the steady-state runs time theirs). Defined only then: a response() callback makes
+-- wrk parse every response.
+if os.getenv("BENCH_ONE_REQUEST") == "1" then
+  function response(status, headers, body)
+    wrk.thread:stop()
+  end
+end
+
 -- One line the runner parses: totals, errors and the exact histogram (microseconds -> count).
 function done(summary, latency, requests)
   local buckets = {}

@@ -81,8 +81,10 @@ def run_wrk(
     threads: int,
     duration_s: float,
     timeout_s: float = 10,
+    one_request: bool = False,
 ) -> LatencySample:
-    """POST `body` to `url` for `duration_s` seconds; bounded by a subprocess timeout."""
+    """POST `body` to `url` for `duration_s` seconds (or only once: `one_request`, with one
+    connection); bounded by a subprocess timeout."""
     command = [
         wrk,
         f"-t{threads}",
@@ -93,7 +95,7 @@ def run_wrk(
         str(LUA_SCRIPT),
         url,
     ]
-    env = {**os.environ, "BENCH_BODY": str(body)}
+    env = {**os.environ, "BENCH_BODY": str(body), "BENCH_ONE_REQUEST": "1" if one_request else ""}
     try:
         completed = subprocess.run(
             command, capture_output=True, text=True, env=env, timeout=duration_s + timeout_s + 30
