@@ -71,6 +71,7 @@ def create_app(
     ]
     for service in services:
         _warm_up(service)
+    _warm_up_http(services, config)
     prepare_request_metrics([service.definition.id for service in services])
     store.warm_up()
     authenticate = build_authenticate(config, store)
@@ -127,6 +128,28 @@ def _warm_up(service: CementoplastyService) -> None:
     for locale in SUPPORTED_LOCALES:
         prefetch = PrefetchResolver(request, definition.prefetch, FhirFetchSettings())
         fixed.evaluate(request, prefetch, locale)
+
+
+def _warm_up_http(services: list[CementoplastyService], config: Config) -> None:
+    """Each hook endpoint called once through a throwaway app built like the real one but with no
+    authentication, log or audit (nothing to count, nothing to bypass): the real app's first call
+    then finds the HTTP path run once too (request parsing, the blueprint, the response)."""
+    scratch = Flask("cementoplasty_cds_warm_up")
+    scratch.register_blueprint(
+        create_blueprint(
+            services,
+            fhir=FhirFetchSettings(),  # no FHIR server allowed: the warm-up never calls one
+            supported_locales=SUPPORTED_LOCALES,
+            default_locale=config.locale_default,
+        )
+    )
+    client = scratch.test_client()
+    for service in services:
+        client.post(
+            f"/cds-services/{service.definition.id}",
+            data=_warm_up_body(service.definition.hook),
+            content_type="application/json",
+        )
 
 
 def _warm_up_body(hook: str) -> bytes:

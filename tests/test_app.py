@@ -165,3 +165,25 @@ def test_the_warm_up_request_has_the_size_of_a_busy_patients_prefetch() -> None:
         for entry in value["entry"]
     ]
     assert len(ids) >= 200 and len(set(ids)) == len(ids)  # distinct resources, all read
+
+
+def test_start_up_calls_nothing_that_is_logged_audited_or_counted(store, caplog) -> None:
+    """The warm-up goes through the hook endpoint of a throwaway app, never the real one."""
+    from prometheus_client import REGISTRY
+
+    def served() -> float:
+        return sum(
+            sample.value
+            for metric in REGISTRY.collect()
+            if metric.name == "cds_requests"
+            for sample in metric.samples
+            if sample.name == "cds_requests_total"
+        )
+
+    before = served()
+    with caplog.at_level(logging.INFO):
+        app = create_app(Config(auth=AuthConfig(required=False)), store=store)
+    app.extensions["cementoplasty_audit"].flush()
+    assert store.audit_records() == []
+    assert [r for r in caplog.records if r.name == "service.request"] == []
+    assert served() == before
