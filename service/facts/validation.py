@@ -46,7 +46,9 @@ class ValidationMemo:
     The key is a SHA-256 of the content serialised with sorted keys, so two contents share an
     outcome only when they are the same JSON, types included (5 and "5", 1 and 1.0 and true all
     differ); the digest cannot be forced to collide, so no crafted resource borrows another's
-    "valid". A content orjson cannot serialise (an integer beyond 64 bits) is never remembered.
+    "valid". Never remembered: a content orjson cannot serialise (an integer beyond 64 bits), or
+    whose serialisation holds `null` (NaN and infinities are written so: a FHIR server's answer
+    may hold them).
     Least recently used outcomes go first; safe across threads.
     """
 
@@ -59,6 +61,8 @@ class ValidationMemo:
         try:
             canonical = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
         except (TypeError, orjson.JSONEncodeError):
+            return validate()
+        if b"null" in canonical:  # orjson writes NaN and infinities as null too: not the same JSON
             return validate()
         key = hashlib.sha256(kind.encode() + b"\0" + canonical).digest()
         with self._lock:
@@ -146,14 +150,22 @@ def _validate_dosages(dosages: list[Any]) -> str | None:
     return None
 
 
+# Element paths are made of the request's own keys: each is cut, so that a reason (logged, and
+# kept in the memo) stays short whatever the keys' length.
+MAX_PATH_CHARS = 64
+
+
 def _summary(prefix: str, exc: Exception) -> str:
-    """`prefix`, then the failing element paths (at most 3): never a value."""
+    """`prefix`, then the failing element paths (at most 3, each cut short): never a value."""
     errors = getattr(exc, "errors", None)
     if not callable(errors):
         return f"{prefix} ({type(exc).__name__})"
     try:
         paths = sorted(
-            {".".join(str(p) for p in error.get("loc", ())) or "(resource)" for error in errors()}
+            {
+                (".".join(str(p) for p in error.get("loc", ())) or "(resource)")[:MAX_PATH_CHARS]
+                for error in errors()
+            }
         )
     except Exception:
         paths = []

@@ -101,3 +101,23 @@ def test_dosages_are_remembered_by_content(monkeypatch) -> None:
     assert validation.dosage_error(good) is None
     assert validation.dosage_error(bad) is not None
     assert len(validation._memo) == 2
+
+
+def test_non_finite_numbers_never_borrow_the_outcome_of_a_null(validations) -> None:
+    """orjson writes NaN and infinities as null: such contents are validated every time."""
+    with_null = observation("777-3", None, None, valueQuantity={"value": None, "unit": "G/L"})
+    assert validation.validation_error(with_null) is None
+    for number in (float("inf"), float("-inf"), float("nan")):
+        twin = {**with_null, "valueQuantity": {"value": number, "unit": "G/L"}}
+        assert validation.validation_error(twin) is not None, number
+    assert validation.validation_error(with_null) is None
+    assert len(validations) == 5
+
+
+def test_a_reason_stays_short_whatever_the_keys(validations) -> None:
+    """The reason is logged and remembered: a client's 100 000-character key is cut."""
+    resource = observation("777-3", 150, "10*3/uL")
+    resource["code"]["coding"][0]["x" * 100_000] = 1
+    reason = validation.validation_error(resource)
+    assert reason is not None and "invalid FHIR R4 Observation" in reason
+    assert len(reason) < 400
