@@ -145,11 +145,13 @@ def _warm_up_http(services: list[CementoplastyService], config: Config) -> None:
     )
     client = scratch.test_client()
     for service in services:
-        client.post(
+        response = client.post(
             f"/cds-services/{service.definition.id}",
             data=_warm_up_body(service.definition.hook),
             content_type="application/json",
         )
+        if response.status_code != 200:  # the service still starts; its first call is slower
+            log.warning("warm-up of %s: HTTP %d", service.definition.id, response.status_code)
 
 
 def _warm_up_body(hook: str) -> bytes:

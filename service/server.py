@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import logging
 import os
@@ -49,13 +48,14 @@ def share_one_malloc_heap() -> bool:
     worker's 8 threads page-faults its heap into existence (~250 faults, milliseconds on a
     virtual machine) although the start-up warm-up already grew the main heap. The threads take
     turns on the GIL anyway, so sharing one heap costs no parallelism, and it also keeps the
-    resident memory down. An operator's own MALLOC_ARENA_MAX is left as it is; on a C library
-    other than glibc this does nothing. True when the limit was set here.
+    resident memory down. An operator's own limit (MALLOC_ARENA_MAX, or arena_max in
+    GLIBC_TUNABLES) is left as it is; on a C library other than glibc this does nothing. True
+    when the limit was set here.
     """
-    if os.environ.get("MALLOC_ARENA_MAX"):
+    if "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the C library this process already uses
         return bool(libc.mallopt(_M_ARENA_MAX, 1))
     except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
         logging.getLogger(__name__).info("malloc arena limit not set (not glibc)")

@@ -63,9 +63,10 @@ class AuditWriter:
     def _run(self) -> None:
         while True:
             first = self._queue.get()  # asleep until there is something to write
-            if first is not None and "__flush__" not in first:
+            if first is not None and "__flush__" not in first and self._queue.qsize() < MAX_BATCH:
                 # Let the batch gather while asleep: waiting on the queue instead woke this thread
                 # at every record, a context switch and a GIL hand-off inside the next request.
+                # With a full batch already waiting (a backlog), write at once.
                 time.sleep(BATCH_WINDOW_S)
             batch = [first]
             while len(batch) < MAX_BATCH and batch[-1] is not None:
