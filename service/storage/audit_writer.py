@@ -86,6 +86,10 @@ class AuditWriter:
             except SQLAlchemyError as exc:
                 # The store is down: keep serving cards; the log says how many were lost.
                 log.error("audit batch of %d not stored: %s", len(records), type(exc).__name__)
+            except Exception:
+                # A record the store refuses (a bug): this batch is lost and logged, but the
+                # writer lives on, or every later record would wait in the queue for nothing.
+                log.exception("audit batch of %d not stored", len(records))
         for marker in batch:
             if "__flush__" in marker:
                 marker["__flush__"].set()

@@ -81,3 +81,14 @@ def test_a_burst_is_written_in_one_batch_and_close_writes_what_is_queued(
     writer.close()
     assert batches[0] == 50
     assert sum(batches) == 60 and len(store.audit_records()) == 60
+
+
+def test_the_writer_survives_a_batch_the_store_refuses() -> None:
+    store = Store("sqlite://")
+    writer = AuditWriter(store)
+    writer.submit({"hookInstance": "no-service"})  # the store refuses it (ValueError)
+    writer.flush()
+    writer.submit(record(1))
+    writer.flush()
+    writer.close()
+    assert [r["hook_instance"] for r in store.audit_records()] == ["hook-1"]
