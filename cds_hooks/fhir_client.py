@@ -7,7 +7,6 @@ goes into the Authorization header and nowhere else: not in a log line, an error
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -20,6 +19,8 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+
+from cds_hooks.request import decode_json
 
 log = logging.getLogger("cds_hooks.fhir")
 
@@ -164,8 +165,8 @@ class FhirClient:
             # The exception text may hold the URL; the type is enough for operators.
             raise FetchError(f"connection failed ({type(exc).__name__})") from None
         try:
-            value = json.loads(body)
-        except (ValueError, RecursionError):
+            value = decode_json(body)
+        except (ValueError, RecursionError):  # NaN, Infinity, 1e999 included
             raise FetchError("answer is not JSON") from None
         if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
             raise FetchError("answer is not a FHIR resource")

@@ -181,6 +181,9 @@ def test_next_link_to_another_host_is_never_called() -> None:
         ({"status": 403, "json": {}}, "HTTP 403"),
         ({"status": 302, "headers": {"Location": "https://ehr.example/x"}}, "redirect"),
         ({"body": "<html>"}, "not JSON"),
+        # Decoded as a request body is: no NaN, no infinity, nothing beyond a double.
+        ({"body": '{"resourceType": "Bundle", "type": "searchset", "total": NaN}'}, "not JSON"),
+        ({"body": '{"resourceType": "Bundle", "type": "searchset", "total": 1e999}'}, "not JSON"),
         ({"json": [1, 2]}, "not a FHIR resource"),
         ({"json": PATIENT}, "expected Bundle"),
         ({"json": {"resourceType": "OperationOutcome"}}, "expected Bundle"),
