@@ -92,37 +92,21 @@ def extract_medications(
 ) -> tuple[list[MedicationFact], list[InvalidResource]]:
     facts: list[MedicationFact] = []
     invalid: list[InvalidResource] = []
-    for resource in requests:
-        try:
-            if (
-                is_one_of(resource.get("status"), ACTIVE_STATUSES)
-                and resource.get("doNotPerform") is not True
-            ):
-                _one(
-                    resource,
-                    MedicationSourceKind.ORDER,
-                    "dosageInstruction",
-                    index,
-                    valuesets,
-                    facts,
-                    invalid,
-                )
-        except Exception as exc:  # this resource only; logged without content
-            invalid.append(unreadable(resource, exc, DataCategory.MEDICATIONS))
-    for resource in statements:
-        try:
-            if is_one_of(resource.get("status"), ACTIVE_STATUSES):
-                _one(
-                    resource,
-                    MedicationSourceKind.STATEMENT,
-                    "dosage",
-                    index,
-                    valuesets,
-                    facts,
-                    invalid,
-                )
-        except Exception as exc:  # this resource only; logged without content
-            invalid.append(unreadable(resource, exc, DataCategory.MEDICATIONS))
+    # (resources, kind, dosage element); only an order can say "do not perform".
+    sources = (
+        (requests, MedicationSourceKind.ORDER, "dosageInstruction"),
+        (statements, MedicationSourceKind.STATEMENT, "dosage"),
+    )
+    for resources, kind, dosage_key in sources:
+        for resource in resources:
+            try:
+                if not is_one_of(resource.get("status"), ACTIVE_STATUSES):
+                    continue
+                if kind is MedicationSourceKind.ORDER and resource.get("doNotPerform") is True:
+                    continue
+                _one(resource, kind, dosage_key, index, valuesets, facts, invalid)
+            except Exception as exc:  # this resource only; logged without content
+                invalid.append(unreadable(resource, exc, DataCategory.MEDICATIONS))
     return facts, invalid
 
 
