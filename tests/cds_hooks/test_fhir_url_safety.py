@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import responses
+from cds_support import searchset
 
 from cds_hooks.fhir_client import (
     FetchError,
@@ -84,20 +85,9 @@ def request_with(prefetch: dict[str, Any], context: dict[str, Any] | None = None
     )
 
 
-def bundle(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
-    value: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": r} for r in resources],
-    }
-    if next_url:
-        value["link"] = [{"relation": "next", "url": next_url}]
-    return value
-
-
 @responses.activate
 def test_next_link_with_dot_segments_is_never_followed() -> None:
-    responses.get(f"{BASE}/Observation", json=bundle(next_url=f"{BASE}/%2e%2e/admin?page=2"))
+    responses.get(f"{BASE}/Observation", json=searchset(next_url=f"{BASE}/%2e%2e/admin?page=2"))
     templates = {"labs": "Observation?patient={{context.patientId}}"}
     result = PrefetchResolver(request_with({}), templates, SETTINGS).resolve()
     assert result.unavailable["labs"] == "only the first page: next link outside the FHIR server"
@@ -107,7 +97,7 @@ def test_next_link_with_dot_segments_is_never_followed() -> None:
 @pytest.mark.parametrize("reference", ["Medication/..", "Medication/.", f"{BASE}/Medication/.."])
 @responses.activate
 def test_dot_segment_ids_in_references_are_never_fetched(reference: str) -> None:
-    meds = bundle(
+    meds = searchset(
         {
             "resourceType": "MedicationRequest",
             "id": "m1",

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 import responses
+from cds_support import searchset
 from responses import matchers
 
 from cds_hooks.fhir_client import FhirFetchSettings
@@ -22,17 +23,6 @@ TEMPLATES = {
 }
 SETTINGS = FhirFetchSettings(allowed_servers=(BASE,), deadline_s=2.0)
 PATIENT = {"resourceType": "Patient", "id": "p1"}
-
-
-def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": r} for r in resources],
-    }
-    if next_url:
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-    return bundle
 
 
 def med_request(id_: str, reference: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import responses
+from cds_support import searchset
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
@@ -25,17 +26,6 @@ LABS_URL = f"{BASE}/Observation"
 SETTINGS = FhirFetchSettings(allowed_servers=(BASE,), deadline_s=2.0)
 PLATELETS_30 = {"resourceType": "Observation", "id": "plt-30", "status": "final"}
 LATER = {"resourceType": "Observation", "id": "plt-later", "status": "final"}
-
-
-def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": r} for r in resources],
-    }
-    if next_url:
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-    return bundle
 
 
 def resolve(
