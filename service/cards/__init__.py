@@ -1,1 +1,1 @@
-"""Localised CDS Hooks cards from rule findings: wording is data (messages/<locale>.json)."""
+"""Localised CDS Hooks cards from rule findings: wording is data (messages/<locale>/*.json)."""

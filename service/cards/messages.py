@@ -1,4 +1,9 @@
-"""Card wording per language, loaded once from `messages/<locale>.json`."""
+"""Card wording per language, loaded once from `messages/<locale>/*.json`.
+
+The wording of one language is split by card area (common formatting, bleeding, clinical
+findings, antithrombotic plan) so that each area's text sits in one small file; the files are
+merged one level deep, and a key written twice is an error (one wording per key).
+"""
 
 from __future__ import annotations
 
@@ -27,5 +32,18 @@ def normalise_locale(locale: str) -> str:
 def messages(locale: str) -> dict[str, Any]:
     """The wording of `locale` (normalised), read once per process."""
     language = normalise_locale(locale)
-    with (MESSAGES_DIR / f"{language}.json").open(encoding="utf-8") as file:
-        return json.load(file)
+    merged: dict[str, Any] = {}
+    for path in sorted((MESSAGES_DIR / language).glob("*.json")):
+        with path.open(encoding="utf-8") as file:
+            part: dict[str, Any] = json.load(file)
+        for key, value in part.items():
+            if key not in merged:
+                merged[key] = value
+            elif isinstance(value, dict) and isinstance(merged[key], dict):
+                twice = merged[key].keys() & value.keys()
+                if twice:
+                    raise ValueError(f"{path.name}: {key}.{sorted(twice)[0]} is worded twice")
+                merged[key] = {**merged[key], **value}
+            else:
+                raise ValueError(f"{path.name}: {key!r} is worded twice")
+    return merged

@@ -55,6 +55,13 @@ _SPECS: tuple[RuleSpec, ...] = (
         "NONIND-PAIN-CONTROLLED", W, G.INDICATION, "§4", frozenset({C.PAIN, C.MEDICATIONS}), True
     ),
     RuleSpec("CI-ABS-SYSTEMIC-INFECTION", X, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
+    RuleSpec(
+        "CI-ABS-INFECTION-SUSPECTED",
+        W,
+        G.CONTRAINDICATION,
+        "§4",
+        frozenset({C.CONDITIONS, C.MEDICATIONS}),
+    ),
     RuleSpec("CI-ABS-SKIN-INFECTION", X, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
     RuleSpec("CI-ABS-COAGULOPATHY", X, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
     RuleSpec(
@@ -82,6 +89,7 @@ _SPECS: tuple[RuleSpec, ...] = (
         "BLEED-LAB-UNINTERPRETABLE", W, G.BLEEDING, "§4", frozenset({C.PLATELETS, C.COAGULATION})
     ),
     RuleSpec("MED-VKA", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("MED-VKA-TOO-LATE", X, G.ANTITHROMBOTIC, "", frozenset({C.MEDICATIONS}), True),
     RuleSpec("MED-CLOPIDOGREL", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
     RuleSpec("MED-DOAC", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
     RuleSpec("MED-ASPIRIN-LOW-DOSE", INF, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
@@ -91,10 +99,15 @@ _SPECS: tuple[RuleSpec, ...] = (
     RuleSpec(
         "MED-ANTITHROMBOTIC-UNLISTED", W, G.ANTITHROMBOTIC, "", frozenset({C.MEDICATIONS}), True
     ),
+    RuleSpec(
+        "MED-CARDIAC-RISK", W, G.ANTITHROMBOTIC, "", frozenset({C.MEDICATIONS, C.CONDITIONS})
+    ),
     RuleSpec("MED-HOLD-TOO-LATE", X, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
+    RuleSpec("MED-HOLD-TIME-UNKNOWN", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
     RuleSpec("SITE-LONG-BONE", W, G.PROCEDURE, "§2, §6"),
     RuleSpec("PROC-KYPHOPLASTY", INF, G.PROCEDURE, "§7"),
     RuleSpec("PROC-THERMAL-ABLATION", W, G.PROCEDURE, "§7"),
+    RuleSpec("PROC-ABLATION-WEIGHT-BEARING", W, G.PROCEDURE, "§7"),
     RuleSpec("INF-PROPHYLAXIS", INF, G.PROCEDURE, "§5", frozenset({C.CONDITIONS, C.MEDICATIONS})),
     RuleSpec("TUMOR-CONTROL", INF, G.SUMMARY, "§1, §6"),
     RuleSpec("CHECKLIST", INF, G.SUMMARY, "§3, §2, §4"),

@@ -14,12 +14,9 @@ from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, lab, med, procedu
 from scenarios import everything_wrong, kitchen_sink
 
 from cds_hooks.cards import Card, Indicator
+from service.cards.base import OVERRIDE_REASON_SYSTEM
 from service.cards.messages import UnsupportedLocale, messages, normalise_locale
-from service.cards.render import (
-    OVERRIDE_REASON_SYSTEM,
-    RULES_EXTENSION,
-    render_cards,
-)
+from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Policy
 from service.facts.model import DrugClass, LabKind, MedicationSourceKind, ProcedureKind
 from service.rules.catalog import CATALOG, RuleGroup

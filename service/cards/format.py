@@ -1,0 +1,175 @@
+"""Formatting shared by every card: numbers, dates, instants, plurals, lab and record lines.
+
+No card is assembled here: `CardText` only turns values into the card language's words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from service.facts.model import PatientFacts
+
+SUMMARY_MAX = 139
+_DISPLAY_MAX = 40
+# A plain decimal as a lab wrote it ("1.5"), shown with the card language's decimal mark.
+_DECIMAL = re.compile(r"^[<>=≤≥]*\s*-?\d+\.\d+$")
+
+
+def fit(summary: str) -> str:
+    """Last guard on the spec's 140-character limit (templates are tested to stay below it)."""
+    summary = " ".join(summary.split())
+    return summary if len(summary) <= SUMMARY_MAX else summary[: SUMMARY_MAX - 1] + "…"
+
+
+def short(value: str, limit: int = _DISPLAY_MAX) -> str:
+    """A condition or site name inside a summary, cut to `limit` characters."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def plain(markdown: str) -> str:
+    return markdown.replace("**", "").replace("`", "").strip()
+
+
+class CardText:
+    """The wording of one response: the card language's messages, the patient, and `now`."""
+
+    def __init__(
+        self, text: Mapping[str, Any], language: str, facts: PatientFacts, now: datetime
+    ) -> None:
+        self.text = text
+        self.language = language
+        self.facts = facts
+        self.now = now
+
+    def number(self, value: float | None, kind: str = "") -> str:
+        if value is None:
+            return "?"
+        if kind == "platelets":
+            return f"{round(value):,}".replace(",", " ")
+        formatted = f"{value:.2f}".rstrip("0").rstrip(".")
+        return formatted.replace(".", ",") if self.language == "fr" else formatted
+
+    def moment(self, value: datetime) -> str:
+        """An instant as the site's local date and time (the zone of `now`), "HH:MM"."""
+        local = value if value.tzinfo is not None else value.replace(tzinfo=self.now.tzinfo)
+        return local.astimezone(self.now.tzinfo).strftime(self.text["moment_format"])
+
+    def day(self, value: date | str | None) -> str:
+        """A calendar date in the card's format (ISO in English, dd/mm/yyyy in French)."""
+        if value is None or value == "":
+            return "?"
+        if isinstance(value, str):
+            try:
+                value = date.fromisoformat(value)
+            except ValueError:
+                return value
+        return value.strftime(self.text["date_format"])
+
+    def original(self, lab: Mapping[str, Any]) -> str:
+        """The result as the lab reported it; a plain decimal takes the card's decimal mark."""
+        value = str(lab.get("original_value", ""))
+        if self.language == "fr" and _DECIMAL.match(value):
+            value = value.replace(".", ",")
+        return f"{value} {lab.get('original_unit') or ''}".strip()
+
+    def value_with_unit(self, lab: Mapping[str, Any]) -> str:
+        value = self.number(lab.get("value"), lab.get("kind", ""))
+        unit = {"platelets": "/mm³", "tp": " %", "pain": "/10"}.get(lab.get("kind", ""), "")
+        comparator = {"<=": "≤", ">=": "≥"}.get(lab.get("comparator") or "", lab.get("comparator"))
+        return f"{comparator or ''}{value}{unit}"
+
+    def test_name(self, key: str) -> str:
+        return self.text["tests"].get(key, key)
+
+    def join(self, items: Sequence[str]) -> str:
+        items = list(dict.fromkeys(items))
+        if not items:
+            return self.text["none"]
+        if len(items) == 1:
+            return items[0]
+        return f"{', '.join(items[:-1])} {self.text['and']} {items[-1]}"
+
+    def lab_line(self, lab: Mapping[str, Any]) -> str:
+        original = self.original(lab)
+        fields = {
+            "test": self.test_name(lab.get("kind", "")),
+            "value": self.value_with_unit(lab),
+            "original": original or "?",
+            "date": self.day(lab.get("date")),
+            "reference": lab.get("reference", "?"),
+            "problem": self.lab_problem(lab),
+        }
+        usable = not fields["problem"] and lab.get("value") is not None
+        template = "lab_line" if usable else "lab_problem_line"
+        return self.text[template].format_map(fields)
+
+    def drug_name(self, params: Mapping[str, Any]) -> str:
+        """The drug in the card's language; else what the record calls it (its name part)."""
+        key = str(params.get("drug"))
+        names: Mapping[str, str] = self.text["drugs"]
+        if key in names:
+            return names[key]
+        displays = [str(d) for d in params.get("displays", ())]
+        return _drug_label(displays[0]) if displays else key
+
+    def dose_problems(self, params: Mapping[str, Any]) -> str:
+        """Why the daily dose is unknown. The facts word it in English only: other languages
+        get their generic phrase (the reason is a record-keeping detail, not a clinical one)."""
+        problems = "; ".join(dict.fromkeys(str(d) for d in params.get("dose_problems", ())))
+        if self.language != "en":
+            return str(self.text["plan"]["dose_unknown"])
+        return problems or str(self.text["plan"]["dose_unknown"])
+
+    def days(self, count: Any) -> str:
+        """'1 day', '7 days' in the card's language."""
+        key = "days_one" if count == 1 else "days_many"
+        return str(self.text[key]).format_map({"n": count})
+
+    def record_line(self, record: Mapping[str, Any]) -> str:
+        """A Condition or allergy behind a card: name, date (or that none is recorded), resource."""
+        if not record.get("dated"):
+            key = "record_line_plain"
+        else:
+            key = "record_line" if record.get("date") else "record_line_undated"
+        return str(self.text[key]).format_map(
+            {
+                "display": record.get("display", "?"),
+                "date": self.day(record.get("date")),
+                "reference": record.get("reference", "?"),
+            }
+        )
+
+    def lab_problem(self, lab: Mapping[str, Any]) -> str:
+        """Why a result is unusable: worded here when the rules give a code, else as facts say."""
+        code = lab.get("problem_code")
+        if code:
+            return str(self.text["lab_problems"][code])
+        return str(lab.get("problem") or "")
+
+    def fit_list(self, template: str, names: list[str], fields: Mapping[str, Any]) -> str:
+        """`template` with as many of `names` as fit in a summary, the rest counted ("+2")."""
+        for shown in range(len(names), 0, -1):
+            rest = len(names) - shown
+            listed = self.join(names[:shown]) if not rest else f"{', '.join(names[:shown])} +{rest}"
+            summary = template.format_map({**fields, "drugs": listed})
+            if len(summary) <= SUMMARY_MAX:
+                return summary
+        return template.format_map({**fields, "drugs": f"+{len(names)}"})
+
+    def policy_note(self, name: str, value: Any) -> str:
+        shown = self.number(value) if isinstance(value, (int, float)) else str(value)
+        return self.text["policy_note"].format_map({"name": name, "value": shown})
+
+
+def _drug_label(display: str) -> str:
+    """The name part of a record's drug display ("Clopidogrel 75 MG Oral Tablet" -> "Clopidogrel"),
+    cut to a summary-friendly length."""
+    words: list[str] = []
+    for word in display.split():
+        if word[:1].isdigit():
+            break
+        words.append(word)
+    return short(" ".join(words) or display.strip() or "?")

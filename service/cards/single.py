@@ -1,0 +1,123 @@
+"""One card per contraindication, bleeding, procedure or data finding."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from cds_hooks.cards import (
+    Action,
+    ActionType,
+    Card,
+    Suggestion,
+)
+from service.cards import resources
+from service.cards.base import CardBuilder
+from service.cards.format import short
+from service.rules.catalog import CATALOG
+from service.rules.finding import Finding
+
+
+class SingleCards(CardBuilder):
+    def fields(self, finding: Finding) -> dict[str, Any]:
+        """The template fields of one finding, formatted for the card language."""
+        p = finding.params
+        conditions = [str(c) for c in p.get("conditions", ())]
+        fields: dict[str, Any] = {
+            "value": self.number(p.get("value"), p.get("kind", "")),
+            "date": self.day(p.get("date")),
+            "reference": p.get("reference", "?"),
+            "threshold": self.number(p.get("threshold"), p.get("kind", "")),
+            "conditions": self.join(conditions),
+            "condition": short(conditions[0]) if conditions else "",
+            "metastasis": p.get("metastasis", ""),
+            "analgesics": self.join(list(p.get("analgesics", ()))),
+            "opioids": self.join(list(p.get("opioids", ()))),
+            "effects": self.join(list(p.get("effects", ()))),
+            "sites": self.join(list(p.get("sites", ()))),
+            "site": short(str(p.get("sites", ["?"])[0])) if p.get("sites") else "?",
+            "procedures": self.join(list(p.get("procedures", ()))),
+            "reasons": self.join(list(p.get("reasons", ()))),
+            "cryo": self.text["cryo_margin"] if p.get("cryoablation") else "",
+            "days": p.get("max_age_days", ""),
+            "n_days": self.days(p.get("max_age_days", "")),
+        }
+        if finding.rule_id == "BLEED-LAB-MISSING":
+            fields["tests"] = self.join([self.test_name(t) for t in p.get("missing", ())])
+        if finding.rule_id == "BLEED-LAB-UNINTERPRETABLE":
+            fields["tests"] = self.join([self.test_name(r["kind"]) for r in p.get("results", ())])
+        if finding.rule_id == "DATA-UNAVAILABLE":
+            fields["categories"] = self.join(
+                [self.text["categories"].get(c, c) for c in p.get("categories", ())]
+            )
+            fields["rules"] = ", ".join(p.get("rules", ())) or self.text["none"]
+        return fields
+
+    def rule_text(self, finding: Finding) -> tuple[str, str]:
+        wording = self.text["rules"][finding.rule_id]
+        fields = self.fields(finding)
+        return wording["summary"].format_map(fields), wording["detail"].format_map(fields)
+
+    def single_card(self, findings: Sequence[Finding]) -> Card:
+        finding = findings[0]
+        summary, detail = self.rule_text(finding)
+        lines = [detail]
+        p = finding.params
+        if "value" in p and "kind" in p:
+            lines.append(self.lab_line(p))
+        if finding.rule_id == "BLEED-LAB-UNINTERPRETABLE":
+            lines.extend(self.lab_line(r) for r in p.get("results", ()))
+        if finding.rule_id == "BLEED-LAB-MISSING":
+            lines.extend(self.lab_line(r) for r in p.get("unusable", ()))
+            for stale in p.get("stale", ()):
+                lines.append(
+                    self.text["stale_line"].format_map(
+                        {
+                            "test": self.test_name(stale.get("kind", "")),
+                            "date": self.day(stale.get("date")),
+                            "reference": stale.get("reference", "?"),
+                            "days": p.get("max_age_days", ""),
+                            "n_days": self.days(p.get("max_age_days", "")),
+                        }
+                    )
+                )
+            lines.append(self.policy_note("lab_max_age_days", p.get("max_age_days")))
+        if finding.rule_id == "BLEED-INR-HIGH":
+            lines.append(self.policy_note("inr_max", p.get("threshold")))
+        records = list(p.get("records", ()))
+        lines.extend(self.record_line(record) for record in records)
+        shown = {str(record.get("reference")) for record in records}
+        references = sorted({ref.reference for f in findings for ref in f.evidence} - shown)
+        if references and not ("value" in p and "kind" in p):
+            lines.append(self.text["evidence"].format_map({"references": ", ".join(references)}))
+        suggestions: tuple[Suggestion, ...] = ()
+        if finding.rule_id == "BLEED-LAB-MISSING":
+            suggestions = self.lab_order_suggestions(list(p.get("missing", ())))
+        return self.card(
+            findings,
+            summary,
+            "\n\n".join(lines),
+            CATALOG[finding.rule_id].section,
+            suggestions,
+        )
+
+    def lab_order_suggestions(self, tests: list[str]) -> tuple[Suggestion, ...]:
+        if not self.facts.patient_id:
+            return ()
+        suggestions = []
+        for test in tests:
+            code, _ = resources.LAB_ORDER_CODES[test]
+            label = self.text["order_label"].format_map(
+                {"test": self.test_name(test), "code": code}
+            )
+            resource = resources.lab_service_request(
+                test, self.facts.patient_id, self.text["order_note"], self.now
+            )
+            suggestions.append(
+                Suggestion(
+                    label=label,
+                    actions=(Action(ActionType.CREATE, label, resource),),
+                    is_recommended=True,
+                )
+            )
+        return tuple(suggestions)
