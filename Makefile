@@ -27,6 +27,7 @@ lint: setup
 test: setup lint
 	bash scripts/fhir-server-venv.sh
 	bash scripts/start-postgres.sh
+	bash scripts/install-browser.sh
 	$(VENV)/bin/pytest
 
 bench: setup

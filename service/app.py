@@ -35,6 +35,7 @@ from service.observability import (
     prepare_request_metrics,
 )
 from service.prefetch_templates import prefetch_templates
+from service.rule_pages import create_rule_pages_blueprint
 from service.storage import Store
 from service.storage.audit_writer import AuditWriter
 from service.valuesets import load_valuesets
@@ -105,6 +106,7 @@ def create_app(
     register_error_handlers(app)
     install_cors(app, config.cors_allowed_origins)
     install_operations_routes(app, store)
+    app.register_blueprint(create_rule_pages_blueprint(config.policy, config.locale_default))
     app.test_client().get("/healthz")  # the first real request finds Flask's paths warm too
     return app
 
