@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from service.cards.base import HL7_OVERRIDE_SYSTEM, OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
+from service.cards.messages import messages
 from service.storage import OverrideReasonCount, ReportRows
+
+# Which terminology a reason comes from, as the report names it.
+_TERMINOLOGIES = {HL7_OVERRIDE_SYSTEM: "HL7", OVERRIDE_REASON_SYSTEM: "service"}
 
 
 class ReportSource(Protocol):
@@ -42,12 +47,18 @@ def render_report(store: ReportSource) -> str:
 
 
 def _reason_text(reason: OverrideReasonCount) -> str:
+    """The reason's words and its code, named by terminology: the specification's (HL7), the
+    service's own, or another system an EHR sent. An EHR may send a code without its display
+    (the CDS Hooks sandbox does): the service's own wording of a code it offered is shown then."""
     if reason.code is None and reason.display is None:
         return "(no reason given)"
-    text = reason.display or reason.code or ""
-    if reason.code and reason.display:
-        text = f"{reason.display} [{reason.code}]"
-    return _printable(text)
+    offered = (reason.system, reason.code) in OVERRIDE_REASONS
+    display = reason.display or (messages("en")["override"][reason.code] if offered else None)
+    if not reason.code:
+        return _printable(display or "")
+    terminology = _TERMINOLOGIES.get(reason.system or "", reason.system or "no system")
+    code = f"[{terminology} {reason.code}]"
+    return _printable(f"{display} {code}" if display else code)
 
 
 def _printable(text: str) -> str:

@@ -17,12 +17,16 @@ from service.rules.catalog import RULE_IDS
 from service.rules.finding import Finding
 
 RULES_EXTENSION = "cementoplasty-cds/rules"
+# Override reasons (CDS Hooks 3.0): the specification's example terminology where a reason fits
+# (shared/cds-hooks/hl7-3.0, codes of its clinical selection value set), the service's own codes
+# only for what it lacks: a decision taken with the anaesthesia team, or by the MDT.
+HL7_OVERRIDE_SYSTEM = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
 OVERRIDE_REASON_SYSTEM = "https://cementoplasty-cds.example/fhir/CodeSystem/override-reason"
-OVERRIDE_REASON_CODES: tuple[str, ...] = (
-    "already-resolved",
-    "not-applicable",
-    "mdt-benefit",
-    "agreed-with-team",
+OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
+    (HL7_OVERRIDE_SYSTEM, "cds-not-applicable"),
+    (HL7_OVERRIDE_SYSTEM, "action-completed"),
+    (OVERRIDE_REASON_SYSTEM, "agreed-with-anaesthesia"),
+    (OVERRIDE_REASON_SYSTEM, "mdt-decided"),
 )
 
 
@@ -34,10 +38,8 @@ class CardBuilder(CardText):
 
     def override_reasons(self) -> tuple[OverrideReason, ...]:
         return tuple(
-            OverrideReason(
-                code=code, system=OVERRIDE_REASON_SYSTEM, display=self.text["override"][code]
-            )
-            for code in OVERRIDE_REASON_CODES
+            OverrideReason(code=code, system=system, display=self.text["override"][code])
+            for system, code in OVERRIDE_REASONS
         )
 
     def card(

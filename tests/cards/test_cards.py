@@ -14,7 +14,7 @@ from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, lab, med, procedu
 from scenarios import everything_wrong, kitchen_sink
 
 from cds_hooks.cards import Card, Indicator
-from service.cards.base import OVERRIDE_REASON_SYSTEM
+from service.cards.base import OVERRIDE_REASONS
 from service.cards.messages import UnsupportedLocale, messages, normalise_locale
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Policy
@@ -76,7 +76,7 @@ def test_card_contract(patient, now, locale) -> None:
         if card.indicator in (Indicator.CRITICAL, Indicator.WARNING):
             assert card.override_reasons
             for reason in card.override_reasons:
-                assert reason.system == OVERRIDE_REASON_SYSTEM and reason.display
+                assert (reason.system, reason.code) in OVERRIDE_REASONS and reason.display
         assert card.source.label
         assert document["extension"][RULES_EXTENSION] == rules_of(card)
 

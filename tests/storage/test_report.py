@@ -48,5 +48,50 @@ def test_report_shows_fired_accepted_overridden_and_reasons(store_url: str):
     assert lines[0] == "Evaluations: 4   Feedback items: 5 (1 on cards no audit record knows)"
     [row] = [line for line in lines if line.startswith("R-INR-HIGH")]
     assert row.split() == ["R-INR-HIGH", "4", "1", "3", "75%"]
-    assert any(line.split() == ["2", "x", "Recent", "INR?", "[recent-lab]"] for line in lines)
+    assert any(
+        line.split() == ["2", "x", "Recent", "INR?", "[https://example.org", "recent-lab]"]
+        for line in lines
+    )
     assert any(line.split() == ["1", "x", "(no", "reason", "given)"] for line in lines)
+
+
+def test_report_names_the_terminology_of_each_reason(store_url: str) -> None:
+    """HL7's override-reason codes and the service's own are grouped apart, each with words."""
+    store = Store(store_url)
+    store.record_audit(
+        {
+            "service": "svc",
+            "hookInstance": "h-terminology",
+            "rules_fired": ["MED-VKA"],
+            "cards": [
+                {"uuid": f"t{i}", "indicator": "warning", "rule_id": "MED-VKA"} for i in range(3)
+            ],
+        }
+    )
+    hl7 = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
+    own = "https://cementoplasty-cds.example/fhir/CodeSystem/override-reason"
+    store.record_feedback(
+        "svc",
+        [
+            {
+                "card": card,
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-01-05T10:00:00Z",
+                # As the CDS Hooks sandbox sends it: code and system, no display.
+                "overrideReason": {"reason": {"code": code, "system": system}},
+            }
+            for card, code, system in (
+                ("t0", "cds-not-applicable", hl7),
+                ("t1", "mdt-decided", own),
+                ("t2", "mdt-decided", hl7),  # not an HL7 code: kept apart, no words invented
+            )
+        ],
+    )
+    lines = [" ".join(line.split()) for line in render_report(store).splitlines()]
+    assert any(
+        line.endswith("[HL7 cds-not-applicable]") and "Does not apply" in line for line in lines
+    )
+    assert any(
+        line.endswith("[service mdt-decided]") and "multidisciplinary" in line for line in lines
+    )
+    assert "1 x [HL7 mdt-decided]" in lines
