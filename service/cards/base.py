@@ -12,7 +12,9 @@ from cds_hooks.cards import (
     Source,
     Suggestion,
 )
+from service.cards.evidence import EVIDENCE_EXTENSION, evidence
 from service.cards.format import CardText, fit
+from service.rule_pages import page_url
 from service.rules.catalog import RULE_IDS
 from service.rules.finding import Finding
 
@@ -31,10 +33,19 @@ OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
 
 
 class CardBuilder(CardText):
-    def source(self, section: str) -> Source:
+    # Where the rule pages are served (the service's public base URL); None: no link.
+    rules_base_url: str | None = None
+
+    def source(self, section: str, rule_ids: list[str]) -> Source:
+        """The guideline named precisely, and the page of the card's rules (RULES.md)."""
+        url = (
+            page_url(self.rules_base_url, rule_ids, self.language)
+            if self.rules_base_url and rule_ids
+            else None
+        )
         if not section:
-            return Source(label=self.text["service_label"])
-        return Source(label=f"{self.text['guideline']} — {section}")
+            return Source(label=self.text["service_label"], url=url)
+        return Source(label=f"{self.text['guideline']} — {section}", url=url)
 
     def override_reasons(self) -> tuple[OverrideReason, ...]:
         return tuple(
@@ -56,10 +67,17 @@ class CardBuilder(CardText):
         return Card(
             summary=fit(summary),
             indicator=indicator,
-            source=self.source(section),
+            source=self.source(section, rule_ids),
             detail=detail.strip() or None,
             suggestions=suggestions,
             selection_behavior=SelectionBehavior.ANY if suggestions else None,
             override_reasons=(self.override_reasons() if indicator is not Indicator.INFO else ()),
-            extension={RULES_EXTENSION: rule_ids},
+            extension=_extension(rule_ids, evidence(findings)),
         )
+
+
+def _extension(rule_ids: list[str], relied_on: list[dict[str, object]]) -> dict[str, object]:
+    extension: dict[str, object] = {RULES_EXTENSION: rule_ids}
+    if relied_on:  # CDS Hooks: an empty array is omitted, never sent
+        extension[EVIDENCE_EXTENSION] = relied_on
+    return extension

@@ -30,12 +30,20 @@ class _Renderer(SummaryCard, PlanCard):
 
 
 def render_cards(
-    findings: Sequence[Finding], facts: PatientFacts, locale: str, now: datetime
+    findings: Sequence[Finding],
+    facts: PatientFacts,
+    locale: str,
+    now: datetime,
+    rules_base_url: str | None = None,
 ) -> tuple[Card, ...]:
-    """The cards for `findings`, in `locale` ('en' or 'fr'; 'fr-FR' accepted), most severe first."""
+    """The cards for `findings`, in `locale` ('en' or 'fr'; 'fr-FR' accepted), most severe first.
+
+    `rules_base_url`: the service's public base URL, where each card's source links to the page
+    of its rules (service/rule_pages); None gives cards without a link (offline tools)."""
     text = messages(normalise_locale(locale))
     language = normalise_locale(locale)
     renderer = _Renderer(text, language, facts, now)
+    renderer.rules_base_url = rules_base_url
     groups: dict[str, list[Finding]] = {}
     for finding in findings:
         groups.setdefault(_card_key(finding.rule_id), []).append(finding)
