@@ -5,8 +5,10 @@ private key. A token is accepted only when all of these hold:
 
 * header: `alg` in the configured list (never `none`, never HMAC, whatever the configuration
   says), `typ` is `JWT`, `kid` present and found in the client's JWK Set;
-* `iss` is a configured client; its keys come from its `jwks_file`, or from a `jku` header URL
-  that is in that client's allow-list (or, without `jku`, from its allow-listed URLs);
+* `iss` is a configured client; a `jku` header, when present, is in that client's allow-list;
+  the key is the client's pinned `jwks_file` entry for `kid` when there is one (no fetch,
+  with or without `jku`), else fetched from the `jku` URL (or, without `jku`, from the
+  client's allow-listed URLs);
 * `aud` is exactly the URL called (string or one-element array);
 * `exp` in the future, `iat` not in the future (both with clock skew), `exp - iat` at most
   the configured maximum lifetime;
@@ -258,16 +260,18 @@ class ClientAuthenticator:
     # Keys ---------------------------------------------------------------------------------
 
     def _find_key(self, client: TrustedClient, jku: Any, kid: str) -> Mapping[str, Any]:
-        if jku is not None:
-            if not isinstance(jku, str) or jku not in client.jku:
-                raise Unauthorized(f"jku-not-allowed: iss {client.iss!r}")
-            urls: tuple[str, ...] = (jku,)
-        else:
-            local = self._files.get(client.iss)
-            if local is not None and kid in local.by_kid:
-                return local.by_kid[kid]
-            # Out-of-band key set: the client's own allow-listed URLs.
-            urls = client.jku
+        # A `jku` the client did not allow-list is refused whatever the kid: the header names
+        # where the key lives, and only the configured URLs are trusted to say so.
+        if jku is not None and (not isinstance(jku, str) or jku not in client.jku):
+            raise Unauthorized(f"jku-not-allowed: iss {client.iss!r}")
+        # The pinned set answers first, with or without `jku`: a key the operator pinned is
+        # trusted as much as anything the URL could serve, and needs no network (the sandbox
+        # names its public `jku` in every token, also when the service runs offline).
+        local = self._files.get(client.iss)
+        if local is not None and kid in local.by_kid:
+            return local.by_kid[kid]
+        # Otherwise the URL the token names, or (no `jku`) the client's allow-listed URLs.
+        urls: tuple[str, ...] = (jku,) if jku is not None else client.jku
         for url in urls:
             key = self._remote_key(url, kid)
             if key is not None:

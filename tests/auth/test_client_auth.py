@@ -403,3 +403,59 @@ def test_concurrent_first_calls_wait_for_one_jwks_fetch(tmp_path):
         thread.join()
     assert results == ["accepted"] * 5
     assert server.calls == [JKU]
+
+
+# Pinned keys and allow-listed jku together (the CDS Hooks sandbox sends both) ---------------
+
+
+class RecordingFetcher:
+    """A JWK Set fetcher that records every call and serves nothing: a call is the failure."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, url: str, timeout_s: float) -> dict:
+        self.calls.append(url)
+        raise OSError("no network in unit tests")
+
+
+def test_allow_listed_jku_with_a_pinned_kid_uses_the_pinned_key_without_fetching(
+    tmp_path, ec_key
+):
+    fetcher = RecordingFetcher()
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=fetcher)
+    token = sign(ec_key, claims(EHR), jku=JKU)
+    assert authenticator.verify(f"Bearer {token}", SERVICE_URL).kid == ec_key.kid
+    assert fetcher.calls == []
+
+
+def test_allow_listed_jku_with_a_pinned_kid_still_checks_the_signature(tmp_path, ec_key):
+    fetcher = RecordingFetcher()
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=fetcher)
+    impostor = KeyPair(ec_key.kid, "ES384", es384_key().private_key)  # same kid, other key
+    assert refusal(authenticator, sign(impostor, claims(EHR), jku=JKU)) == "signature-invalid"
+    assert fetcher.calls == []
+
+
+def test_unlisted_jku_is_refused_even_when_the_kid_is_pinned(tmp_path, ec_key):
+    fetcher = RecordingFetcher()
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=fetcher)
+    token = sign(ec_key, claims(EHR), jku="https://attacker.example/jwks.json")
+    assert refusal(authenticator, token) == "jku-not-allowed"
+    assert fetcher.calls == []
+
+
+def test_jku_on_a_client_with_a_pinned_file_only_is_refused(tmp_path, ec_key):
+    jwks = write_jwks(tmp_path / "pinned.json", ec_key)
+    authenticator = make_authenticator(
+        tmp_path, clients=(TrustedClient(iss=EHR, jwks_file=jwks),), fetch_jwks=RecordingFetcher()
+    )
+    assert refusal(authenticator, sign(ec_key, claims(EHR), jku=JKU)) == "jku-not-allowed"
+
+
+def test_allow_listed_jku_with_a_kid_not_pinned_is_fetched_from_that_url(tmp_path, ec_key):
+    remote = es384_key("remote-only")
+    server = FakeJwksServer(remote)
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=server)
+    authenticator.verify(f"Bearer {sign(remote, claims(EHR), jku=JKU)}", SERVICE_URL)
+    assert server.calls == [JKU]
