@@ -419,9 +419,7 @@ class RecordingFetcher:
         raise OSError("no network in unit tests")
 
 
-def test_allow_listed_jku_with_a_pinned_kid_uses_the_pinned_key_without_fetching(
-    tmp_path, ec_key
-):
+def test_allow_listed_jku_with_a_pinned_kid_uses_the_pinned_key_without_fetching(tmp_path, ec_key):
     fetcher = RecordingFetcher()
     authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=fetcher)
     token = sign(ec_key, claims(EHR), jku=JKU)
