@@ -9,7 +9,8 @@ private key. A token is accepted only when all of these hold:
   the key is the client's pinned `jwks_file` entry for `kid` when there is one (no fetch,
   with or without `jku`), else fetched from the `jku` URL (or, without `jku`, from the
   client's allow-listed URLs);
-* `aud` is exactly the URL called (string or one-element array);
+* `aud` is exactly the URL called, under one of the public base URLs the service is reached
+  by (string or one-element array);
 * `exp` in the future, `iat` not in the future (both with clock skew), `exp - iat` at most
   the configured maximum lifetime;
 * `jti` never seen before during the token's lifetime, across every worker and instance (the
@@ -27,7 +28,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,7 +67,9 @@ class TrustedClient:
 
 @dataclass(frozen=True)
 class AuthSettings:
-    public_base_url: str  # the audience of a call is this + the request path
+    # The audience of a call is one of these + the request path: every URL the service is
+    # reached by (loopback spellings in the demo; an internal and an external host name).
+    public_base_urls: tuple[str, ...]
     clients: tuple[TrustedClient, ...] = ()
     required: bool = True
     algorithms: tuple[str, ...] = ("ES384", "RS384")
@@ -157,17 +160,25 @@ class ClientAuthenticator:
         """
         if not self.settings.required and not flask_request.headers.get("Authorization"):
             return None
-        audience = self.settings.public_base_url.rstrip("/") + flask_request.path
-        return self.verify(flask_request.headers.get("Authorization"), audience)
+        audiences = tuple(
+            base.rstrip("/") + flask_request.path for base in self.settings.public_base_urls
+        )
+        return self.verify(flask_request.headers.get("Authorization"), audiences)
 
-    def verify(self, authorization_header: str | None, audience_url: str) -> VerifiedClient:
+    def verify(
+        self, authorization_header: str | None, audience: str | Sequence[str]
+    ) -> VerifiedClient:
+        """Verify a token whose `aud` must be `audience` (or one of them)."""
+        audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         try:
-            return self._verify(authorization_header, audience_url)
+            return self._verify(authorization_header, audiences)
         except Unauthorized as refusal:
             log.warning("client authentication refused: %s", refusal.reason)
             raise
 
-    def _verify(self, authorization_header: str | None, audience_url: str) -> VerifiedClient:
+    def _verify(
+        self, authorization_header: str | None, audiences: tuple[str, ...]
+    ) -> VerifiedClient:
         token = _bearer_token(authorization_header)
         try:
             header = jwt.get_unverified_header(token)
@@ -211,7 +222,7 @@ class ClientAuthenticator:
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"malformed: {type(exc).__name__}") from None
 
-        expires_at = self._check_claims(claims, client, audience_url)
+        expires_at = self._check_claims(claims, client, audiences)
         jti = claims["jti"]
         if not self._replay_guard.claim(iss, jti, expires_at):
             raise Unauthorized(f"jti-replayed: iss {iss!r}")
@@ -226,14 +237,14 @@ class ClientAuthenticator:
         )
 
     def _check_claims(
-        self, claims: Mapping[str, Any], client: TrustedClient, audience_url: str
+        self, claims: Mapping[str, Any], client: TrustedClient, audiences: tuple[str, ...]
     ) -> int:
         """Check the verified claims; return until when the jti must be remembered."""
         aud = claims.get("aud")
         if isinstance(aud, list) and len(aud) == 1:
             aud = aud[0]
-        if aud != audience_url:
-            raise Unauthorized(f"aud-mismatch: expected {audience_url!r}")
+        if not isinstance(aud, str) or aud not in audiences:
+            raise Unauthorized(f"aud-mismatch: expected one of {list(audiences)!r}")
         exp, iat = claims.get("exp"), claims.get("iat")
         if not _is_number(exp) or not _is_number(iat):
             raise Unauthorized("exp-or-iat-missing")

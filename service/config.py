@@ -68,7 +68,8 @@ class AuthConfig:
 
 @dataclass(frozen=True)
 class Config:
-    public_base_url: str = "http://127.0.0.1:8080"
+    # Every URL the EHRs call the service by: a client JWT's `aud` is one of them + the path.
+    public_base_urls: tuple[str, ...] = ("http://127.0.0.1:8080",)
     demo: bool = False
     max_request_bytes: int = 8 * 1024 * 1024
     cors_allowed_origins: tuple[str, ...] = ()
@@ -119,8 +120,7 @@ def parse_config(
     triggers = reader.table("triggers")
     logging_ = reader.table("logging")
 
-    public_base_url = reader.string("public_base_url", defaults.public_base_url)
-    _check_url("public_base_url", public_base_url)
+    public_base_urls = _public_base_urls(reader, defaults.public_base_urls)
     locale_default = locale.string("default", defaults.locale_default)
     if locale_default not in SUPPORTED_LOCALES:
         raise ConfigError(f"locale.default: must be one of {', '.join(SUPPORTED_LOCALES)}")
@@ -232,7 +232,7 @@ def parse_config(
         raise ConfigError("logging.level: DEBUG, INFO, WARNING or ERROR")
 
     config = Config(
-        public_base_url=public_base_url.rstrip("/"),
+        public_base_urls=public_base_urls,
         demo=reader.boolean("demo", False),
         max_request_bytes=int(
             server.number("max_request_bytes", defaults.max_request_bytes, 1024, 1 << 30)
@@ -252,6 +252,37 @@ def parse_config(
     return config
 
 
+def _public_base_urls(reader: _Reader, default: tuple[str, ...]) -> tuple[str, ...]:
+    """`public_base_urls`, or its one-element form `public_base_url` (not both)."""
+    if "public_base_url" in reader.raw:
+        if "public_base_urls" in reader.raw:
+            raise ConfigError("public_base_url: give public_base_urls or public_base_url, not both")
+        single = reader.string("public_base_url", "")
+        _check_base_url("public_base_url", single)
+        return (single.rstrip("/"),)
+    if "public_base_urls" not in reader.raw:
+        return default
+    urls = reader.strings("public_base_urls", ())
+    if not urls:
+        raise ConfigError("public_base_urls: at least one URL")
+    out: list[str] = []
+    for index, url in enumerate(urls):
+        key = f"public_base_urls[{index}]"
+        _check_base_url(key, url)
+        if url.rstrip("/") in out:
+            raise ConfigError(f"{key}: {url!r} is listed twice")
+        out.append(url.rstrip("/"))
+    return tuple(out)
+
+
+def _check_base_url(key: str, value: str) -> None:
+    """An http(s) URL the request path is appended to: no query, no fragment."""
+    _check_url(key, value)
+    parts = urlsplit(value)
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ConfigError(f"{key}: {value!r} must not hold a query or a fragment")
+
+
 def _resolve_path(value: str, base_dir: Path) -> Path:
     path = Path(value)
     return path if path.is_absolute() else (base_dir / path).resolve()
@@ -266,6 +297,7 @@ def _check_url(key: str, value: str) -> None:
 _KNOWN_KEYS = {
     "": {
         "public_base_url",
+        "public_base_urls",
         "demo",
         "server",
         "fhir",

@@ -49,7 +49,7 @@ def demo_config_with_test_key(tmp_path: Path, key: KeyPair) -> Config:
 def test_demo_profile_accepts_a_token_signed_as_the_sandbox_signs(tmp_path, sandbox_like_key):
     config = demo_config_with_test_key(tmp_path, sandbox_like_key)
     authenticator = ClientAuthenticator(auth_settings_from_config(config), MemoryReplayGuard())
-    url = f"{config.public_base_url}/cds-services/cementoplasty-order-select"
+    url = f"{config.public_base_urls[0]}/cds-services/cementoplasty-order-select"
     token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url))
     assert authenticator.verify(f"Bearer {token}", url).iss == SANDBOX_ISS
 
@@ -68,7 +68,7 @@ def test_demo_profile_accepts_the_sandbox_jku_header_with_its_pinned_key_offline
     authenticator = ClientAuthenticator(
         auth_settings_from_config(config), MemoryReplayGuard(), fetch_jwks=no_network
     )
-    url = f"{config.public_base_url}/cds-services"
+    url = f"{config.public_base_urls[0]}/cds-services"
     token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url), jku=SANDBOX_JKU)
     assert authenticator.verify(f"Bearer {token}", url).iss == SANDBOX_ISS
     assert fetched == []
@@ -87,7 +87,7 @@ def test_demo_profile_trusts_the_sandbox_issuer_with_its_published_key():
     assert client.jku == (SANDBOX_JKU,)
     # With the real published key, our stand-in signature must fail: the key is really used.
     authenticator = ClientAuthenticator(settings, MemoryReplayGuard())
-    url = f"{settings.public_base_url}/cds-services"
+    url = f"{settings.public_base_urls[0]}/cds-services"
     token = sign(es384_key(sandbox_kid()), claims(SANDBOX_ISS, aud=url))
     with pytest.raises(Unauthorized) as raised:
         authenticator.verify(f"Bearer {token}", url)
@@ -97,7 +97,7 @@ def test_demo_profile_trusts_the_sandbox_issuer_with_its_published_key():
 def test_production_configuration_without_clients_refuses_the_sandbox(sandbox_like_key):
     config = Config()  # the defaults: authentication required, no client trusted
     authenticator = ClientAuthenticator(auth_settings_from_config(config), MemoryReplayGuard())
-    url = f"{config.public_base_url}/cds-services"
+    url = f"{config.public_base_urls[0]}/cds-services"
     token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url))
     with pytest.raises(Unauthorized) as raised:
         authenticator.verify(f"Bearer {token}", url)
@@ -120,7 +120,9 @@ def test_authenticate_hook_counts_refusals():
         path="/cds-services",
         headers={
             "Authorization": "Bearer "
-            + sign(es384_key(), claims(SANDBOX_ISS, aud=f"{config.public_base_url}/cds-services"))
+            + sign(
+                es384_key(), claims(SANDBOX_ISS, aud=f"{config.public_base_urls[0]}/cds-services")
+            )
         },
     )
     before = refusals()

@@ -51,8 +51,9 @@ def make_authenticator(tmp_path: Path, *keys: KeyPair, **settings: Any) -> Clien
     jwks = write_jwks(tmp_path / "ehr-jwks.json", *keys)
     clients = settings.pop("clients", (TrustedClient(iss=EHR, jwks_file=jwks, jku=(JKU,)),))
     fetch = settings.pop("fetch_jwks", _no_network)
+    bases = settings.pop("public_base_urls", ("https://cds.example.org",))
     return ClientAuthenticator(
-        AuthSettings(public_base_url="https://cds.example.org", clients=clients, **settings),
+        AuthSettings(public_base_urls=bases, clients=clients, **settings),
         MemoryReplayGuard(),
         fetch_jwks=fetch,
     )
@@ -311,7 +312,7 @@ def test_unknown_kid_refetches_at_most_once_a_minute(tmp_path):
     first, rotated = es384_key("k1"), es384_key("k2")
     server = FakeJwksServer(first)
     settings = AuthSettings(
-        public_base_url="https://cds.example.org",
+        public_base_urls=("https://cds.example.org",),
         clients=(TrustedClient(iss=EHR, jku=(JKU,)),),
     )
     authenticator = ClientAuthenticator(
@@ -457,3 +458,48 @@ def test_allow_listed_jku_with_a_kid_not_pinned_is_fetched_from_that_url(tmp_pat
     authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=server)
     authenticator.verify(f"Bearer {sign(remote, claims(EHR), jku=JKU)}", SERVICE_URL)
     assert server.calls == [JKU]
+
+
+# Several public base URLs (loopback spellings, internal and external host names) ------------
+
+
+def test_aud_may_be_any_public_base_url_plus_the_path(tmp_path, ec_key):
+    authenticator = make_authenticator(
+        tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
+    )
+    for base in ("http://127.0.0.1:8080", "http://localhost:8080"):
+        request = SimpleNamespace(
+            path="/cds-services",
+            headers={
+                "Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=base + '/cds-services'))}"
+            },
+        )
+        assert authenticator(request).iss == EHR
+
+
+def test_aud_of_a_base_url_not_configured_is_refused(tmp_path, ec_key):
+    authenticator = make_authenticator(
+        tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
+    )
+    aud = "http://0.0.0.0:8080/cds-services"
+    request = SimpleNamespace(
+        path="/cds-services",
+        headers={"Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=aud))}"},
+    )
+    with pytest.raises(Unauthorized) as raised:
+        authenticator(request)
+    assert raised.value.code == "aud-mismatch"
+
+
+def test_aud_of_another_path_on_a_configured_base_is_refused(tmp_path, ec_key):
+    authenticator = make_authenticator(
+        tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
+    )
+    aud = "http://localhost:8080/cds-services/cementoplasty-order-sign"
+    request = SimpleNamespace(
+        path="/cds-services/cementoplasty-order-select",
+        headers={"Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=aud))}"},
+    )
+    with pytest.raises(Unauthorized) as raised:
+        authenticator(request)
+    assert raised.value.code == "aud-mismatch"

@@ -1,0 +1,53 @@
+"""The [auth] and server settings of the configuration file: public URLs, JWK Set expiry."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.auth_setup import auth_settings_from_config
+from service.config import DEMO_PROFILE, Config, ConfigError, load_config, parse_config
+
+
+def test_public_base_urls_lists_every_spelling_the_clients_call() -> None:
+    config = parse_config(
+        {"public_base_urls": ["https://cds.chu.example/", "http://cds.internal:8080"]}
+    )
+    assert config.public_base_urls == ("https://cds.chu.example", "http://cds.internal:8080")
+    assert auth_settings_from_config(config).public_base_urls == config.public_base_urls
+
+
+def test_public_base_url_is_the_one_element_form() -> None:
+    config = parse_config({"public_base_url": "https://cds.chu.example/"})
+    assert config.public_base_urls == ("https://cds.chu.example",)
+
+
+def test_default_public_base_urls_is_the_loopback_address() -> None:
+    assert Config().public_base_urls == ("http://127.0.0.1:8080",)
+    assert parse_config({}).public_base_urls == ("http://127.0.0.1:8080",)
+
+
+def test_demo_profile_accepts_both_loopback_spellings() -> None:
+    config = load_config(DEMO_PROFILE)
+    assert set(config.public_base_urls) == {"http://localhost:8080", "http://127.0.0.1:8080"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"public_base_urls": []}, "public_base_urls"),
+        ({"public_base_urls": "https://a.example"}, "public_base_urls"),
+        ({"public_base_urls": ["https://a.example", "ftp://b"]}, "public_base_urls[1]"),
+        ({"public_base_urls": ["https://a.example", "https://a.example/"]}, "public_base_urls[1]"),
+        (
+            {"public_base_url": "https://a.example", "public_base_urls": ["https://b.example"]},
+            "public_base_url",
+        ),
+        ({"public_base_url": "ftp://x"}, "public_base_url"),
+        ({"public_base_urls": ["https://a.example?x=1"]}, "public_base_urls[0]"),
+        ({"public_base_url_s": ["https://a.example"]}, "public_base_url_s"),
+    ],
+)
+def test_bad_public_urls_stop_start_up_naming_the_key(raw: dict, key: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(raw)
+    assert str(raised.value).startswith(f"{key}:")
