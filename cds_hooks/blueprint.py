@@ -97,7 +97,7 @@ def create_blueprint(
                 log.info(
                     "unauthorized %s %s: %s", flask.request.method, flask.request.path, refusal
                 )
-                return unauthorized()
+                return unauthorized(invalid_token=_sent_a_bearer_token(flask.request))
             except RequestEntityTooLarge:
                 return _too_large()
             except Exception:
@@ -306,6 +306,12 @@ def _json_body() -> bytes:
             status=415,
         )
     return flask.request.get_data(cache=False)
+
+
+def _sent_a_bearer_token(request: flask.Request) -> bool:
+    """Whether the caller presented a bearer token at all (refused: `invalid_token`)."""
+    scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 def _too_large() -> flask.Response:
