@@ -77,6 +77,9 @@ class AuthSettings:
     max_lifetime_s: int = 3600
     jwks_fetch_timeout_s: float = 2.0
     jwks_refresh_interval_s: float = 60.0  # at most one re-fetch per URL per interval
+    # A set fetched through `jku` is trusted this long, then fetched again: a key the client
+    # withdraws (compromised) stops being accepted within this delay. Pinned files never expire.
+    jwks_max_age_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class _KeySet:
 class _RemoteKeySet:
     def __init__(self) -> None:
         self.keys: _KeySet | None = None
+        self.fetched_at = float("-inf")  # when `keys` was fetched (the clock at the request)
         self.last_attempt = float("-inf")
         # Held during a fetch: concurrent calls wait for its result instead of being refused.
         self.lock = threading.Lock()
@@ -293,17 +297,21 @@ class ClientAuthenticator:
         with self._lock:
             entry = self._remote.setdefault(url, _RemoteKeySet())
         with entry.lock:
-            if entry.keys is not None and kid in entry.keys.by_kid:
-                return entry.keys.by_kid[kid]
             now = self._clock()
-            # Unknown kid: fetch again, but at most once per interval, so that a flood of
-            # forged kids cannot turn the service into a load generator against the client.
+            fresh = now - entry.fetched_at < self.settings.jwks_max_age_s
+            if fresh and entry.keys is not None and kid in entry.keys.by_kid:
+                return entry.keys.by_kid[kid]
+            # Unknown kid, or a set too old to trust: fetch again, but at most once per
+            # interval, so that a flood of forged kids cannot turn the service into a load
+            # generator against the client. Until a fetch succeeds, an expired set is not used
+            # (fail closed: it may still hold the key the client withdrew).
             if now - entry.last_attempt < self.settings.jwks_refresh_interval_s:
                 return None
             entry.last_attempt = now
             try:
                 fetched = self._fetch_jwks(url, self.settings.jwks_fetch_timeout_s)
                 entry.keys = _KeySet(fetched, url)
+                entry.fetched_at = now
             except (OSError, ValueError, requests.RequestException) as exc:
                 log.warning("JWK Set fetch failed: %s: %s", url, type(exc).__name__)
                 return None

@@ -26,6 +26,7 @@ def auth_settings_from_config(config: Config) -> AuthSettings:
         clock_skew_s=auth.clock_skew_s,
         max_lifetime_s=auth.max_lifetime_s,
         jwks_fetch_timeout_s=auth.jwks_fetch_timeout_s,
+        jwks_max_age_s=auth.jwks_max_age_s,
     )
 
 

@@ -63,6 +63,7 @@ class AuthConfig:
     clock_skew_s: int = 60
     max_lifetime_s: int = 3600
     jwks_fetch_timeout_s: float = 2.0
+    jwks_max_age_s: float = 3600.0  # a key set fetched through `jku` is fetched again after this
     clients: tuple[AuthClient, ...] = ()
 
 
@@ -213,6 +214,8 @@ def parse_config(
         jwks_fetch_timeout_s=auth.number(
             "jwks_fetch_timeout_s", auth_defaults.jwks_fetch_timeout_s, 0.1, 30
         ),
+        # At least the refetch interval (60 s), at most a day.
+        jwks_max_age_s=auth.number("jwks_max_age_s", auth_defaults.jwks_max_age_s, 60, 86400),
         clients=tuple(clients),
     )
 
@@ -334,6 +337,7 @@ _KNOWN_KEYS = {
         "clock_skew_s",
         "max_lifetime_s",
         "jwks_fetch_timeout_s",
+        "jwks_max_age_s",
         "clients",
     },
     "triggers.": {"procedures"},

@@ -51,3 +51,15 @@ def test_bad_public_urls_stop_start_up_naming_the_key(raw: dict, key: str) -> No
     with pytest.raises(ConfigError) as raised:
         parse_config(raw)
     assert str(raised.value).startswith(f"{key}:")
+
+
+def test_jwks_max_age_defaults_to_one_hour_and_is_configurable() -> None:
+    assert auth_settings_from_config(Config()).jwks_max_age_s == 3600
+    config = parse_config({"auth": {"jwks_max_age_s": 600}})
+    assert auth_settings_from_config(config).jwks_max_age_s == 600
+
+
+@pytest.mark.parametrize("value", [0, 59, 86401, "1h", True])
+def test_a_jwks_max_age_out_of_bounds_stops_start_up(value: object) -> None:
+    with pytest.raises(ConfigError, match=r"^auth\.jwks_max_age_s: must be"):
+        parse_config({"auth": {"jwks_max_age_s": value}})
