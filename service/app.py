@@ -103,7 +103,8 @@ def create_app(
         )
     )
     register_error_handlers(app)
-    install_cors(app, config.cors_allowed_origins)
+    # Private Network Access (a public page calling loopback): the demo profile only.
+    install_cors(app, config.cors_allowed_origins, allow_private_network=config.demo)
     install_operations_routes(app, store)
     app.test_client().get("/healthz")  # the first real request finds Flask's paths warm too
     return app
