@@ -187,6 +187,9 @@ def parse_config(
     clients = []
     for index, client in enumerate(auth.tables("clients")):
         name = f"auth.clients[{index}]"
+        for key in client.raw:
+            if key not in _CLIENT_KEYS:  # a typo would silently turn a check off
+                raise ConfigError(f"{name}.{key}: unknown configuration key")
         iss = client.string("iss", "")
         if not iss:
             raise ConfigError(f"{name}.iss: required")
@@ -297,6 +300,7 @@ def _check_url(key: str, value: str) -> None:
         raise ConfigError(f"{key}: {value!r} is not an http(s) URL")
 
 
+_CLIENT_KEYS = {"iss", "jwks_file", "jku", "tenant"}  # one [[auth.clients]] table
 _KNOWN_KEYS = {
     "": {
         "public_base_url",

@@ -63,3 +63,10 @@ def test_jwks_max_age_defaults_to_one_hour_and_is_configurable() -> None:
 def test_a_jwks_max_age_out_of_bounds_stops_start_up(value: object) -> None:
     with pytest.raises(ConfigError, match=r"^auth\.jwks_max_age_s: must be"):
         parse_config({"auth": {"jwks_max_age_s": value}})
+
+
+def test_an_unknown_key_in_a_client_table_stops_start_up() -> None:
+    """A typo there would silently switch a check off (here: the tenant check)."""
+    client = {"iss": "https://ehr.example", "jku": "https://ehr.example/jwks", "tennant": "acme"}
+    with pytest.raises(ConfigError, match=r"^auth\.clients\[0\]\.tennant: unknown"):
+        parse_config({"auth": {"clients": [client]}})
