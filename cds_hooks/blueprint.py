@@ -200,7 +200,6 @@ def create_blueprint(
                 feedback_sink(service_id, items)  # stored before the client hears "200"
             response = flask.Response(status=200)
         except RequestError as exc:
-            items = None
             response = bad_request(exc)
         except RequestEntityTooLarge:
             response = _too_large()
