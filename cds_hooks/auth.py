@@ -5,9 +5,12 @@ private key. A token is accepted only when all of these hold:
 
 * header: `alg` in the configured list (never `none`, never HMAC, whatever the configuration
   says), `typ` is `JWT`, `kid` present and found in the client's JWK Set;
-* `iss` is a configured client; its keys come from its `jwks_file`, or from a `jku` header URL
-  that is in that client's allow-list (or, without `jku`, from its allow-listed URLs);
-* `aud` is exactly the URL called (string or one-element array);
+* `iss` is a configured client; a `jku` header, when present, is in that client's allow-list;
+  the key is the client's pinned `jwks_file` entry for `kid` when there is one (no fetch,
+  with or without `jku`), else fetched from the `jku` URL (or, without `jku`, from the
+  client's allow-listed URLs);
+* `aud` is exactly the URL called, under one of the public base URLs the service is reached
+  by (string or one-element array);
 * `exp` in the future, `iat` not in the future (both with clock skew), `exp - iat` at most
   the configured maximum lifetime;
 * `jti` never seen before during the token's lifetime, across every worker and instance (the
@@ -25,7 +28,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,7 +67,9 @@ class TrustedClient:
 
 @dataclass(frozen=True)
 class AuthSettings:
-    public_base_url: str  # the audience of a call is this + the request path
+    # The audience of a call is one of these + the request path: every URL the service is
+    # reached by (loopback spellings in the demo; an internal and an external host name).
+    public_base_urls: tuple[str, ...]
     clients: tuple[TrustedClient, ...] = ()
     required: bool = True
     algorithms: tuple[str, ...] = ("ES384", "RS384")
@@ -72,6 +77,9 @@ class AuthSettings:
     max_lifetime_s: int = 3600
     jwks_fetch_timeout_s: float = 2.0
     jwks_refresh_interval_s: float = 60.0  # at most one re-fetch per URL per interval
+    # A set fetched through `jku` is trusted this long, then fetched again: a key the client
+    # withdraws (compromised) stops being accepted within this delay. Pinned files never expire.
+    jwks_max_age_s: float = 3600.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,7 @@ class _KeySet:
 class _RemoteKeySet:
     def __init__(self) -> None:
         self.keys: _KeySet | None = None
+        self.fetched_at = float("-inf")  # when `keys` was fetched (the clock at the request)
         self.last_attempt = float("-inf")
         # Held during a fetch: concurrent calls wait for its result instead of being refused.
         self.lock = threading.Lock()
@@ -155,17 +164,25 @@ class ClientAuthenticator:
         """
         if not self.settings.required and not flask_request.headers.get("Authorization"):
             return None
-        audience = self.settings.public_base_url.rstrip("/") + flask_request.path
-        return self.verify(flask_request.headers.get("Authorization"), audience)
+        audiences = tuple(
+            base.rstrip("/") + flask_request.path for base in self.settings.public_base_urls
+        )
+        return self.verify(flask_request.headers.get("Authorization"), audiences)
 
-    def verify(self, authorization_header: str | None, audience_url: str) -> VerifiedClient:
+    def verify(
+        self, authorization_header: str | None, audience: str | Sequence[str]
+    ) -> VerifiedClient:
+        """Verify a token whose `aud` must be `audience` (or one of them)."""
+        audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         try:
-            return self._verify(authorization_header, audience_url)
+            return self._verify(authorization_header, audiences)
         except Unauthorized as refusal:
             log.warning("client authentication refused: %s", refusal.reason)
             raise
 
-    def _verify(self, authorization_header: str | None, audience_url: str) -> VerifiedClient:
+    def _verify(
+        self, authorization_header: str | None, audiences: tuple[str, ...]
+    ) -> VerifiedClient:
         token = _bearer_token(authorization_header)
         try:
             header = jwt.get_unverified_header(token)
@@ -209,7 +226,7 @@ class ClientAuthenticator:
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"malformed: {type(exc).__name__}") from None
 
-        expires_at = self._check_claims(claims, client, audience_url)
+        expires_at = self._check_claims(claims, client, audiences)
         jti = claims["jti"]
         if not self._replay_guard.claim(iss, jti, expires_at):
             raise Unauthorized(f"jti-replayed: iss {iss!r}")
@@ -224,14 +241,14 @@ class ClientAuthenticator:
         )
 
     def _check_claims(
-        self, claims: Mapping[str, Any], client: TrustedClient, audience_url: str
+        self, claims: Mapping[str, Any], client: TrustedClient, audiences: tuple[str, ...]
     ) -> int:
         """Check the verified claims; return until when the jti must be remembered."""
         aud = claims.get("aud")
         if isinstance(aud, list) and len(aud) == 1:
             aud = aud[0]
-        if aud != audience_url:
-            raise Unauthorized(f"aud-mismatch: expected {audience_url!r}")
+        if not isinstance(aud, str) or aud not in audiences:
+            raise Unauthorized(f"aud-mismatch: expected one of {list(audiences)!r}")
         exp, iat = claims.get("exp"), claims.get("iat")
         if not _is_number(exp) or not _is_number(iat):
             raise Unauthorized("exp-or-iat-missing")
@@ -258,16 +275,18 @@ class ClientAuthenticator:
     # Keys ---------------------------------------------------------------------------------
 
     def _find_key(self, client: TrustedClient, jku: Any, kid: str) -> Mapping[str, Any]:
-        if jku is not None:
-            if not isinstance(jku, str) or jku not in client.jku:
-                raise Unauthorized(f"jku-not-allowed: iss {client.iss!r}")
-            urls: tuple[str, ...] = (jku,)
-        else:
-            local = self._files.get(client.iss)
-            if local is not None and kid in local.by_kid:
-                return local.by_kid[kid]
-            # Out-of-band key set: the client's own allow-listed URLs.
-            urls = client.jku
+        # A `jku` the client did not allow-list is refused whatever the kid: the header names
+        # where the key lives, and only the configured URLs are trusted to say so.
+        if jku is not None and (not isinstance(jku, str) or jku not in client.jku):
+            raise Unauthorized(f"jku-not-allowed: iss {client.iss!r}")
+        # The pinned set answers first, with or without `jku`: a key the operator pinned is
+        # trusted as much as anything the URL could serve, and needs no network (the sandbox
+        # names its public `jku` in every token, also when the service runs offline).
+        local = self._files.get(client.iss)
+        if local is not None and kid in local.by_kid:
+            return local.by_kid[kid]
+        # Otherwise the URL the token names, or (no `jku`) the client's allow-listed URLs.
+        urls: tuple[str, ...] = (jku,) if jku is not None else client.jku
         for url in urls:
             key = self._remote_key(url, kid)
             if key is not None:
@@ -278,17 +297,21 @@ class ClientAuthenticator:
         with self._lock:
             entry = self._remote.setdefault(url, _RemoteKeySet())
         with entry.lock:
-            if entry.keys is not None and kid in entry.keys.by_kid:
-                return entry.keys.by_kid[kid]
             now = self._clock()
-            # Unknown kid: fetch again, but at most once per interval, so that a flood of
-            # forged kids cannot turn the service into a load generator against the client.
+            fresh = now - entry.fetched_at < self.settings.jwks_max_age_s
+            if fresh and entry.keys is not None and kid in entry.keys.by_kid:
+                return entry.keys.by_kid[kid]
+            # Unknown kid, or a set too old to trust: fetch again, but at most once per
+            # interval, so that a flood of forged kids cannot turn the service into a load
+            # generator against the client. Until a fetch succeeds, an expired set is not used
+            # (fail closed: it may still hold the key the client withdrew).
             if now - entry.last_attempt < self.settings.jwks_refresh_interval_s:
                 return None
             entry.last_attempt = now
             try:
                 fetched = self._fetch_jwks(url, self.settings.jwks_fetch_timeout_s)
                 entry.keys = _KeySet(fetched, url)
+                entry.fetched_at = now
             except (OSError, ValueError, requests.RequestException) as exc:
                 log.warning("JWK Set fetch failed: %s: %s", url, type(exc).__name__)
                 return None

@@ -58,6 +58,16 @@ class EvaluationRecord:
     error: str | None = None  # the diagnostics sent to the client, if any
 
 
+@dataclass(frozen=True)
+class FeedbackRecord:
+    """One feedback call to a known service, for the log (never holds a token)."""
+
+    service_id: str
+    items: list[dict[str, Any]] | None  # None when the body was refused
+    status: int
+    latency_s: float
+
+
 def create_blueprint(
     services: Sequence[CdsService],
     *,
@@ -67,6 +77,7 @@ def create_blueprint(
     authenticate: Callable[[flask.Request], None] | None = None,
     feedback_sink: Callable[[str, list[dict[str, Any]]], None] | None = None,
     on_evaluated: Callable[[EvaluationRecord], None] | None = None,
+    on_feedback: Callable[[FeedbackRecord], None] | None = None,
     reference_fields: Sequence[str] = ("medicationReference",),
     openapi_title: str = "CDS Hooks service",
     openapi_version: str = "0",
@@ -97,7 +108,7 @@ def create_blueprint(
                 log.info(
                     "unauthorized %s %s: %s", flask.request.method, flask.request.path, refusal
                 )
-                return unauthorized()
+                return unauthorized(invalid_token=_sent_a_bearer_token(flask.request))
             except RequestEntityTooLarge:
                 return _too_large()
             except Exception:
@@ -180,13 +191,28 @@ def create_blueprint(
     def feedback(service_id: str) -> flask.Response:
         if service_id not in by_id:
             return not_found(f"No CDS service with id '{service_id[:100]}'.")
+        started = time.perf_counter()
+        items: list[dict[str, Any]] | None = None
+        response = internal_error()  # what the log says if anything below raises
         try:
             items = parse_feedback(_json_body())
+            if feedback_sink is not None:
+                feedback_sink(service_id, items)  # stored before the client hears "200"
+            response = flask.Response(status=200)
         except RequestError as exc:
-            return bad_request(exc)
-        if feedback_sink is not None:
-            feedback_sink(service_id, items)  # stored before the client hears "200"
-        return flask.Response(status=200)
+            response = bad_request(exc)
+        except RequestEntityTooLarge:
+            response = _too_large()
+        finally:
+            if on_feedback is not None:
+                record = FeedbackRecord(
+                    service_id, items, response.status_code, time.perf_counter() - started
+                )
+                try:
+                    on_feedback(record)
+                except Exception:
+                    log.exception("on_feedback failed for service %s", service_id)
+        return response
 
     return blueprint
 
@@ -306,6 +332,12 @@ def _json_body() -> bytes:
             status=415,
         )
     return flask.request.get_data(cache=False)
+
+
+def _sent_a_bearer_token(request: flask.Request) -> bool:
+    """Whether the caller presented a bearer token at all (refused: `invalid_token`)."""
+    scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 def _too_large() -> flask.Response:

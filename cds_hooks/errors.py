@@ -66,9 +66,12 @@ def bad_request(error: RequestError) -> Response:
     return outcome_response(error.status, error.message, error.code)
 
 
-def unauthorized() -> Response:
+def unauthorized(invalid_token: bool = False) -> Response:
+    """401 with the same body whatever the reason. RFC 6750 section 3.1: the challenge names
+    `invalid_token` when a bearer token was sent and refused, and no error when none was sent."""
+    challenge = 'Bearer error="invalid_token"' if invalid_token else "Bearer"
     return outcome_response(
-        401, "Authentication required.", "login", headers={"WWW-Authenticate": "Bearer"}
+        401, "Authentication required.", "login", headers={"WWW-Authenticate": challenge}
     )
 
 

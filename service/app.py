@@ -16,7 +16,12 @@ from typing import Any
 
 from flask import Flask
 
-from cds_hooks.blueprint import EvaluationRecord, create_blueprint, register_error_handlers
+from cds_hooks.blueprint import (
+    EvaluationRecord,
+    FeedbackRecord,
+    create_blueprint,
+    register_error_handlers,
+)
 from cds_hooks.cors import install_cors
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
@@ -41,6 +46,7 @@ from service.storage.audit_writer import AuditWriter
 from service.valuesets import load_valuesets
 
 log = logging.getLogger("service.app")
+feedback_log = logging.getLogger("service.feedback")
 
 HOOKS = ("order-select", "order-sign")
 
@@ -101,10 +107,12 @@ def create_app(
             authenticate=authenticate,
             feedback_sink=store_feedback,
             on_evaluated=after_evaluation,
+            on_feedback=_log_feedback,
         )
     )
     register_error_handlers(app)
-    install_cors(app, config.cors_allowed_origins)
+    # Private Network Access (a public page calling loopback): the demo profile only.
+    install_cors(app, config.cors_allowed_origins, allow_private_network=config.demo)
     install_operations_routes(app, store)
     app.register_blueprint(create_rule_pages_blueprint(config.policy, config.locale_default))
     app.test_client().get("/healthz")  # the first real request finds Flask's paths warm too
@@ -225,6 +233,30 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
             "data_unavailable": sorted(unavailable),
         }
     )
+
+
+def _log_feedback(record: FeedbackRecord) -> None:
+    """One line per feedback call: counts only. Never a card or suggestion id, a comment or an
+    override reason's text (free text may name the patient), never the token."""
+    fields: dict[str, Any] = {
+        "service": record.service_id,
+        "status": record.status,
+        "latency_ms": round(record.latency_s * 1000, 2),
+    }
+    if record.items is not None:
+        overrides = [item.get("overrideReason") or {} for item in record.items]
+        fields |= {
+            "feedback_items": len(record.items),
+            "feedback_cards": len({item["card"] for item in record.items}),
+            "outcomes": dict(Counter(str(item["outcome"]) for item in record.items)),
+            "override_reasons": sum(1 for override in overrides if override.get("reason")),
+            "accepted_suggestions": sum(
+                len(item.get("acceptedSuggestions") or ()) for item in record.items
+            ),
+        }
+    if record.status >= 400:
+        fields["error"] = _ERROR_CODES.get(record.status, "error")
+    feedback_log.info("feedback", extra={"fields": fields})
 
 
 # A short, fixed code per error status for the log line (never a message built from input).

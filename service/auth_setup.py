@@ -14,7 +14,7 @@ from service.observability import count_auth_refusal
 def auth_settings_from_config(config: Config) -> AuthSettings:
     auth = config.auth
     return AuthSettings(
-        public_base_url=config.public_base_url,
+        public_base_urls=config.public_base_urls,
         clients=tuple(
             TrustedClient(
                 iss=client.iss, jwks_file=client.jwks_file, jku=client.jku, tenant=client.tenant
@@ -26,6 +26,7 @@ def auth_settings_from_config(config: Config) -> AuthSettings:
         clock_skew_s=auth.clock_skew_s,
         max_lifetime_s=auth.max_lifetime_s,
         jwks_fetch_timeout_s=auth.jwks_fetch_timeout_s,
+        jwks_max_age_s=auth.jwks_max_age_s,
     )
 
 

@@ -63,12 +63,14 @@ class AuthConfig:
     clock_skew_s: int = 60
     max_lifetime_s: int = 3600
     jwks_fetch_timeout_s: float = 2.0
+    jwks_max_age_s: float = 3600.0  # a key set fetched through `jku` is fetched again after this
     clients: tuple[AuthClient, ...] = ()
 
 
 @dataclass(frozen=True)
 class Config:
-    public_base_url: str = "http://127.0.0.1:8080"
+    # Every URL the EHRs call the service by: a client JWT's `aud` is one of them + the path.
+    public_base_urls: tuple[str, ...] = ("http://127.0.0.1:8080",)
     demo: bool = False
     max_request_bytes: int = 8 * 1024 * 1024
     cors_allowed_origins: tuple[str, ...] = ()
@@ -119,8 +121,7 @@ def parse_config(
     triggers = reader.table("triggers")
     logging_ = reader.table("logging")
 
-    public_base_url = reader.string("public_base_url", defaults.public_base_url)
-    _check_url("public_base_url", public_base_url)
+    public_base_urls = _public_base_urls(reader, defaults.public_base_urls)
     locale_default = locale.string("default", defaults.locale_default)
     if locale_default not in SUPPORTED_LOCALES:
         raise ConfigError(f"locale.default: must be one of {', '.join(SUPPORTED_LOCALES)}")
@@ -186,6 +187,9 @@ def parse_config(
     clients = []
     for index, client in enumerate(auth.tables("clients")):
         name = f"auth.clients[{index}]"
+        for key in client.raw:
+            if key not in _CLIENT_KEYS:  # a typo would silently turn a check off
+                raise ConfigError(f"{name}.{key}: unknown configuration key")
         iss = client.string("iss", "")
         if not iss:
             raise ConfigError(f"{name}.iss: required")
@@ -213,6 +217,8 @@ def parse_config(
         jwks_fetch_timeout_s=auth.number(
             "jwks_fetch_timeout_s", auth_defaults.jwks_fetch_timeout_s, 0.1, 30
         ),
+        # At least the refetch interval (60 s), at most a day.
+        jwks_max_age_s=auth.number("jwks_max_age_s", auth_defaults.jwks_max_age_s, 60, 86400),
         clients=tuple(clients),
     )
 
@@ -232,7 +238,7 @@ def parse_config(
         raise ConfigError("logging.level: DEBUG, INFO, WARNING or ERROR")
 
     config = Config(
-        public_base_url=public_base_url.rstrip("/"),
+        public_base_urls=public_base_urls,
         demo=reader.boolean("demo", False),
         max_request_bytes=int(
             server.number("max_request_bytes", defaults.max_request_bytes, 1024, 1 << 30)
@@ -252,6 +258,37 @@ def parse_config(
     return config
 
 
+def _public_base_urls(reader: _Reader, default: tuple[str, ...]) -> tuple[str, ...]:
+    """`public_base_urls`, or its one-element form `public_base_url` (not both)."""
+    if "public_base_url" in reader.raw:
+        if "public_base_urls" in reader.raw:
+            raise ConfigError("public_base_url: give public_base_urls or public_base_url, not both")
+        single = reader.string("public_base_url", "")
+        _check_base_url("public_base_url", single)
+        return (single.rstrip("/"),)
+    if "public_base_urls" not in reader.raw:
+        return default
+    urls = reader.strings("public_base_urls", ())
+    if not urls:
+        raise ConfigError("public_base_urls: at least one URL")
+    out: list[str] = []
+    for index, url in enumerate(urls):
+        key = f"public_base_urls[{index}]"
+        _check_base_url(key, url)
+        if url.rstrip("/") in out:
+            raise ConfigError(f"{key}: {url!r} is listed twice")
+        out.append(url.rstrip("/"))
+    return tuple(out)
+
+
+def _check_base_url(key: str, value: str) -> None:
+    """An http(s) URL the request path is appended to: no query, no fragment."""
+    _check_url(key, value)
+    parts = urlsplit(value)
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ConfigError(f"{key}: {value!r} must not hold a query or a fragment")
+
+
 def _resolve_path(value: str, base_dir: Path) -> Path:
     path = Path(value)
     return path if path.is_absolute() else (base_dir / path).resolve()
@@ -263,9 +300,11 @@ def _check_url(key: str, value: str) -> None:
         raise ConfigError(f"{key}: {value!r} is not an http(s) URL")
 
 
+_CLIENT_KEYS = {"iss", "jwks_file", "jku", "tenant"}  # one [[auth.clients]] table
 _KNOWN_KEYS = {
     "": {
         "public_base_url",
+        "public_base_urls",
         "demo",
         "server",
         "fhir",
@@ -302,6 +341,7 @@ _KNOWN_KEYS = {
         "clock_skew_s",
         "max_lifetime_s",
         "jwks_fetch_timeout_s",
+        "jwks_max_age_s",
         "clients",
     },
     "triggers.": {"procedures"},

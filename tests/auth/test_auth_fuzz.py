@@ -29,7 +29,7 @@ def _authenticator(tmp: Path) -> ClientAuthenticator:
     jwks = write_jwks(tmp / "jwks.json", KEY)
     return ClientAuthenticator(
         AuthSettings(
-            public_base_url="https://cds.example.org",
+            public_base_urls=("https://cds.example.org",),
             clients=(TrustedClient(iss="https://ehr", jwks_file=jwks, jku=("https://ehr/j",)),),
         ),
         MemoryReplayGuard(),

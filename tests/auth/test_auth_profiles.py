@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from auth_tokens import KeyPair, MemoryReplayGuard, claims, es384_key, sign, write_jwks
+from shared_data import shared_path
 
 from cds_hooks.auth import ClientAuthenticator
 from cds_hooks.errors import Unauthorized
@@ -15,7 +16,8 @@ from service.auth_setup import auth_settings_from_config
 from service.config import DEMO_PROFILE, Config, load_config
 
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
-SHARED_SANDBOX_JWKS = Path("/work/shared/cds-hooks/sandbox-jwks.json")
+# The sandbox names this URL in the `jku` header of every token it signs.
+SANDBOX_JKU = "https://sandbox.cds-hooks.org/.well-known/jwks.json"
 PROFILE_SANDBOX_JWKS = DEMO_PROFILE.parent / "sandbox-jwks.json"
 
 
@@ -31,10 +33,8 @@ def sandbox_like_key() -> KeyPair:
 
 
 def test_profile_carries_the_published_sandbox_key():
-    if SHARED_SANDBOX_JWKS.is_file():
-        assert json.loads(PROFILE_SANDBOX_JWKS.read_text()) == json.loads(
-            SHARED_SANDBOX_JWKS.read_text()
-        )
+    shared = shared_path("cds-hooks", "sandbox-jwks.json")  # fails, never skips, when missing
+    assert json.loads(PROFILE_SANDBOX_JWKS.read_text()) == json.loads(shared.read_text())
     [key] = json.loads(PROFILE_SANDBOX_JWKS.read_text())["keys"]
     assert (key["kty"], key["crv"], key["alg"]) == ("EC", "P-384", "ES384")
 
@@ -49,9 +49,33 @@ def demo_config_with_test_key(tmp_path: Path, key: KeyPair) -> Config:
 def test_demo_profile_accepts_a_token_signed_as_the_sandbox_signs(tmp_path, sandbox_like_key):
     config = demo_config_with_test_key(tmp_path, sandbox_like_key)
     authenticator = ClientAuthenticator(auth_settings_from_config(config), MemoryReplayGuard())
-    url = f"{config.public_base_url}/cds-services/cementoplasty-order-select"
+    url = f"{config.public_base_urls[0]}/cds-services/cementoplasty-order-select"
     token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url))
     assert authenticator.verify(f"Bearer {token}", url).iss == SANDBOX_ISS
+
+
+def test_demo_profile_accepts_the_sandbox_jku_header_with_its_pinned_key_offline(
+    tmp_path, sandbox_like_key
+):
+    """The sandbox always sends `jku`: the pinned key answers, and nothing is fetched."""
+    config = demo_config_with_test_key(tmp_path, sandbox_like_key)
+    fetched: list[str] = []
+
+    def no_network(url: str, timeout_s: float) -> dict:
+        fetched.append(url)
+        raise OSError("offline")
+
+    authenticator = ClientAuthenticator(
+        auth_settings_from_config(config), MemoryReplayGuard(), fetch_jwks=no_network
+    )
+    url = f"{config.public_base_urls[0]}/cds-services"
+    token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url), jku=SANDBOX_JKU)
+    assert authenticator.verify(f"Bearer {token}", url).iss == SANDBOX_ISS
+    assert fetched == []
+    other = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url), jku="https://evil.example/j")
+    with pytest.raises(Unauthorized) as raised:
+        authenticator.verify(f"Bearer {other}", url)
+    assert raised.value.code == "jku-not-allowed"
 
 
 def test_demo_profile_trusts_the_sandbox_issuer_with_its_published_key():
@@ -60,9 +84,10 @@ def test_demo_profile_trusts_the_sandbox_issuer_with_its_published_key():
     [client] = settings.clients
     assert client.iss == SANDBOX_ISS
     assert client.jwks_file == PROFILE_SANDBOX_JWKS.resolve()
+    assert client.jku == (SANDBOX_JKU,)
     # With the real published key, our stand-in signature must fail: the key is really used.
     authenticator = ClientAuthenticator(settings, MemoryReplayGuard())
-    url = f"{settings.public_base_url}/cds-services"
+    url = f"{settings.public_base_urls[0]}/cds-services"
     token = sign(es384_key(sandbox_kid()), claims(SANDBOX_ISS, aud=url))
     with pytest.raises(Unauthorized) as raised:
         authenticator.verify(f"Bearer {token}", url)
@@ -72,7 +97,7 @@ def test_demo_profile_trusts_the_sandbox_issuer_with_its_published_key():
 def test_production_configuration_without_clients_refuses_the_sandbox(sandbox_like_key):
     config = Config()  # the defaults: authentication required, no client trusted
     authenticator = ClientAuthenticator(auth_settings_from_config(config), MemoryReplayGuard())
-    url = f"{config.public_base_url}/cds-services"
+    url = f"{config.public_base_urls[0]}/cds-services"
     token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url))
     with pytest.raises(Unauthorized) as raised:
         authenticator.verify(f"Bearer {token}", url)
@@ -95,7 +120,9 @@ def test_authenticate_hook_counts_refusals():
         path="/cds-services",
         headers={
             "Authorization": "Bearer "
-            + sign(es384_key(), claims(SANDBOX_ISS, aud=f"{config.public_base_url}/cds-services"))
+            + sign(
+                es384_key(), claims(SANDBOX_ISS, aud=f"{config.public_base_urls[0]}/cds-services")
+            )
         },
     )
     before = refusals()

@@ -13,6 +13,7 @@ from typing import Any
 
 import jwt
 import pytest
+import responses as responses_lib
 from auth_tokens import (
     SERVICE_URL,
     KeyPair,
@@ -25,7 +26,14 @@ from auth_tokens import (
 )
 from cryptography.hazmat.primitives import serialization
 
-from cds_hooks.auth import AuthSettings, ClientAuthenticator, TrustedClient, VerifiedClient
+from cds_hooks.auth import (
+    MAX_JWKS_BYTES,
+    AuthSettings,
+    ClientAuthenticator,
+    TrustedClient,
+    VerifiedClient,
+    fetch_jwks_over_http,
+)
 from cds_hooks.errors import Unauthorized
 
 EHR = "https://ehr.example.org"
@@ -51,10 +59,13 @@ def make_authenticator(tmp_path: Path, *keys: KeyPair, **settings: Any) -> Clien
     jwks = write_jwks(tmp_path / "ehr-jwks.json", *keys)
     clients = settings.pop("clients", (TrustedClient(iss=EHR, jwks_file=jwks, jku=(JKU,)),))
     fetch = settings.pop("fetch_jwks", _no_network)
+    clock = settings.pop("clock", time.time)
+    bases = settings.pop("public_base_urls", ("https://cds.example.org",))
     return ClientAuthenticator(
-        AuthSettings(public_base_url="https://cds.example.org", clients=clients, **settings),
+        AuthSettings(public_base_urls=bases, clients=clients, **settings),
         MemoryReplayGuard(),
         fetch_jwks=fetch,
+        clock=clock,
     )
 
 
@@ -311,7 +322,7 @@ def test_unknown_kid_refetches_at_most_once_a_minute(tmp_path):
     first, rotated = es384_key("k1"), es384_key("k2")
     server = FakeJwksServer(first)
     settings = AuthSettings(
-        public_base_url="https://cds.example.org",
+        public_base_urls=("https://cds.example.org",),
         clients=(TrustedClient(iss=EHR, jku=(JKU,)),),
     )
     authenticator = ClientAuthenticator(
@@ -403,3 +414,215 @@ def test_concurrent_first_calls_wait_for_one_jwks_fetch(tmp_path):
         thread.join()
     assert results == ["accepted"] * 5
     assert server.calls == [JKU]
+
+
+# Pinned keys and allow-listed jku together (the CDS Hooks sandbox sends both) ---------------
+
+
+class RecordingFetcher:
+    """A JWK Set fetcher that records every call and serves nothing: a call is the failure."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __call__(self, url: str, timeout_s: float) -> dict:
+        self.calls.append(url)
+        raise OSError("no network in unit tests")
+
+
+def test_allow_listed_jku_with_a_pinned_kid_uses_the_pinned_key_without_fetching(tmp_path, ec_key):
+    fetcher = RecordingFetcher()
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=fetcher)
+    token = sign(ec_key, claims(EHR), jku=JKU)
+    assert authenticator.verify(f"Bearer {token}", SERVICE_URL).kid == ec_key.kid
+    assert fetcher.calls == []
+
+
+def test_allow_listed_jku_with_a_pinned_kid_still_checks_the_signature(tmp_path, ec_key):
+    fetcher = RecordingFetcher()
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=fetcher)
+    impostor = KeyPair(ec_key.kid, "ES384", es384_key().private_key)  # same kid, other key
+    assert refusal(authenticator, sign(impostor, claims(EHR), jku=JKU)) == "signature-invalid"
+    assert fetcher.calls == []
+
+
+def test_unlisted_jku_is_refused_even_when_the_kid_is_pinned(tmp_path, ec_key):
+    fetcher = RecordingFetcher()
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=fetcher)
+    token = sign(ec_key, claims(EHR), jku="https://attacker.example/jwks.json")
+    assert refusal(authenticator, token) == "jku-not-allowed"
+    assert fetcher.calls == []
+
+
+def test_jku_on_a_client_with_a_pinned_file_only_is_refused(tmp_path, ec_key):
+    jwks = write_jwks(tmp_path / "pinned.json", ec_key)
+    authenticator = make_authenticator(
+        tmp_path, clients=(TrustedClient(iss=EHR, jwks_file=jwks),), fetch_jwks=RecordingFetcher()
+    )
+    assert refusal(authenticator, sign(ec_key, claims(EHR), jku=JKU)) == "jku-not-allowed"
+
+
+def test_allow_listed_jku_with_a_kid_not_pinned_is_fetched_from_that_url(tmp_path, ec_key):
+    remote = es384_key("remote-only")
+    server = FakeJwksServer(remote)
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=server)
+    authenticator.verify(f"Bearer {sign(remote, claims(EHR), jku=JKU)}", SERVICE_URL)
+    assert server.calls == [JKU]
+
+
+# Several public base URLs (loopback spellings, internal and external host names) ------------
+
+
+def test_aud_may_be_any_public_base_url_plus_the_path(tmp_path, ec_key):
+    authenticator = make_authenticator(
+        tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
+    )
+    for base in ("http://127.0.0.1:8080", "http://localhost:8080"):
+        request = SimpleNamespace(
+            path="/cds-services",
+            headers={
+                "Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=base + '/cds-services'))}"
+            },
+        )
+        assert authenticator(request).iss == EHR
+
+
+def test_aud_of_a_base_url_not_configured_is_refused(tmp_path, ec_key):
+    authenticator = make_authenticator(
+        tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
+    )
+    aud = "http://0.0.0.0:8080/cds-services"
+    request = SimpleNamespace(
+        path="/cds-services",
+        headers={"Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=aud))}"},
+    )
+    with pytest.raises(Unauthorized) as raised:
+        authenticator(request)
+    assert raised.value.code == "aud-mismatch"
+
+
+def test_aud_of_another_path_on_a_configured_base_is_refused(tmp_path, ec_key):
+    authenticator = make_authenticator(
+        tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
+    )
+    aud = "http://localhost:8080/cds-services/cementoplasty-order-sign"
+    request = SimpleNamespace(
+        path="/cds-services/cementoplasty-order-select",
+        headers={"Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=aud))}"},
+    )
+    with pytest.raises(Unauthorized) as raised:
+        authenticator(request)
+    assert raised.value.code == "aud-mismatch"
+
+
+# Key sets fetched through jku expire ------------------------------------------------------
+
+
+class FlakyJwksServer(FakeJwksServer):
+    down = False
+
+    def __call__(self, url: str, timeout_s: float) -> dict:
+        if self.down:
+            self.calls.append(url)
+            raise OSError("connection refused")
+        return super().__call__(url, timeout_s)
+
+
+def _jku_authenticator(server, now: list[float], **settings: Any) -> ClientAuthenticator:
+    return ClientAuthenticator(
+        AuthSettings(
+            public_base_urls=("https://cds.example.org",),
+            clients=(TrustedClient(iss=EHR, jku=(JKU,)),),
+            **settings,
+        ),
+        MemoryReplayGuard(),
+        fetch_jwks=server,
+        clock=lambda: now[0],
+    )
+
+
+def _verify_at(authenticator: ClientAuthenticator, key: KeyPair, now: float) -> None:
+    token = sign(key, claims(EHR, now=now), jku=JKU)
+    authenticator.verify(f"Bearer {token}", SERVICE_URL)
+
+
+def test_a_key_removed_from_the_served_set_is_refused_once_the_set_expires():
+    now = [1_000_000.0]
+    kept, compromised = es384_key("kept"), es384_key("compromised")
+    server = FakeJwksServer(kept, compromised)
+    authenticator = _jku_authenticator(server, now)  # default maximum age: one hour
+    _verify_at(authenticator, compromised, now[0])
+    server.keys = [kept]  # the client withdraws the compromised key
+    now[0] += 3599
+    _verify_at(authenticator, compromised, now[0])  # the cached set is still young: trusted
+    assert len(server.calls) == 1
+    now[0] += 2  # past one hour: the set is fetched again, without the compromised key
+    with pytest.raises(Unauthorized, match="kid-unknown"):
+        _verify_at(authenticator, compromised, now[0])
+    assert len(server.calls) == 2
+    _verify_at(authenticator, kept, now[0])  # the fresh set serves the kept key, no new fetch
+    assert len(server.calls) == 2
+
+
+def test_the_maximum_age_is_configurable():
+    now = [1_000_000.0]
+    key = es384_key("k1")
+    server = FakeJwksServer(key)
+    authenticator = _jku_authenticator(server, now, jwks_max_age_s=300)
+    _verify_at(authenticator, key, now[0])
+    now[0] += 301
+    _verify_at(authenticator, key, now[0])
+    assert len(server.calls) == 2
+
+
+def test_an_expired_set_is_not_used_when_the_refetch_fails_and_refetches_stay_throttled():
+    now = [1_000_000.0]
+    key = es384_key("k1")
+    server = FlakyJwksServer(key)
+    authenticator = _jku_authenticator(server, now, jwks_max_age_s=300)
+    _verify_at(authenticator, key, now[0])
+    server.down = True
+    now[0] += 301
+    for _ in range(3):  # fail closed: an expired set is never trusted again
+        with pytest.raises(Unauthorized, match="kid-unknown"):
+            _verify_at(authenticator, key, now[0])
+    assert len(server.calls) == 2  # one refetch attempt, not one per call
+    server.down = False  # the client's server is back
+    now[0] += 61  # the next attempt waits for the refetch interval
+    _verify_at(authenticator, key, now[0])
+    assert len(server.calls) == 3
+
+
+def test_pinned_keys_never_expire(tmp_path, ec_key):
+    now = [time.time()]
+    fetcher = RecordingFetcher()
+    authenticator = make_authenticator(tmp_path, ec_key, fetch_jwks=fetcher, clock=lambda: now[0])
+    _verify_at(authenticator, ec_key, now[0])
+    now[0] += 10 * 3600
+    _verify_at(authenticator, ec_key, now[0])
+    assert fetcher.calls == []
+
+
+# The HTTP fetch itself: no redirect followed, bounded size ---------------------------------
+
+
+@responses_lib.activate
+def test_jwks_fetch_follows_no_redirect():
+    responses_lib.get(JKU, status=302, headers={"Location": "https://attacker.example/jwks"})
+    responses_lib.get("https://attacker.example/jwks", json={"keys": []})
+    with pytest.raises(OSError, match="302"):
+        fetch_jwks_over_http(JKU, 2.0)
+    assert [call.request.url for call in responses_lib.calls] == [JKU]
+
+
+@responses_lib.activate
+def test_jwks_fetch_refuses_a_set_larger_than_the_cap():
+    responses_lib.get(JKU, body=b'{"keys": [' + b" " * MAX_JWKS_BYTES + b"]}")
+    with pytest.raises(OSError, match="too large"):
+        fetch_jwks_over_http(JKU, 2.0)
+
+
+@responses_lib.activate
+def test_jwks_fetch_reads_a_set_under_the_cap():
+    responses_lib.get(JKU, json={"keys": [{"kid": "a"}]})
+    assert fetch_jwks_over_http(JKU, 2.0) == {"keys": [{"kid": "a"}]}

@@ -138,13 +138,18 @@ def test_unauthenticated_calls_are_401_with_neutral_body(
     make_app: Callable[..., AppUnderTest],
 ) -> None:
     app = make_app()
-    for response in (
-        app.client.get("/cds-services"),
-        app.post(SERVICE, order_sign_body(), Authorization="Bearer forged"),
-        app.post(FEEDBACK, {"feedback": []}, Authorization=""),
+    # RFC 6750 section 3.1: no error code when no token was sent; invalid_token for a refused one.
+    for response, challenge in (
+        (app.client.get("/cds-services"), "Bearer"),
+        (
+            app.post(SERVICE, order_sign_body(), Authorization="Bearer forged"),
+            'Bearer error="invalid_token"',
+        ),
+        (app.post(FEEDBACK, {"feedback": []}, Authorization=""), "Bearer"),
+        (app.post(FEEDBACK, {"feedback": []}, Authorization="Basic dXNlcjpwdw=="), "Bearer"),
     ):
         assert_outcome(response, 401)
-        assert response.headers["WWW-Authenticate"] == "Bearer"
+        assert response.headers["WWW-Authenticate"] == challenge
         assert "bad-token" not in response.get_data(as_text=True)
     assert app.service.calls == []
 

@@ -94,7 +94,7 @@ from cds_hooks.auth import AuthSettings, ClientAuthenticator, TrustedClient
 from cds_hooks.errors import Unauthorized
 from service.storage import Store
 settings = AuthSettings(
-    public_base_url="https://cds.example.org",
+    public_base_urls=("https://cds.example.org",),
     clients=(TrustedClient(iss="https://ehr.example.org", jwks_file=Path(sys.argv[2])),),
 )
 authenticator = ClientAuthenticator(settings, Store(sys.argv[1]))
