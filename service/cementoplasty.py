@@ -93,7 +93,7 @@ class CementoplastyService:
         now = self.clock()
         facts = extract_facts(request, data, self.valuesets, self.config.trigger_procedures, now)
         findings = evaluate_rules(facts, self.config.policy, now)
-        cards = render_cards(findings, facts, locale, now, self.config.public_base_url)
+        cards = render_cards(findings, facts, locale, now, self.config.public_base_urls[0])
         audit = _audit_record(request, findings, cards, data.unavailable)
         return Evaluation(CdsResponse(cards=cards), audit)
 
