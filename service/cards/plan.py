@@ -390,7 +390,7 @@ class PlanCard(CardBuilder):
         if now_case:
             hold_start = self.now.date()
         when = self.moment(hold_start) if isinstance(hold_start, datetime) else self.day(hold_start)
-        suffix = "_now" if now_case else ""
+        suffix = "_now" if late else ("_check" if unsure else "")
         if p.get("record_kind") == "order" and p.get("order_id"):
             end = procedure["start"] if procedure.get("time_given") else procedure["day"]
             label = plan["suspend_label" + suffix].format_map(

@@ -210,7 +210,10 @@ def test_patient_message_in_lay_language(locale: str, expected: str) -> None:
 def test_patient_message_for_an_injection_and_an_instant() -> None:
     lmwh = med("enoxaparin", DrugClass.LMWH, kind=MedicationSourceKind.STATEMENT)
     (message,) = resources(plan_card(facts(medications=(lmwh,)), "fr"))
-    assert "dernière injection est le samedi 5 décembre" in message["payload"][0]["contentString"]
+    assert message["payload"][0]["contentString"].startswith(
+        "Ne faites plus les injections de votre énoxaparine à partir du dimanche 6 décembre ; "
+        "votre dernière injection est le samedi 5 décembre."
+    )
     doac = med("rivaroxaban", DrugClass.DOAC, kind=MedicationSourceKind.STATEMENT)
     patient = facts(
         procedures=(procedure(day=date(2026, 11, 29), at=at("2026-11-29", 14)),),
@@ -271,6 +274,10 @@ def test_time_unknown_card_says_check_the_time(locale: str) -> None:
     )
     assert expected in (card.detail or "")
     assert "Too late: the hold" not in (card.detail or "")
+    label = card.suggestions[0].label
+    assert (
+        "may already have started" if locale == "en" else "a peut-être déjà dû commencer"
+    ) in label
 
 
 @pytest.mark.parametrize("locale", LOCALES)
