@@ -369,7 +369,12 @@ class PlanCard(CardBuilder):
             resource = resources.team_request(record, patient, description, team, self.now, urgent)
             return _one(label, resource)
         if hold is None:
-            return None
+            if p.get("drug") != "antiplatelet-combination":
+                return None
+            # A combination tablet whose components the code does not name: the prescriber says.
+            label = plan["ask_label_identify"].format_map({"display": display})
+            resource = resources.team_request(record, patient, description, team, self.now, urgent)
+            return _one(label, resource)
         hold_start: date | datetime | None = hold.hold_from_at or hold.hold_from
         if p.get("combination"):
             key = (

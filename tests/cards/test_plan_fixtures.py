@@ -85,3 +85,11 @@ def test_rivaroxaban_instant_from_the_fixture() -> None:
     assert "no dose after **2026-11-27 14:00**" in card["detail"]
     (message,) = suggested(card)
     assert "Friday 27 November at 14:00" in message["payload"][0]["contentString"]
+
+
+def test_an_antiplatelet_combination_named_by_b01ac30_only_asks_the_prescriber() -> None:
+    card = plan_card("MED-ANTITHROMBOTIC-UNLISTED/antiplatelet-combination-b01ac30.json")
+    (request,) = suggested(card)
+    assert request["resourceType"] == "CommunicationRequest"
+    assert request["about"] == [{"reference": "MedicationRequest/mr-combination"}]
+    assert "components" in card["detail"]
