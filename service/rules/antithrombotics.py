@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from service.config import Policy
@@ -186,7 +186,10 @@ def hour_hold(
     drug = record.meds[0].ingredient
     if procedure is None:
         return HoldStep(drug, record.display, hours_before=hours), False, None
-    hold_at = procedure.start - timedelta(hours=hours)
+    zone = procedure.start.tzinfo
+    # Elapsed hours, counted in UTC: across a daylight-saving change, wall-clock arithmetic in
+    # the site's zone would give 47 h (spring) where the guideline says 48 h.
+    hold_at = (procedure.start.astimezone(UTC) - timedelta(hours=hours)).astimezone(zone)
     hold_day = hold_at.date()
     # No dose after `hold_at`: on a 00:00 boundary the last dose day is the day before.
     last_dose_on = hold_day - timedelta(days=1) if hold_at.time() == time(0, 0) else hold_day
@@ -204,10 +207,10 @@ def hour_hold(
         return step, now > hold_at, None
     # Date-only procedure, now past the 00:00-based hold start: certainly late only when even a
     # procedure at 23:59 on its day would have its hold start before now.
-    latest_start = datetime.combine(procedure.day, time(23, 59), tzinfo=procedure.start.tzinfo)
-    if now > latest_start - timedelta(hours=hours):
+    latest_start = datetime.combine(procedure.day, time(23, 59), tzinfo=zone)
+    if now > latest_start.astimezone(UTC) - timedelta(hours=hours):
         return step, True, None
-    late_if_before = (now + timedelta(hours=hours)).astimezone(procedure.start.tzinfo)
+    late_if_before = (now.astimezone(UTC) + timedelta(hours=hours)).astimezone(zone)
     return step, False, late_if_before.strftime("%H:%M")
 
 

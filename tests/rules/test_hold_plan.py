@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
@@ -484,3 +485,18 @@ def test_cardiac_risk_for_every_antiplatelet_hold(medications) -> None:
     policy = Policy(unlisted_hold_days={"prasugrel": 7})
     (risk,) = [f for f in med_findings(patient, NOW, policy) if f.rule_id == "MED-CARDIAC-RISK"]
     assert risk.evidence == (stent.source,)
+
+
+def test_doac_48_hours_are_elapsed_hours_across_a_daylight_saving_change() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    # Clocks go forward on 2027-03-28 at 02:00: 48 h before 03-29 10:00 (+02:00) is 03-27 09:00
+    # (+01:00), not 10:00 (47 h).
+    start = datetime(2027, 3, 29, 10, 0, tzinfo=paris)
+    patient = facts(
+        procedures=(procedure(day=start.date(), at=start),),
+        medications=(med("apixaban", DrugClass.DOAC),),
+    )
+    (finding,) = med_findings(patient, datetime(2027, 3, 20, 10, tzinfo=paris))
+    assert finding.hold.hold_from_at == datetime(2027, 3, 27, 9, 0, tzinfo=paris)
+    elapsed = start.astimezone(UTC) - finding.hold.hold_from_at.astimezone(UTC)
+    assert elapsed == timedelta(hours=48)
