@@ -159,7 +159,7 @@ def day_hold(
     record: _Record, days: int, procedure: ScheduledProcedure | None, now: datetime
 ) -> tuple[HoldStep, bool]:
     """A "stop N days before" step: no dose on or after D-N. Returns (step, too late)."""
-    drug = record.meds[0].ingredient
+    drug = record.main(record.drug_class).ingredient
     if procedure is None:
         return HoldStep(drug, record.display, days_before=days), False
     hold_from = procedure.day - timedelta(days=days)
@@ -183,7 +183,7 @@ def hour_hold(
     Returns (step, certainly too late, "HH:MM" when too late only under the 00:00 assumption:
     too late if the procedure is before that time on its day).
     """
-    drug = record.meds[0].ingredient
+    drug = record.main(record.drug_class).ingredient
     if procedure is None:
         return HoldStep(drug, record.display, hours_before=hours), False, None
     zone = procedure.start.tzinfo
@@ -243,7 +243,7 @@ def _vka(
         )
         too_late = today(now) > usual_from
     evidence = (record.source,)
-    step = HoldStep(record.meds[0].ingredient, record.display)
+    step = HoldStep(record.main(DrugClass.VKA).ingredient, record.display)
     findings = [fire("MED-VKA", params, evidence, step)]
     if too_late:
         findings.append(fire("MED-VKA-TOO-LATE", {**params, "for_rule": "MED-VKA"}, evidence, step))
