@@ -321,6 +321,9 @@ def _aspirin(
             params["held"] = True
             hold, late = day_hold(record, ASPIRIN_DAYS, procedure, now)
             return "MED-ASPIRIN-HIGH-DOSE", hold, late
+        if verdict.unknown:
+            # What remains includes a record of unknown dose: not shown as continued.
+            return "MED-ASPIRIN-DOSE-UNKNOWN", None, False
         params["continued"] = True
         return "MED-ASPIRIN-HIGH-DOSE", None, False
     if verdict.unknown:

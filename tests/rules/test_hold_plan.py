@@ -285,6 +285,19 @@ def test_aspirin_records_held_per_record(doses, rules, held) -> None:
         assert (finding.hold is not None) is (record.source.reference in held_refs)
 
 
+def test_a_low_record_is_not_shown_continued_beside_an_unknown_dose() -> None:
+    low, high, unknown = aspirin_record(75), aspirin_record(500), aspirin_record(None)
+    by_record = {
+        f.params["record"]: f for f in med_findings(facts(medications=(low, high, unknown)))
+    }
+    assert by_record[high.source.reference].rule_id == "MED-ASPIRIN-HIGH-DOSE"
+    assert by_record[high.source.reference].hold is not None
+    for record in (low, unknown):
+        finding = by_record[record.source.reference]
+        assert finding.rule_id == "MED-ASPIRIN-DOSE-UNKNOWN" and finding.hold is None
+        assert "continued" not in finding.params
+
+
 def test_aspirin_at_exactly_160_is_flagged_as_the_limit() -> None:
     (single,) = med_findings(facts(medications=(aspirin_record(160),)))
     assert single.rule_id == "MED-ASPIRIN-HIGH-DOSE" and single.params["at_limit"] is True
