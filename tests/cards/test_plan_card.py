@@ -347,3 +347,23 @@ def test_french_plan_wording() -> None:
     assert "relais par HBPM" in detail
     assert "relay" not in detail and "nouvel anticoagulant" not in detail
     assert "§" not in detail
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_undated_order_beside_the_dated_one_is_named(locale: str) -> None:
+    patient = facts(
+        procedures=(procedure(day=None), procedure()),
+        medications=(med("clopidogrel", DrugClass.CLOPIDOGREL),),
+    )
+    detail = plan_card(patient, locale).detail or ""
+    words = (
+        "Another order in scope has no date"
+        if locale == "en"
+        else "Une autre prescription n'a pas de date"
+    )
+    assert words in detail
+    single = plan_card(facts(medications=(med("clopidogrel", DrugClass.CLOPIDOGREL),)), locale)
+    assert words not in (single.detail or "")
+    assert ("earliest procedure in scope" if locale == "en" else "premier geste prévu") not in (
+        single.detail or ""
+    )
