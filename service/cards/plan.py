@@ -296,7 +296,9 @@ class PlanCard(CardBuilder):
                     }
                 )
             elif hold.starts_today:
-                text += plan["starts_today"]
+                # A dose earlier today is allowed (before the hold instant): say until when.
+                local = hold.hold_from_at.astimezone(self.now.tzinfo)
+                text += plan["starts_today_at"].format_map({"time": local.strftime("%H:%M")})
             return text
         days = hold.days_before or 0
         if rule_id == "MED-LMWH":

@@ -367,3 +367,14 @@ def test_an_undated_order_beside_the_dated_one_is_named(locale: str) -> None:
     assert ("earliest procedure in scope" if locale == "en" else "premier geste prévu") not in (
         single.detail or ""
     )
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_doac_hold_starting_later_today_gives_its_time(locale: str) -> None:
+    patient = facts(
+        procedures=(procedure(day=date(2026, 12, 7), at=at("2026-12-07", 14)),),
+        medications=(med("apixaban", DrugClass.DOAC),),
+    )
+    detail = plan_card(patient, locale, at("2026-12-05", 9)).detail or ""
+    words = "starts **today at 14:00**" if locale == "en" else "commence **aujourd'hui à 14:00**"
+    assert words in detail
