@@ -206,9 +206,9 @@ def hour_hold(
     if procedure.time_given or now <= hold_at:
         return step, now > hold_at, None
     # Date-only procedure, now past the 00:00-based hold start: certainly late only when even a
-    # procedure at 23:59 on its day would have its hold start before now.
-    latest_start = datetime.combine(procedure.day, time(23, 59), tzinfo=zone)
-    if now > latest_start.astimezone(UTC) - timedelta(hours=hours):
+    # procedure at the very end of its day would have its hold start at or before now.
+    day_end = datetime.combine(procedure.day + timedelta(days=1), time(0, 0), tzinfo=zone)
+    if now >= day_end.astimezone(UTC) - timedelta(hours=hours):
         return step, True, None
     late_if_before = (now.astimezone(UTC) + timedelta(hours=hours)).astimezone(zone)
     return step, False, late_if_before.strftime("%H:%M")
