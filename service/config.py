@@ -36,6 +36,9 @@ class Policy:
     # Hold delays (days before the procedure) for antithrombotics the guideline does not list,
     # by ingredient key (e.g. {"prasugrel": 7}). None by default: the card says none is given.
     unlisted_hold_days: Mapping[str, int] = field(default_factory=dict)
+    # The usual interruption of a vitamin K antagonist, in days before the procedure: the guideline
+    # gives none (MED-VKA, MED-VKA-TOO-LATE); the card calls it the institution's local protocol.
+    vka_stop_days: int = 5
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ def parse_config(
             "pain_uncontrolled_min", policy_defaults.pain_uncontrolled_min, 0, 10
         ),
         unlisted_hold_days=unlisted_days,
+        vka_stop_days=int(policy.number("vka_stop_days", policy_defaults.vka_stop_days, 1, 30)),
     )
     if policy_config.pain_controlled_max >= policy_config.pain_uncontrolled_min:
         raise ConfigError("policy.pain_controlled_max: must be below policy.pain_uncontrolled_min")
@@ -333,6 +337,7 @@ _KNOWN_KEYS = {
         "pain_controlled_max",
         "pain_uncontrolled_min",
         "unlisted_hold_days",
+        "vka_stop_days",
     },
     "cors.": {"allowed_origins"},
     "auth.": {

@@ -1,9 +1,15 @@
-"""The antithrombotic plan card: a line and a suggestion per medication, dated."""
+"""The antithrombotic plan card: one line and at most one suggestion per medication record.
+
+The procedure the plan is for is read from the findings (`params["procedure"]`, set by
+service/rules/schedule.py through the rules): the card and every suggested resource use that one
+procedure, never a date of their own.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 
 from cds_hooks.cards import (
     Action,
@@ -17,199 +23,446 @@ from service.cards.format import plain
 from service.rules.finding import Finding, HoldStep
 
 PLAN_SECTION = "§4"
+# Rules that qualify one record's line (found by its `record` param), not lines of their own.
+ATTACHED = ("MED-HOLD-TOO-LATE", "MED-HOLD-TIME-UNKNOWN", "MED-VKA-TOO-LATE")
+LATE = ("MED-HOLD-TOO-LATE", "MED-VKA-TOO-LATE")
+CARDIAC = "MED-CARDIAC-RISK"
 
 
 class PlanCard(CardBuilder):
     def plan_card(self, findings: Sequence[Finding]) -> Card:
         plan = self.text["plan"]
-        late = {f.params.get("drug"): f for f in findings if f.rule_id == "MED-HOLD-TOO-LATE"}
-        drug_findings = [f for f in findings if f.rule_id != "MED-HOLD-TOO-LATE"]
-        procedure = next((f.params.get("procedure_date") for f in findings), None)
+        attached: dict[str, dict[str, Mapping[str, Any]]] = {}
+        for finding in findings:
+            if finding.rule_id in ATTACHED:
+                record = str(finding.params.get("record"))
+                attached.setdefault(record, {})[finding.rule_id] = finding.params
+        records = [f for f in findings if f.rule_id not in ATTACHED and f.rule_id != CARDIAC]
+        procedure = next(
+            (f.params["procedure"] for f in findings if f.params.get("procedure")), None
+        )
         lines: list[str] = [plan["agreement"]]
-        if procedure is None:
-            lines.append(plan["no_date"])
+        lines.extend(self.procedure_lines(procedure))
         suggestions: list[Suggestion] = []
-        for finding in drug_findings:
-            line = self.plan_line(finding, finding.params.get("drug") in late)
-            p = finding.params
-            refs = list(p.get("orders", ())) + list(p.get("statements", ()))
+        for finding in records:
+            extra = attached.get(str(finding.params.get("record")), {})
+            line = self.plan_line(finding, extra, procedure)
+            kind = plan["kinds"].get(str(finding.params.get("record_kind")), "")
             sources = plan["sources"].format_map(
-                {"displays": self.join(list(p.get("displays", ()))), "references": ", ".join(refs)}
+                {"display": finding.params.get("display", "?"), "kind": kind}
             )
             lines.append(f"{line} {sources}")
-            suggestion = self.drug_suggestion(
-                finding, plain(line), finding.params.get("drug") in late
-            )
+            suggestion = self.record_suggestion(finding, plain(line), extra, procedure)
             if suggestion is not None:
                 suggestions.append(suggestion)
+        if any(f.params.get("antiplatelet_hold") for f in records):
+            lines.append(plan["cardiac"])
+        for finding in findings:
+            if finding.rule_id == CARDIAC:
+                lines.append(self.cardiac_line(finding.params))
+        summary = self.plan_summary(records, attached, procedure)
+        return self.card(findings, summary, "\n\n".join(lines), PLAN_SECTION, tuple(suggestions))
+
+    # ------------------------------------------------------------------------------ the text
+
+    def procedure_lines(self, procedure: Mapping[str, Any] | None) -> list[str]:
+        plan = self.text["plan"]
+        if procedure is None:
+            return [plan["no_date"]]
+        if not procedure.get("several") and not procedure.get("undated_orders"):
+            return []
+        time = (
+            plan["procedure_time"].format_map(
+                {"time": datetime.fromisoformat(procedure["start"]).strftime("%H:%M")}
+            )
+            if procedure.get("time_given")
+            else plan["procedure_no_time"]
+        )
+        line = plan["procedure_line"].format_map(
+            {
+                "display": procedure.get("display", "?"),
+                "date": self.day(procedure["day"]),
+                "time": time,
+            }
+        )
+        if procedure.get("undated_orders"):
+            line += plan["procedure_undated"]
+        return [line]
+
+    def plan_summary(
+        self,
+        records: Sequence[Finding],
+        attached: Mapping[str, Mapping[str, Any]],
+        procedure: Mapping[str, Any] | None,
+    ) -> str:
+        plan = self.text["plan"]
         when = (
-            plan["when_date"].format_map({"date": self.day(procedure)})
+            plan["when_date"].format_map({"date": self.day(procedure["day"])})
             if procedure
             else plan["when_none"]
         )
-        key = "summary_late" if late else "summary"
-        named = [f for f in drug_findings if f.params.get("drug") in late] or drug_findings
-        names = [self.drug_name(f.params) for f in named]
-        summary = self.fit_list(plan[key], list(dict.fromkeys(names)), {"when": when})
-        return self.card(findings, summary, "\n\n".join(lines), PLAN_SECTION, tuple(suggestions))
 
-    def plan_line(self, finding: Finding, too_late: bool) -> str:
+        def with_rule(*rule_ids: str) -> list[Finding]:
+            return [
+                f
+                for f in records
+                if any(r in attached.get(str(f.params.get("record")), {}) for r in rule_ids)
+            ]
+
+        key, named = "summary", list(records)
+        if with_rule(*LATE):
+            key, named = "summary_late", with_rule(*LATE)
+        elif with_rule("MED-HOLD-TIME-UNKNOWN"):
+            key, named = "summary_time", with_rule("MED-HOLD-TIME-UNKNOWN")
+        names = list(dict.fromkeys(self.drug_name(f.params) for f in named))
+        return self.fit_list(plan[key], names, {"when": when})
+
+    def plan_line(
+        self,
+        finding: Finding,
+        extra: Mapping[str, Mapping[str, Any]],
+        procedure: Mapping[str, Any] | None,
+    ) -> str:
         plan = self.text["plan"]
         p = finding.params
         drug = self.drug_name(p)
         hold = finding.hold
         rule_id = finding.rule_id
         if rule_id == "MED-VKA":
-            if "lmwh_hold_from" in p:
-                lmwh = plan["vka_lmwh_dates"].format_map(
-                    {
-                        "last": self.day(p["lmwh_last_dose_on"]),
-                        "hold_from": self.day(p["lmwh_hold_from"]),
-                    }
-                )
-            else:
-                lmwh = plan["vka_lmwh_nodate"]
-            return plan["vka"].format_map({"drug": drug, "lmwh": lmwh})
+            return self.vka_line(p, drug, "MED-VKA-TOO-LATE" in extra)
         if rule_id == "MED-ASPIRIN-LOW-DOSE":
-            return plan["aspirin_low"].format_map(
-                {"drug": drug, "dose": self.number(p.get("daily_dose_mg"))}
-            )
-        if rule_id == "MED-ASPIRIN-DOSE-UNKNOWN":
-            conditional = p.get("if_high_dose") or {}
-            extra = (
-                plan["aspirin_conditional"].format_map(
-                    {
-                        "last": self.day(conditional["last_dose_on"]),
-                        "hold_from": self.day(conditional["hold_from"]),
-                    }
-                )
-                if conditional.get("hold_from")
+            total = p.get("total_mg")
+            shown_total = (
+                plan["aspirin_total"].format_map({"total": self.number(total)})
+                if total != p.get("daily_dose_mg")
                 else ""
             )
-            return plan["aspirin_unknown"].format_map(
-                {"drug": drug, "problems": self.dose_problems(p), "conditional": extra}
+            return plan["aspirin_low"].format_map(
+                {"drug": drug, "dose": self.number(p.get("daily_dose_mg")), "total": shown_total}
             )
+        if rule_id == "MED-ASPIRIN-DOSE-UNKNOWN":
+            return self.aspirin_unknown_line(p, drug)
         if rule_id == "MED-ASPIRIN-HIGH-DOSE":
+            limit = plan["aspirin_at_limit"] if p.get("at_limit") else ""
+            dose = self.number(p.get("daily_dose_mg"))
+            if p.get("continued"):
+                return (
+                    plan["aspirin_continued"].format_map(
+                        {
+                            "drug": drug,
+                            "dose": dose,
+                            "remaining": self.number(p.get("remaining_mg")),
+                        }
+                    )
+                    + limit
+                )
             # The dose heads the hold sentence, which names the drug once.
-            drug = plan["aspirin_high"].format_map(
-                {"drug": drug, "dose": self.number(p.get("daily_dose_mg"))}
-            )
+            fields = {"drug": drug, "dose": dose, "total": self.number(p.get("total_mg"))}
+            low = (p.get("daily_dose_mg") or 0) < float(p.get("threshold_mg") or 160)
+            if p.get("as_needed"):
+                drug = plan["aspirin_as_needed"].format_map(fields)
+            elif low:
+                drug = plan["aspirin_low_held"].format_map(fields)
+            else:
+                drug = plan["aspirin_high"].format_map(fields)
+            note = plan["aspirin_low_held_note"] if low and not p.get("as_needed") else ""
+            if hold is None:
+                return drug
+            return self.hold_text(hold, drug, rule_id, extra, p, procedure) + note + limit
+        if rule_id == "MED-CLOPIDOGREL" and {"clopidogrel", "aspirin"} <= set(
+            p.get("ingredients", ())
+        ):
+            return self.combination_line(hold, p, extra)
         if rule_id == "MED-ANTITHROMBOTIC-UNLISTED" and hold is None:
+            if p.get("drug") == "antiplatelet-combination":
+                return plan["unlisted_combination"].format_map({"drug": drug})
             return plan["unlisted"].format_map({"drug": drug}) + plan["unlisted_none"]
         if hold is None:
             return ""
-        line = self.hold_text(
-            hold, drug, too_late, bool(p.get("time_assumed")), p.get("procedure_date")
-        )
+        line = self.hold_text(hold, drug, rule_id, extra, p, procedure)
         if rule_id == "MED-ANTITHROMBOTIC-UNLISTED":
             line += plan["unlisted_configured"].format_map(
                 {"days": self.days(p.get("configured_days"))}
             )
         if rule_id == "MED-LMWH":
             line += " " + plan["lmwh_reading"]
+        if p.get("not_in_guideline"):
+            line += plan["edoxaban_note"]
+        if p.get("renal_caveat"):
+            line += plan["dabigatran_note"]
+        if p.get("combination"):
+            names = [self.drug_name({"drug": i}) for i in p.get("ingredients", ())]
+            line = plan["combination_other"].format_map(
+                {"display": p.get("display", "?"), "drugs": self.join(names), "line": line}
+            )
         return line
+
+    def vka_line(self, p: Mapping[str, Any], drug: str, too_late: bool) -> str:
+        plan = self.text["plan"]
+        usual = (
+            plan["vka_usual_dates"].format_map(
+                {"hold_from": self.day(p["vka_hold_from"]), "last": self.day(p["vka_last_dose_on"])}
+            )
+            if p.get("vka_hold_from")
+            else ""
+        )
+        lmwh = (
+            plan["vka_lmwh_dates"].format_map(
+                {
+                    "last": self.day(p["lmwh_last_dose_on"]),
+                    "hold_from": self.day(p["lmwh_hold_from"]),
+                }
+            )
+            if p.get("lmwh_hold_from")
+            else plan["vka_lmwh_nodate"]
+        )
+        inr = (
+            plan["vka_inr_date"].format_map({"date": self.day(p["inr_day"])})
+            if p.get("inr_day")
+            else ""
+        )
+        n_days = self.days(p.get("vka_stop_days"))
+        text = plan["vka"].format_map(
+            {"drug": drug, "n_days": n_days, "usual": usual, "lmwh": lmwh, "inr": inr}
+        )
+        if too_late:
+            text += plan["vka_too_late"].format_map({"n_days": n_days, "inr": inr})
+        return text
+
+    def aspirin_unknown_line(self, p: Mapping[str, Any], drug: str) -> str:
+        plan = self.text["plan"]
+        if p.get("daily_dose_mg") is not None:
+            return plan["aspirin_unknown_total"].format_map(
+                {"drug": drug, "dose": self.number(p.get("daily_dose_mg"))}
+            )
+        conditional = p.get("if_high_dose") or {}
+        extra = (
+            plan["aspirin_conditional"].format_map(
+                {
+                    "last": self.day(conditional["last_dose_on"]),
+                    "hold_from": self.day(conditional["hold_from"]),
+                }
+            )
+            if conditional.get("hold_from")
+            else ""
+        )
+        return plan["aspirin_unknown"].format_map(
+            {"drug": drug, "problems": self.dose_problems(p), "conditional": extra}
+        )
+
+    def combination_line(
+        self, hold: HoldStep | None, p: Mapping[str, Any], extra: Mapping[str, Any]
+    ) -> str:
+        plan = self.text["plan"]
+        dates = ""
+        if hold is not None and hold.hold_from is not None:
+            dates = plan["combination_dates"].format_map(
+                {"hold_from": self.day(hold.hold_from), "last": self.day(hold.last_dose_on)}
+            )
+        text = plan["combination"].format_map({"display": p.get("display", "?"), "dates": dates})
+        return text + self.day_suffix(hold, extra)
 
     def hold_text(
         self,
         hold: HoldStep,
         drug: str,
-        too_late: bool,
-        time_assumed: bool = False,
-        procedure_day: str | None = None,
+        rule_id: str,
+        extra: Mapping[str, Mapping[str, Any]],
+        p: Mapping[str, Any],
+        procedure: Mapping[str, Any] | None,
     ) -> str:
         plan = self.text["plan"]
         if hold.hours_before is not None:
             if hold.hold_from_at is None:
                 return plan["hour_hold_nodate"].format_map({"drug": drug})
             hold_at = self.moment(hold.hold_from_at)
-            text = plan["hour_hold"].format_map(
-                {"drug": drug, "hold_at": hold_at, "last": self.day(hold.last_dose_on)}
-            )
-            if time_assumed and procedure_day:
-                text += plan["hour_hold_assumed"].format_map({"date": self.day(procedure_day)})
-            if too_late:
+            if p.get("time_assumed") and procedure is not None:
+                text = plan["hour_hold_assumed"].format_map(
+                    {
+                        "drug": drug,
+                        "date": self.day(procedure["day"]),
+                        "last": self.day(hold.last_dose_on),
+                    }
+                )
+            else:
+                text = plan["hour_hold"].format_map({"drug": drug, "hold_at": hold_at})
+            if "MED-HOLD-TOO-LATE" in extra:
                 text += plan["hour_hold_too_late"].format_map({"hold_at": hold_at})
+            elif "MED-HOLD-TIME-UNKNOWN" in extra and procedure is not None:
+                text += plan["time_unknown"].format_map(
+                    {
+                        "time": extra["MED-HOLD-TIME-UNKNOWN"].get("late_if_before", "?"),
+                        "date": self.day(procedure["day"]),
+                    }
+                )
             elif hold.starts_today:
-                text += plan["starts_today"]
+                # A dose earlier today is allowed (before the hold instant): say until when.
+                local = hold.hold_from_at.astimezone(self.now.tzinfo)
+                text += plan["starts_today_at"].format_map({"time": local.strftime("%H:%M")})
             return text
         days = hold.days_before or 0
-        if hold.hold_from is None:
-            return plan["day_hold_nodate"].format_map(
-                {"drug": drug, "days": days, "last_days": days + 1, "n_days": self.days(days)}
-            )
-        text = plan["day_hold_one" if days == 1 else "day_hold"].format_map(
+        if rule_id == "MED-LMWH":
+            key = "lmwh_hold" if hold.hold_from is not None else "lmwh_nodate"
+        else:
+            key = "day_hold" if hold.hold_from is not None else "day_hold_nodate"
+        text = plan[key].format_map(
             {
                 "drug": drug,
                 "days": days,
+                "last_days": days + 1,
                 "n_days": self.days(days),
                 "last": self.day(hold.last_dose_on),
                 "hold_from": self.day(hold.hold_from),
             }
         )
-        if too_late:
-            text += plan["too_late"].format_map({"hold_from": self.day(hold.hold_from)})
-        elif hold.starts_today:
-            text += plan["starts_today"]
-        return text
+        return text + self.day_suffix(hold, extra)
 
-    def drug_suggestion(
-        self, finding: Finding, description: str, too_late: bool
+    def day_suffix(self, hold: HoldStep | None, extra: Mapping[str, Any]) -> str:
+        plan = self.text["plan"]
+        if hold is None or hold.hold_from is None:
+            return ""
+        if "MED-HOLD-TOO-LATE" in extra:
+            return plan["too_late"].format_map({"hold_from": self.day(hold.hold_from)})
+        if hold.starts_today:
+            return plan["starts_today"]
+        return ""
+
+    def cardiac_line(self, p: Mapping[str, Any]) -> str:
+        plan = self.text["plan"]
+        shown = []
+        for condition in p.get("conditions", ()):
+            key = "cardiac_condition" if condition.get("date") else "cardiac_condition_undated"
+            shown.append(
+                plan[key].format_map(
+                    {
+                        "display": condition.get("display", "?"),
+                        "date": self.day(condition.get("date")),
+                    }
+                )
+            )
+        drugs = [self.drug_name({"drug": d}) for d in p.get("drugs", ())]
+        return plan["cardiac_documented"].format_map(
+            {"conditions": "; ".join(shown), "drugs": self.join(drugs)}
+        )
+
+    # ------------------------------------------------------------------------------ suggestions
+
+    def record_suggestion(
+        self,
+        finding: Finding,
+        description: str,
+        extra: Mapping[str, Mapping[str, Any]],
+        procedure: Mapping[str, Any] | None,
     ) -> Suggestion | None:
-        """One suggestion per drug whose plan changes a medication (a hold, or a VKA relay)."""
-        hold = finding.hold
-        if hold is None:
-            return None
+        """At most one suggestion, acting on the finding's one record."""
         plan = self.text["plan"]
         p = finding.params
+        hold = finding.hold
         drug = self.drug_name(p)
-        is_vka = finding.rule_id == "MED-VKA"
+        display = str(p.get("display", "?"))
+        record = str(p.get("record"))
+        patient = self.facts.patient_id
+        late = any(rule in extra for rule in LATE)
+        unsure = "MED-HOLD-TIME-UNKNOWN" in extra
+        urgent = late or unsure or bool(hold is not None and hold.starts_today)
+        team = [plan["recipients"]["prescriber"], plan["recipients"]["anaesthesia"]]
+        if finding.rule_id == "MED-VKA":
+            label = plan["ask_label_vka"].format_map({"drug": drug})
+            resource = resources.team_request(record, patient, description, team, self.now, urgent)
+            return _one(label, resource)
+        if hold is None:
+            if p.get("drug") != "antiplatelet-combination":
+                return None
+            # A combination tablet whose components the code does not name: the prescriber says.
+            label = plan["ask_label_identify"].format_map({"display": display})
+            resource = resources.team_request(record, patient, description, team, self.now, urgent)
+            return _one(label, resource)
         hold_start: date | datetime | None = hold.hold_from_at or hold.hold_from
-        if hold_start is not None:
-            when = (
-                self.moment(hold_start)
-                if isinstance(hold_start, datetime)
-                else self.day(hold_start)
+        if p.get("combination"):
+            key = (
+                "ask_label_combination"
+                if {"clopidogrel", "aspirin"} <= set(p.get("ingredients", ()))
+                else "ask_label_undated"
             )
-        else:
-            days = hold.days_before if hold.days_before is not None else 2
-            when = plan["d_minus"].format_map({"days": days})
-        urgent = too_late or hold.starts_today
-        # A hold that should already have started is suggested from today, worded "now": a
-        # suspension "from" a past date reads as if it were still to come.
-        now_suffix = "_now" if too_late and not is_vka and hold_start is not None else ""
-        if now_suffix:
+            label = plan[key].format_map({"drug": drug, "display": display})
+            resource = resources.team_request(record, patient, description, team, self.now, urgent)
+            return _one(label, resource)
+        if hold_start is None or procedure is None:
+            label = plan["ask_label_undated"].format_map({"drug": drug, "display": display})
+            resource = resources.team_request(record, patient, description, team, self.now, urgent)
+            return _one(label, resource)
+        # A hold that should already have started (or may have, time unknown) is suggested from
+        # today, worded "now": a suspension "from" a past date reads as if it were still to come.
+        now_case = late or unsure
+        if now_case:
             hold_start = self.now.date()
-        procedure = self.procedure_moment()
-        actions: list[Action] = []
-        order_ids = list(p.get("order_ids", ()))
-        statements = list(p.get("statements", ()))
-        for order_id in order_ids:
-            label_key = "suspend_label_vka" if is_vka else "suspend_label" + now_suffix
-            label = plan[label_key].format_map({"drug": drug, "hold_from": when})
+        when = self.moment(hold_start) if isinstance(hold_start, datetime) else self.day(hold_start)
+        suffix = "_now" if late else ("_check" if unsure else "")
+        if p.get("record_kind") == "order" and p.get("order_id"):
+            end = procedure["start"] if procedure.get("time_given") else procedure["day"]
+            label = plan["suspend_label" + suffix].format_map(
+                {"drug": drug, "display": display, "hold_from": when}
+            )
             task = resources.suspend_order_task(
-                order_id,
-                self.facts.patient_id,
+                str(p["order_id"]),
+                patient,
                 description,
                 self.now,
-                None if is_vka else hold_start,
-                procedure,
+                hold_start,
+                datetime.fromisoformat(end) if "T" in end else date.fromisoformat(end),
                 urgent,
             )
-            actions.append(Action(ActionType.CREATE, label, task))
-        if statements:
-            label_key = "tell_label_vka" if is_vka else "tell_label" + now_suffix
-            label = plan[label_key].format_map({"drug": drug, "hold_from": when})
-            message = resources.patient_instruction(
-                statements, self.facts.patient_id, description, self.now, urgent
-            )
-            actions.append(Action(ActionType.CREATE, label, message))
-        if not actions:
-            return None
-        return Suggestion(label=actions[0].description, actions=tuple(actions))
+            return _one(label, task)
+        label = plan["tell_label" + suffix].format_map({"drug": drug, "hold_from": when})
+        message = self.patient_message(finding, drug, now_case)
+        return _one(
+            label, resources.patient_instruction(record, patient, message, self.now, urgent)
+        )
 
-    def procedure_moment(self) -> date | datetime | None:
-        times = [p.scheduled_at for p in self.facts.procedures if p.scheduled_at]
-        if times:
-            return min(times)
-        dates = [p.scheduled_date for p in self.facts.procedures if p.scheduled_date]
-        return min(dates) if dates else None
+    def patient_message(self, finding: Finding, drug: str, now_case: bool) -> str:
+        """The instruction for the patient: lay language, dates as people say them."""
+        plan = self.text["plan"]
+        hold = finding.hold
+        assert hold is not None
+        if now_case:
+            text = plan["patient_now"].format_map({"drug": drug})
+        elif hold.hold_from_at is not None:
+            if finding.params.get("time_assumed"):
+                text = plan["patient_assumed"].format_map(
+                    {"drug": drug, "last": self.lay_day(hold.last_dose_on)}
+                )
+            else:
+                local = hold.hold_from_at.astimezone(self.now.tzinfo)
+                text = plan["patient_instant"].format_map(
+                    {
+                        "drug": drug,
+                        "day": self.lay_day(local.date()),
+                        "time": local.strftime("%H:%M"),
+                    }
+                )
+        else:
+            key = "patient_lmwh" if finding.rule_id == "MED-LMWH" else "patient_day"
+            text = plan[key].format_map(
+                {
+                    "drug": drug,
+                    "hold_from": self.lay_day(hold.hold_from),
+                    "last": self.lay_day(hold.last_dose_on),
+                }
+            )
+        return text + plan["patient_ask"]
+
+    def lay_day(self, value: date | None) -> str:
+        """'Tuesday 1 December' / 'mardi 1er décembre'."""
+        if value is None:
+            return "?"
+        plan = self.text["plan"]
+        fields = {
+            "weekday": plan["weekdays"][value.weekday()],
+            "day": value.day,
+            "month": plan["months"][value.month - 1],
+        }
+        return plan["lay_first" if value.day == 1 else "lay_day"].format_map(fields)
+
+
+def _one(label: str, resource: dict[str, Any]) -> Suggestion:
+    return Suggestion(label=label, actions=(Action(ActionType.CREATE, label, resource),))

@@ -66,11 +66,13 @@ def _one_condition(valuesets: ValueSets, resource: dict[str, Any]) -> ConditionF
     if not concepts:
         return None
     recorded = parse_fhir_datetime(resource.get("recordedDate"))
+    onset = parse_fhir_datetime(resource.get("onsetDateTime"))
     return ConditionFact(
         concepts=concepts,
         display=display_of(resource.get("code")) or "condition",
         source=resource_ref(resource),
         recorded=recorded.instant if recorded is not None else None,
+        onset=onset.instant if onset is not None else None,
     )
 
 

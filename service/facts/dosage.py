@@ -30,8 +30,9 @@ _PERIOD_DAYS = {
     "a": Decimal("365.25"),
 }
 
-# HL7 timing abbreviations (FHIR R4 value set timing-abbreviation): administrations per day
-_ABBREVIATIONS = {
+# HL7 timing abbreviations (FHIR R4 value set timing-abbreviation, GTSAbbreviation): administrations
+# per day. A code not listed here leaves the frequency unknown (DoseUnknown), never 0.
+ABBREVIATIONS = {
     "QD": Decimal(1),
     "AM": Decimal(1),
     "PM": Decimal(1),
@@ -47,7 +48,20 @@ _ABBREVIATIONS = {
     "Q6H": Decimal(4),
     "Q8H": Decimal(3),
     "WK": Decimal(1) / Decimal(7),
+    "MO": Decimal(1) / _PERIOD_DAYS["mo"],
 }
+
+
+def as_needed(dosages: Any) -> bool:
+    """Does any Dosage say "as needed" (asNeededBoolean true, or an asNeededCodeableConcept)?"""
+    return any(
+        isinstance(dosage, dict)
+        and (
+            dosage.get("asNeededBoolean") is True
+            or isinstance(dosage.get("asNeededCodeableConcept"), dict)
+        )
+        for dosage in as_list(dosages)
+    )
 
 
 class DoseUnknown(Exception):
@@ -141,8 +155,8 @@ def _per_day(timing: Any) -> Decimal:
             abbreviation = coding.get("code") if isinstance(coding, dict) else None
             if not isinstance(abbreviation, str):
                 continue
-            per_day = _ABBREVIATIONS.get(abbreviation.upper())
-            if per_day is not None:
+            per_day = ABBREVIATIONS.get(abbreviation.strip().upper())
+            if per_day is not None and per_day > 0:
                 return per_day
         raise DoseUnknown("no frequency")
     count = _number(frequency, "frequency")

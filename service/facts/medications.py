@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from service.facts.dosage import daily_dose_mg
+from service.facts.dosage import as_needed, daily_dose_mg
 from service.facts.model import (
     DataCategory,
     DrugClass,
@@ -162,6 +162,7 @@ def _one(
                 daily_dose_mg=dose,
                 dose_problem=dose_problem,
                 code=match.code,
+                as_needed=as_needed(resource.get(dosage_key)),
             )
         )
 

@@ -70,10 +70,10 @@ class LabResult:
 class DrugClass(StrEnum):
     VKA = "vka"
     CLOPIDOGREL = "clopidogrel"
-    DOAC = "doac"  # dabigatran, rivaroxaban, apixaban (the guideline's "nouveaux anticoagulants")
+    DOAC = "doac"  # dabigatran, rivaroxaban, apixaban, edoxaban (the guideline's class)
     ASPIRIN = "aspirin"
     LMWH = "lmwh"
-    OTHER_ANTITHROMBOTIC = "other-antithrombotic"  # prasugrel, ticagrelor, edoxaban, UFH...
+    OTHER_ANTITHROMBOTIC = "other-antithrombotic"  # prasugrel, ticagrelor, UFH, alteplase...
     OPIOID = "opioid"  # ATC N02A
     ANALGESIC = "analgesic"  # ATC N02 (incl. opioids) or NSAID (M01A)
     IMMUNOSUPPRESSANT = "immunosuppressant"
@@ -97,6 +97,9 @@ class MedicationFact:
     daily_dose_mg: float | None = None
     dose_problem: str | None = None  # why the daily dose could not be computed
     code: tuple[str, str] | None = None  # (system, code) that matched, if any
+    # A Dosage says "as needed" (asNeededBoolean true or asNeededCodeableConcept): aspirin taken
+    # as needed is held whatever its computed dose (RULES.md MED-ASPIRIN-HIGH-DOSE).
+    as_needed: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class ConditionFact:
     display: str
     source: ResourceRef
     recorded: datetime | None = None
+    onset: datetime | None = None  # onsetDateTime, when given (MED-CARDIAC-RISK: ACS < 12 months)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ from datetime import datetime
 
 from service.config import Policy
 from service.facts.model import PatientFacts
-from service.rules.common import conditions_with, fire, procedure_date
+from service.rules.common import conditions_with, fire
 from service.rules.contraindications import CODED_ONLY, CONDITION_RULES
 from service.rules.finding import Finding
 from service.rules.indication import pain_assessable
+from service.rules.schedule import scheduled_procedure
 
 # Always on the checklist (§3 first paragraph).
 ALWAYS = ("mdt-decision", "lesion-responsible")
@@ -31,7 +32,7 @@ def checklist_items(facts: PatientFacts, policy: Policy, now: datetime) -> list[
         items.append("iliac-wing")
     if any(p.kind.is_thermal_ablation for p in facts.procedures):
         items.append("ablation-neural")
-    if procedure_date(facts) is None:
+    if scheduled_procedure(facts, now) is None:
         items.append("procedure-date")
     return items
 

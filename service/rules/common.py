@@ -198,24 +198,3 @@ def lab_params(lab: LabResult, now: datetime) -> dict[str, Any]:
         "problem_code": FUTURE_DATED if is_future(lab, now) else None,
         "kind": lab.kind.value,
     }
-
-
-def procedure_date(facts: PatientFacts) -> date | None:
-    """The earliest procedure date among the orders in scope (safer: the earliest)."""
-    dates = [
-        p.scheduled_date or (p.scheduled_at.date() if p.scheduled_at else None)
-        for p in facts.procedures
-    ]
-    known = [d for d in dates if d is not None]
-    return min(known) if known else None
-
-
-def procedure_datetime(facts: PatientFacts) -> datetime | None:
-    """The earliest procedure timestamp, when an order carries a time on that earliest date."""
-    day = procedure_date(facts)
-    times = [
-        p.scheduled_at
-        for p in facts.procedures
-        if p.scheduled_at is not None and (p.scheduled_date or p.scheduled_at.date()) == day
-    ]
-    return min(times) if times else None

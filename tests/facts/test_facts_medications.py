@@ -49,7 +49,10 @@ def meds(valuesets, triggers, *resources, **kwargs):
         (codeable(ATC, "B01AE07"), "dabigatran", DrugClass.DOAC),
         (codeable(ATC, "B01AB05"), "enoxaparin", DrugClass.LMWH),
         (codeable(ATC, "B01AX05"), "fondaparinux", DrugClass.OTHER_ANTITHROMBOTIC),
-        (codeable(ATC, "B01AF03"), "edoxaban", DrugClass.OTHER_ANTITHROMBOTIC),
+        (codeable(ATC, "B01AF03"), "edoxaban", DrugClass.DOAC),  # RULES.md v2: a DOAC
+        (codeable(ATC, "B01AD02"), "alteplase", DrugClass.OTHER_ANTITHROMBOTIC),
+        (codeable(ATC, "B01AD11"), "atc:B01AD11", DrugClass.OTHER_ANTITHROMBOTIC),  # class B01AD
+        (codeable(ATC, "B01AC30"), "antiplatelet-combination", DrugClass.OTHER_ANTITHROMBOTIC),
         (codeable(ATC, "N02AA01"), "morphine", DrugClass.OPIOID),
     ],
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rule_facts import NOW, allergy, condition, facts, lab, med, procedure
+from rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, procedure
 
 from service.facts.model import (
     DataCategory,
@@ -103,5 +103,16 @@ def kitchen_sink() -> list[tuple[PatientFacts, datetime]]:
                 medications=(med("aspirin", DrugClass.ASPIRIN, dose_problem="no frequency"),),
             ),
             NOW,
+        ),
+        (  # 2026-12-05, procedure 12-07 without a time: DOAC hold past only if before 10:00
+            facts(
+                conditions=(*IN_SCOPE, condition("coronary-stent")),
+                medications=(
+                    med("apixaban", DrugClass.DOAC),
+                    med("clopidogrel", DrugClass.CLOPIDOGREL),
+                    med("warfarin", DrugClass.VKA),
+                ),
+            ),
+            NOW + timedelta(days=10),
         ),
     ]
