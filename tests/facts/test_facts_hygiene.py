@@ -104,9 +104,7 @@ def test_another_patients_allergy_is_never_used(valuesets, all_triggers):
         "https://ehr.example/fhir/Patient/p2/_history/3",
     ],
 )
-def test_every_form_of_another_patients_reference_is_recognised(
-    valuesets, all_triggers, reference
-):
+def test_every_form_of_another_patients_reference_is_recognised(valuesets, all_triggers, reference):
     sepsis = other(condition(SEPSIS), patient=reference)
     assert facts_for(valuesets, all_triggers, conditions=[sepsis]).conditions == ()
 

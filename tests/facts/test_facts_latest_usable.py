@@ -44,9 +44,7 @@ def test_reading_back_stops_at_the_first_usable_result(valuesets):
 
 
 def test_reading_back_is_bounded(valuesets):
-    unusable = [
-        observation("777-3", "x", None, effective=at(25, hour)) for hour in range(0, 20)
-    ]
+    unusable = [observation("777-3", "x", None, effective=at(25, hour)) for hour in range(0, 20)]
     usable = observation("777-3", 30, "10*3/uL", effective=at(1))
     labs = extract_labs([usable, *unusable], valuesets, now=NOW)
     assert len(labs) == MAX_READ_BACK
@@ -123,7 +121,7 @@ def test_a_zone_less_result_competes_with_zoned_ones_by_its_site_instant(valuese
     ],
 )
 def test_the_future_tolerance_is_one_hour_exactly(valuesets, offset, future):
-    assert FUTURE_TOLERANCE == timedelta(hours=1)
+    assert timedelta(hours=1) == FUTURE_TOLERANCE
     when = (NOW + offset).isoformat()
     ahead = observation("777-3", 250, "10*3/uL", effective=when)
     usable = observation("777-3", 30, "10*3/uL", effective=at(20))
