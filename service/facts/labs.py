@@ -30,6 +30,32 @@ from service.valuesets.loader import UCUM
 
 MODIFIER_PROBLEM = "modifierExtension not understood"
 
+# Why a result is unusable, as a code the cards word in their language (`LabResult.problem`
+# keeps the English detail for logs and the audit). First matching prefix wins.
+_PROBLEM_CODES = (
+    ("no unit", "no-unit"),
+    ("unit ", "unit"),  # not convertible, or not accepted for this test
+    ("value has a comparator", "bound"),
+    ("non-numeric value", "non-numeric"),
+    ("valueQuantity is not an object", "non-numeric"),
+    ("no value", "no-value"),
+    ("value is not a finite number", "non-numeric"),
+    ("negative value", "out-of-range"),
+    ("value outside", "out-of-range"),
+    ("invalid FHIR R4", "invalid"),
+    ("date", "date"),
+    (MODIFIER_PROBLEM, "modifier"),
+    ("could not be read", "unreadable"),
+)
+
+
+def problem_code(problem: str | None) -> str | None:
+    """The code of a result's problem (None when it has none); "other" when unforeseen."""
+    if problem is None:
+        return None
+    return next((code for prefix, code in _PROBLEM_CODES if problem.startswith(prefix)), "other")
+
+
 USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
 PRELIMINARY = "preliminary"
 READ_STATUSES = USABLE_STATUSES | {PRELIMINARY}
@@ -150,7 +176,16 @@ def _read(
         return interpret(kind, resource, date, valuesets)
     except Exception as exc:  # this resource only: a lab that cannot be trusted
         reason = unreadable(resource, exc, LAB_CATEGORIES[kind]).reason
-        return LabResult(kind, None, "", None, None, resource_ref(resource), problem=reason)
+        return LabResult(
+            kind,
+            None,
+            "",
+            None,
+            None,
+            resource_ref(resource),
+            problem=reason,
+            problem_code=problem_code(reason),
+        )
 
 
 def _decides(result: LabResult) -> bool:
@@ -213,6 +248,7 @@ def interpret(
         problem=problem,
         effective_precision=date.precision if date is not None else None,
         comparator=comparator if problem is None else None,
+        problem_code=problem_code(problem),
         preliminary=resource.get("status") == PRELIMINARY,
         zone_assumed=date is not None and date.zone_assumed,
     )

@@ -66,6 +66,10 @@ class LabResult:
     preliminary: bool = False
     # The date-time was written without a time zone and read in the site's zone (card says so).
     zone_assumed: bool = False
+    # `problem` as a code the cards word in each language (labs.problem_code: "no-unit", "unit",
+    # "bound", "non-numeric", "no-value", "out-of-range", "invalid", "date", "modifier",
+    # "unreadable", "other"); None when there is no problem.
+    problem_code: str | None = None
 
     @property
     def interpretable(self) -> bool:

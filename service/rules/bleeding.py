@@ -50,6 +50,8 @@ from service.rules.finding import Finding
 PLATELETS_MIN_PER_MM3 = 50_000  # guideline: "Plaquettes > 50 000/mm3"
 TP_MIN_PERCENT = 50  # guideline: "TP > 50"
 
+UNDECIDED_BOUND = "bound-undecided"  # `problem_code`: the card words it
+
 # Test keys used in BLEED-LAB-MISSING params (the card maps them to LOINC codes).
 PLATELETS, TP, INR = "platelets", "tp", "inr"
 
@@ -120,7 +122,7 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
         findings.append(
             fire(
                 "BLEED-LAB-UNINTERPRETABLE",
-                {"results": [lab_params(lab, now) for lab in uninterpretable]},
+                {"results": [_unusable_params(lab, now) for lab in uninterpretable]},
                 [lab.source for lab in uninterpretable],
             )
         )
@@ -133,7 +135,7 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
                 "BLEED-LAB-MISSING",
                 {
                     "missing": missing,
-                    "unusable": [*(lab_params(lab, now) for lab in uninterpretable), *older],
+                    "unusable": [*(_unusable_params(lab, now) for lab in uninterpretable), *older],
                     "max_age_days": days,
                 },
                 [lab.source for lab in (*uninterpretable, *stale)],
@@ -150,6 +152,15 @@ def _shown(choice: LabChoice, now: datetime) -> dict[str, Any]:
         **lab_params(choice.deciding, now),
         "also": [lab_params(lab, now) for lab in choice.beside],
     }
+
+
+def _unusable_params(lab: LabResult, now: datetime) -> dict[str, Any]:
+    """A result reported as unusable; one that reads well but is a bound which does not settle
+    the threshold ("<60 000" against 50 000) says so (its facts carry no problem)."""
+    params = lab_params(lab, now)
+    if lab.interpretable and params["problem_code"] is None and lab.comparator is not None:
+        params["problem_code"] = UNDECIDED_BOUND
+    return params
 
 
 def _evidence(choice: LabChoice) -> list[Any]:

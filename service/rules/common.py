@@ -294,7 +294,7 @@ def lab_params(lab: LabResult, now: datetime) -> dict[str, Any]:
         "date": shown.isoformat() if shown else None,
         "reference": lab.source.reference,
         "problem": lab.problem,
-        "problem_code": FUTURE_DATED if is_future(lab, now) else None,
+        "problem_code": FUTURE_DATED if is_future(lab, now) else lab.problem_code,
         "kind": lab.kind.value,
         "preliminary": lab.preliminary,
         "zone_assumed": lab.zone_assumed,
