@@ -332,10 +332,20 @@ def _read_value(
     return None, None, [], "no value"
 
 
+GREEK_MU, MICRO_SIGN = "\u03bc", "\u00b5"
+
+
+def _alias(unit: str, valuesets: ValueSets) -> str:
+    """The UCUM unit of an alias of labs.json (exact, trimmed; the Greek mu read as the micro
+    sign), else the unit as written."""
+    written = unit.strip().replace(GREEK_MU, MICRO_SIGN)
+    return valuesets.unit_aliases.get(written, written)
+
+
 def _normalise(
     spec: LabSpec, value: Any, units: list[str], valuesets: ValueSets
 ) -> tuple[float | None, str | None]:
-    written = [valuesets.unit_aliases.get(u.strip(), u.strip()) for u in units]
+    written = [_alias(unit, valuesets) for unit in units]
     shown = units[0] if units else "(none)"
     if spec.accepted_units is not None:
         if (not written and "" in spec.accepted_units) or any(
