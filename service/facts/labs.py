@@ -307,7 +307,7 @@ def _read_value(
         value = quantity.get("value")
         code, system, unit = quantity.get("code"), quantity.get("system"), quantity.get("unit")
         units: list[str] = []
-        if isinstance(code, str) and (system is None or system == UCUM):
+        if isinstance(code, str) and (system is None or normalise_system(system) == UCUM):
             units.append(code)
         if isinstance(unit, str) and unit not in units:
             units.append(unit)

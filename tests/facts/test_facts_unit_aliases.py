@@ -99,3 +99,15 @@ def test_a_code_of_another_system_is_not_read_as_ucum(valuesets):
     }
     (lab,) = extract_labs([resource], valuesets)
     assert lab.value is None
+
+
+def test_the_ucum_system_with_a_trailing_slash_is_ucum(valuesets):
+    resource = observation("777-3", 30, None)
+    resource["valueQuantity"] = {
+        "value": 30,
+        "unit": "giga par litre",
+        "system": UCUM + "/",
+        "code": "10*9/L",
+    }
+    (lab,) = extract_labs([resource], valuesets)
+    assert lab.value == 30_000.0
