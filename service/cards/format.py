@@ -85,12 +85,18 @@ class CardText:
             value = f"{comparator} {value}"
         return f"{value} {lab.get('original_unit') or ''}".strip()
 
+    def shown_value(self, lab: Mapping[str, Any]) -> str:
+        """The normalised value with its comparator, without unit ("< 20 000"): what a summary
+        template's "{value}" should hold for a lab finding (RULES.md: the comparator is kept
+        wherever the value is shown)."""
+        value = self.number(lab.get("value"), lab.get("kind", ""))
+        comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
+        return f"{comparator} {value}" if comparator else value
+
     def value_with_unit(self, lab: Mapping[str, Any]) -> str:
         """The normalised value with its unit and its comparator ("< 20 000/mm³")."""
-        value = self.number(lab.get("value"), lab.get("kind", ""))
         unit = {"platelets": "/mm³", "tp": " %", "pain": "/10"}.get(lab.get("kind", ""), "")
-        comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
-        return f"{comparator} {value}{unit}" if comparator else f"{value}{unit}"
+        return f"{self.shown_value(lab)}{unit}"
 
     def test_name(self, key: str) -> str:
         return self.text["tests"].get(key, key)

@@ -222,3 +222,20 @@ def test_the_rules_future_tolerance_is_one_hour_exactly() -> None:
     beyond = found(facts(labs=(past_limit, *coagulation())))
     assert "BLEED-PLATELETS-LOW" not in beyond
     assert "BLEED-LAB-UNINTERPRETABLE" in beyond
+
+
+def test_a_preliminary_result_equal_to_the_final_one_does_not_count() -> None:
+    """Only a LESS favourable preliminary result counts: an equal one leaves the final one."""
+    final = lab(LabKind.PLATELETS, 30_000, NOW - timedelta(days=2))
+    early = preliminary(LabKind.PLATELETS, 30_000)
+    low = found(facts(labs=(final, early, *coagulation())))["BLEED-PLATELETS-LOW"]
+    assert (low.params["reference"], low.params["preliminary"]) == (final.source.reference, False)
+
+
+def test_a_tie_of_equal_values_gives_one_answer_whatever_the_order() -> None:
+    a = lab(LabKind.PLATELETS, 30_000, YESTERDAY)
+    b = lab(LabKind.PLATELETS, 30_000, YESTERDAY)
+    first = found(facts(labs=(a, b, *coagulation())))["BLEED-PLATELETS-LOW"].params
+    second = found(facts(labs=(b, a, *coagulation())))["BLEED-PLATELETS-LOW"].params
+    assert first["reference"] == second["reference"]
+    assert first["also"][0]["reference"] == second["also"][0]["reference"]
