@@ -44,7 +44,13 @@ def prefetch_templates(valuesets: ValueSets) -> dict[str, str]:
         "pain": _observations(valuesets, (LabKind.PAIN_SCORE,), _COUNTS["pain"]),
         "medicationStatements": f"MedicationStatement?patient={PATIENT}&status=active",
         "medicationRequests": f"MedicationRequest?patient={PATIENT}&status=active",
-        "conditions": f"Condition?patient={PATIENT}&clinical-status=active",
+        # No clinical-status filter: a Condition counts when its status is active, recurrence or
+        # relapse, or ABSENT (facts/clinical.py reads it in code). A token search can OR the
+        # three codes, but "absent" needs `:missing=true`, a separate search that cannot be ORed
+        # with them, and `active` alone misses a recurrent sepsis (RULES.md v2 group 16). Asking
+        # for every Condition of the patient is the one query that misses none; resolved ones
+        # are dropped in code.
+        "conditions": f"Condition?patient={PATIENT}",
         # No status filter: an allergy without clinicalStatus still counts (see facts/clinical.py).
         "allergies": f"AllergyIntolerance?patient={PATIENT}",
     }

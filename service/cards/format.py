@@ -14,8 +14,12 @@ from service.facts.model import PatientFacts
 
 SUMMARY_MAX = 139
 _DISPLAY_MAX = 40
-# A plain decimal as a lab wrote it ("1.5"), shown with the card language's decimal mark.
-_DECIMAL = re.compile(r"^[<>=≤≥]*\s*-?\d+\.\d+$")
+# A plain decimal as a lab wrote it ("1.5", "189.64223091570517"): shown rounded to at most
+# ORIGINAL_DECIMALS decimals, with the card language's decimal mark (never a raw float).
+_DECIMAL = re.compile(r"^(?P<comparator>[<>=≤≥]*)\s*(?P<number>-?\d+\.\d+)$")
+ORIGINAL_DECIMALS = 2
+# How a comparator is printed before a value ("< 20 000/mm³", "≤ 50 000/mm³").
+_COMPARATORS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 
 def fit(summary: str) -> str:
@@ -69,17 +73,30 @@ class CardText:
         return value.strftime(self.text["date_format"])
 
     def original(self, lab: Mapping[str, Any]) -> str:
-        """The result as the lab reported it; a plain decimal takes the card's decimal mark."""
+        """The result as the lab reported it, with its comparator; a decimal is rounded to a
+        clinical number ("189.64223091570517" -> "189.64") in the card's decimal mark."""
         value = str(lab.get("original_value", ""))
-        if self.language == "fr" and _DECIMAL.match(value):
-            value = value.replace(".", ",")
+        match = _DECIMAL.match(value)
+        if match:
+            number = round(float(match["number"]), ORIGINAL_DECIMALS)
+            value = match["comparator"] + self.number(number)
+        comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
+        if comparator and not value.startswith(tuple("<>≤≥")):
+            value = f"{comparator} {value}"
         return f"{value} {lab.get('original_unit') or ''}".strip()
 
-    def value_with_unit(self, lab: Mapping[str, Any]) -> str:
+    def shown_value(self, lab: Mapping[str, Any]) -> str:
+        """The normalised value with its comparator, without unit ("< 20 000"): what a summary
+        template's "{value}" should hold for a lab finding (RULES.md: the comparator is kept
+        wherever the value is shown)."""
         value = self.number(lab.get("value"), lab.get("kind", ""))
+        comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
+        return f"{comparator} {value}" if comparator else value
+
+    def value_with_unit(self, lab: Mapping[str, Any]) -> str:
+        """The normalised value with its unit and its comparator ("< 20 000/mm³")."""
         unit = {"platelets": "/mm³", "tp": " %", "pain": "/10"}.get(lab.get("kind", ""), "")
-        comparator = {"<=": "≤", ">=": "≥"}.get(lab.get("comparator") or "", lab.get("comparator"))
-        return f"{comparator or ''}{value}{unit}"
+        return f"{self.shown_value(lab)}{unit}"
 
     def test_name(self, key: str) -> str:
         return self.text["tests"].get(key, key)
@@ -93,6 +110,20 @@ class CardText:
         return f"{', '.join(items[:-1])} {self.text['and']} {items[-1]}"
 
     def lab_line(self, lab: Mapping[str, Any]) -> str:
+        """A result's line, then what the card must say about it: preliminary, time zone
+        assumed, older than the window; the results shown beside it (same instant, or the final
+        one a preliminary result overrides); for an INR, the TP it was read with."""
+        lines = [self._one_lab_line(lab)]
+        for other in lab.get("also", ()):
+            key = "lab_also_final" if lab.get("preliminary") else "lab_also_same_time"
+            lines.append(
+                self.text["lab_notes"][key].format_map({"line": self._one_lab_line(other)})
+            )
+        if lab.get("kind") == "inr" and "inr_alone" in lab:
+            lines.extend(self._inr_lines(lab))
+        return "\n".join(lines)
+
+    def _one_lab_line(self, lab: Mapping[str, Any]) -> str:
         original = self.original(lab)
         fields = {
             "test": self.test_name(lab.get("kind", "")),
@@ -101,10 +132,31 @@ class CardText:
             "date": self.day(lab.get("date")),
             "reference": lab.get("reference", "?"),
             "problem": self.lab_problem(lab),
+            "n_days": self.days(lab.get("max_age_days", "")),
         }
         usable = not fields["problem"] and lab.get("value") is not None
-        template = "lab_line" if usable else "lab_problem_line"
-        return self.text[template].format_map(fields)
+        if lab.get("stale"):
+            template = "lab_stale_line" if usable else "lab_stale_problem_line"
+        else:
+            template = "lab_line" if usable else "lab_problem_line"
+        line = self.text[template].format_map(fields)
+        notes = self.text["lab_notes"]
+        marks = [notes[key] for key in ("preliminary", "zone_assumed") if lab.get(key)]
+        return f"{line} ({notes['separator'].join(marks)})" if marks else line
+
+    def _inr_lines(self, lab: Mapping[str, Any]) -> list[str]:
+        """BLEED-INR-HIGH: the TP that meets the guideline, or that the INR stands alone."""
+        notes = self.text["lab_notes"]
+        lines = []
+        tp = lab.get("tp")
+        if tp:
+            fields = {"tp": self.value_with_unit(tp), "date": self.day(tp.get("date"))}
+            lines.append(notes["inr_tp_met"].format_map(fields))
+        if lab.get("inr_alone"):
+            lines.append(notes["inr_alone"])
+        if lab.get("vka"):
+            lines.append(notes["inr_vka"])
+        return lines
 
     def drug_name(self, params: Mapping[str, Any]) -> str:
         """The drug in the card's language; else what the record calls it (its name part)."""

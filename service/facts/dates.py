@@ -7,15 +7,17 @@ Choices (the rules author must know them):
   EARLIEST instant it can denote: the start of that day/month/year at UTC+14:00 (the earliest
   time zone on Earth). `.date()` is still the written date (or the first day of the period), and
   a lab is never made to look fresher than it can be. `precision` says what was written.
-* A time without a time zone ("2026-11-20T08:00:00") is invalid FHIR: there is no instant, only
-  a date. `instant` is None and `problem` says why; `day` still holds the written date.
+* A time without a time zone ("2026-11-20T08:00:00") is invalid FHIR, yet common. Given the
+  site's zone (`assumed_zone`: the zone of "now"), it is read in that zone and `zone_assumed` says
+  so, for the card (RULES.md: never dropped). Without one there is no instant, only a date:
+  `instant` is None and `problem` says why; `day` still holds the written date.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 EARLIEST_ZONE = timezone(timedelta(hours=14))
 
@@ -38,10 +40,48 @@ class FhirDate:
     day: date | None  # the calendar date as written (None for year/month precision)
     precision: str  # "year", "month", "day", "time"
     problem: str | None = None
+    zone_assumed: bool = False  # a time written without a zone, read in the site's zone
 
 
-def parse_fhir_datetime(value: object) -> FhirDate | None:
-    """Parse a FHIR date, dateTime or instant; None when absent, a problem when malformed."""
+def parse_fhir_datetime(value: object, assumed_zone: tzinfo | None = None) -> FhirDate | None:
+    """Parse a FHIR date, dateTime or instant; None when absent, a problem when malformed.
+
+    `assumed_zone`: the zone a time written without one is read in (see the module docstring).
+    """
+    date_ = _parse(value)
+    if date_ is None or assumed_zone is None or date_.problem != NO_ZONE:
+        return date_
+    naive = _naive_time(value)  # type: ignore[arg-type]
+    if naive is None:
+        return date_
+    instant = naive.replace(tzinfo=assumed_zone)
+    return FhirDate(instant, date_.day, "time", zone_assumed=True)
+
+
+NO_ZONE = "time without a time zone (invalid FHIR)"
+
+
+def _naive_time(value: str) -> datetime | None:
+    match = _PATTERN.match(value.strip())
+    if match is None or match["hour"] is None:
+        return None
+    parts = match.groupdict()
+    micro = round(float(parts["fraction"]) * 1_000_000) if parts["fraction"] else 0
+    try:
+        return datetime(
+            int(parts["year"]),
+            int(parts["month"]),
+            int(parts["day"]),
+            int(parts["hour"]),
+            int(parts["minute"]),
+            int(parts["second"] or 0),
+            min(micro, 999_999),
+        )
+    except ValueError:
+        return None
+
+
+def _parse(value: object) -> FhirDate | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -77,7 +117,7 @@ def _parse_with_pattern(value: str) -> FhirDate:
         micro = min(micro, 999_999)
         zone_text = parts["zone"]
         if zone_text is None:
-            return FhirDate(None, written_day, "time", "time without a time zone (invalid FHIR)")
+            return FhirDate(None, written_day, "time", NO_ZONE)
         if zone_text == "Z":
             zone = UTC
         else:

@@ -1,31 +1,70 @@
 """Observations -> LabResult: status filter, latest first, UCUM units, never a guessed value.
 
-Only `final`, `amended` and `corrected` count. The date is effectiveDateTime (or
-effectiveInstant), else effectivePeriod.end, else issued (see dates.py for partial dates and time
-zones). Only what the rules read is interpreted (and validated), since a prefetch may hold hundreds
-of Observations: given "now", per kind the latest result not dated in the future (with any result
-of the same instant) and the few future-dated ones (reported, never used); without "now", the
-MAX_PER_KIND most recent.
+`final`, `amended` and `corrected` count; `preliminary` is read too, flagged, and counts in the
+rules only when less favourable than the latest final result. The date is effectiveDateTime (or
+effectiveInstant), else effectivePeriod.end, else issued (see dates.py for partial dates; a time
+without a zone is read in the zone of "now", the site's, and flagged). Only what the rules read is
+interpreted (and validated), since a prefetch may hold hundreds of Observations: given "now", per
+kind, newest first, every result down to the most recent USABLE final one (exact value, known
+unit) and the results of that same instant (ties), at most MAX_READ_BACK when none is usable
+(a newer unusable result never hides an older usable one: RULES.md "Latest"), plus the few
+future-dated ones (reported, never used); without "now", the MAX_PER_KIND most recent.
+A result carrying a modifierExtension (the service understands none) is never usable.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from service.facts.dates import EARLIEST_ZONE, FhirDate, parse_fhir_datetime
 from service.facts.model import DataCategory, InvalidResource, LabKind, LabResult
-from service.facts.refs import is_one_of, resource_ref, unreadable
+from service.facts.refs import has_modifier_extension, is_one_of, resource_ref, unreadable
 from service.facts.units import convert
 from service.facts.validation import validation_error
 from service.valuesets import LabSpec, ValueSets
+from service.valuesets.codeable import normalise_system
 from service.valuesets.loader import UCUM
 
+MODIFIER_PROBLEM = "modifierExtension not understood"
+
+# Why a result is unusable, as a code the cards word in their language (`LabResult.problem`
+# keeps the English detail for logs and the audit). First matching prefix wins.
+_PROBLEM_CODES = (
+    ("no unit", "no-unit"),
+    ("unit ", "unit"),  # not convertible, or not accepted for this test
+    ("value has a comparator", "bound"),
+    ("non-numeric value", "non-numeric"),
+    ("valueQuantity is not an object", "non-numeric"),
+    ("no value", "no-value"),
+    ("value is not a finite number", "non-numeric"),
+    ("negative value", "out-of-range"),
+    ("value outside", "out-of-range"),
+    ("invalid FHIR R4", "invalid"),
+    ("date", "date"),
+    (MODIFIER_PROBLEM, "modifier"),
+    ("could not be read", "unreadable"),
+)
+
+
+def problem_code(problem: str | None) -> str | None:
+    """The code of a result's problem (None when it has none); "other" when unforeseen."""
+    if problem is None:
+        return None
+    return next((code for prefix, code in _PROBLEM_CODES if problem.startswith(prefix)), "other")
+
+
 USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
+PRELIMINARY = "preliminary"
+READ_STATUSES = USABLE_STATUSES | {PRELIMINARY}
 MAX_PER_KIND = 5
 MAX_FUTURE_PER_KIND = 2
+# Past results of one kind interpreted, newest first, while none is a usable final one: enough to
+# reach back past a few unusable entries (a unit missing, a typo), cheap when a prefetch holds
+# hundreds of results.
+MAX_READ_BACK = 10
 # A result dated later than now + this tolerance is never the latest one: a typo (2062 for 2026)
 # would otherwise hide every real result. One hour absorbs clock skew between the lab system and
 # us; such a result is reported as uninterpretable instead ("dated in the future").
@@ -33,15 +72,16 @@ FUTURE_TOLERANCE = timedelta(hours=1)
 _NEVER = datetime.min.replace(tzinfo=EARLIEST_ZONE)
 
 
-def observation_date(resource: dict[str, Any]) -> FhirDate | None:
+def observation_date(resource: dict[str, Any], site_zone: tzinfo | None = None) -> FhirDate | None:
+    """The result's date; a time without a zone is read in `site_zone` (when given)."""
     for key in ("effectiveDateTime", "effectiveInstant"):
         if key in resource:
-            return parse_fhir_datetime(resource[key])
+            return parse_fhir_datetime(resource[key], site_zone)
     period = resource.get("effectivePeriod")
     if isinstance(period, dict) and "end" in period:
-        return parse_fhir_datetime(period["end"])
+        return parse_fhir_datetime(period["end"], site_zone)
     if "issued" in resource:
-        return parse_fhir_datetime(resource["issued"])
+        return parse_fhir_datetime(resource["issued"], site_zone)
     return None
 
 
@@ -58,10 +98,7 @@ def lab_kind(resource: dict[str, Any], valuesets: ValueSets) -> LabKind | None:
             continue
         system, code = coding.get("system"), coding.get("code")
         kind = by_code.get(
-            (
-                system.strip() if isinstance(system, str) else "",
-                code.strip() if isinstance(code, str) else "",
-            )
+            (normalise_system(system), code.strip() if isinstance(code, str) else "")
         )
         if kind is not None:
             return kind
@@ -100,15 +137,16 @@ def extract_labs(
     its kind is known it becomes an uninterpretable result; before that, it is appended to
     `invalid` once per lab category (it may have been any of them).
     """
+    site_zone = now.tzinfo if now is not None else None
     candidates: dict[LabKind, list[tuple[datetime, FhirDate | None, dict[str, Any]]]] = {}
     for resource in observations:
         try:
-            if not is_one_of(resource.get("status"), USABLE_STATUSES):
+            if not is_one_of(resource.get("status"), READ_STATUSES):
                 continue
             kind = lab_kind(resource, valuesets)
             if kind is None:
                 continue
-            date = observation_date(resource)
+            date = observation_date(resource, site_zone)
             candidates.setdefault(kind, []).append((_sort_key(date), date, resource))
         except Exception as exc:  # this resource only; logged without content
             first = unreadable(resource, exc, DataCategory.PLATELETS)
@@ -118,16 +156,66 @@ def extract_labs(
     results: list[LabResult] = []
     for kind, items in candidates.items():
         items.sort(key=lambda item: item[0], reverse=True)
-        for _, date, resource in _read_by_rules(items, now):
-            try:
-                results.append(interpret(kind, resource, date, valuesets))
-            except Exception as exc:  # this resource only: a lab that cannot be trusted
-                reason = unreadable(resource, exc, LAB_CATEGORIES[kind]).reason
-                results.append(
-                    LabResult(kind, None, "", None, None, resource_ref(resource), problem=reason)
-                )
+        if now is None:
+            results.extend(_read(kind, item, valuesets) for item in items[:MAX_PER_KIND])
+        else:
+            results.extend(_read_by_rules(kind, items, now, valuesets))
     results.sort(key=lambda r: r.effective or _NEVER, reverse=True)
     return results
+
+
+def _read(
+    kind: LabKind,
+    item: tuple[datetime, FhirDate | None, dict[str, Any]],
+    valuesets: ValueSets,
+) -> LabResult:
+    """One result; a reading that raises (an input no reader foresaw) gives an uninterpretable
+    result of its kind instead of failing the request."""
+    _, date, resource = item
+    try:
+        return interpret(kind, resource, date, valuesets)
+    except Exception as exc:  # this resource only: a lab that cannot be trusted
+        reason = unreadable(resource, exc, LAB_CATEGORIES[kind]).reason
+        return LabResult(
+            kind,
+            None,
+            "",
+            None,
+            None,
+            resource_ref(resource),
+            problem=reason,
+            problem_code=problem_code(reason),
+        )
+
+
+def _decides(result: LabResult) -> bool:
+    """A final result with an exact, interpretable value: reading back can stop at it."""
+    return result.interpretable and result.comparator is None and not result.preliminary
+
+
+def _read_by_rules(
+    kind: LabKind,
+    items: list[tuple[datetime, FhirDate | None, dict[str, Any]]],
+    now: datetime,
+    valuesets: ValueSets,
+) -> list[LabResult]:
+    """The results of one kind (`items` newest first) that the rules read: the few dated in the
+    future, then the past ones newest first down to the first that decides and every other
+    result of its instant (MAX_READ_BACK at most while none decides)."""
+    not_after = now + FUTURE_TOLERANCE
+    future = [item for item in items if item[0] > not_after][:MAX_FUTURE_PER_KIND]
+    read = [_read(kind, item, valuesets) for item in future]
+    decided_at: datetime | None = None
+    for count, item in enumerate(item for item in items if item[0] <= not_after):
+        if decided_at is not None and item[0] != decided_at:
+            break  # the instant that decides is read whole (ties), nothing older
+        if decided_at is None and count >= MAX_READ_BACK:
+            break
+        result = _read(kind, item, valuesets)
+        read.append(result)
+        if decided_at is None and _decides(result):
+            decided_at = item[0]
+    return read
 
 
 def interpret(
@@ -142,11 +230,14 @@ def interpret(
     if problem is None:
         value, problem = _normalise(spec, raw_value, units, valuesets)
     if problem is None:
-        invalid = validation_error(resource)
+        checked = _zoned(resource, date.instant) if date and date.zone_assumed else resource
+        invalid = validation_error(checked)
         if invalid is not None:
             value, problem = None, invalid
     if date is not None and date.problem is not None:
         value, problem = None, problem or f"date: {date.problem}"
+    if has_modifier_extension(resource):
+        value, problem = None, MODIFIER_PROBLEM
     return LabResult(
         kind=kind,
         value=value if problem is None else None,
@@ -157,6 +248,9 @@ def interpret(
         problem=problem,
         effective_precision=date.precision if date is not None else None,
         comparator=comparator if problem is None else None,
+        problem_code=problem_code(problem),
+        preliminary=resource.get("status") == PRELIMINARY,
+        zone_assumed=date is not None and date.zone_assumed,
     )
 
 
@@ -171,17 +265,31 @@ def _bound_comparator(resource: dict[str, Any]) -> str | None:
     return comparator if comparator in BOUND_COMPARATORS else None
 
 
-def _read_by_rules(
-    items: list[tuple[datetime, FhirDate | None, dict[str, Any]]], now: datetime | None
-) -> list[tuple[datetime, FhirDate | None, dict[str, Any]]]:
-    """The results of one kind (newest first) that the rules read."""
-    if now is None:
-        return items[:MAX_PER_KIND]
-    not_after = now + FUTURE_TOLERANCE
-    future = [item for item in items if item[0] > not_after][:MAX_FUTURE_PER_KIND]
-    past = [item for item in items if item[0] <= not_after]
-    latest = [item for item in past if item[0] == past[0][0]] if past else []
-    return future + latest
+# The date elements of an Observation that may carry a time without a zone.
+_DATE_KEYS = ("effectiveDateTime", "effectiveInstant", "issued")
+
+
+def _zoned(resource: dict[str, Any], instant: datetime | None) -> dict[str, Any]:
+    """A copy to validate in which each date-time written without a zone carries the site's
+    offset (the zone it was read in): that one defect is accepted (RULES.md), no other."""
+    if instant is None:
+        return resource
+    zone = instant.tzinfo
+
+    def fixed(value: Any) -> Any:
+        parsed = parse_fhir_datetime(value, zone)
+        if parsed is not None and parsed.zone_assumed and parsed.instant is not None:
+            return parsed.instant.isoformat()
+        return value
+
+    copy = dict(resource)
+    for key in _DATE_KEYS:
+        if key in copy:
+            copy[key] = fixed(copy[key])
+    period = copy.get("effectivePeriod")
+    if isinstance(period, dict):
+        copy["effectivePeriod"] = {key: fixed(value) for key, value in period.items()}
+    return copy
 
 
 def _show(value: Any) -> str:
@@ -199,7 +307,7 @@ def _read_value(
         value = quantity.get("value")
         code, system, unit = quantity.get("code"), quantity.get("system"), quantity.get("unit")
         units: list[str] = []
-        if isinstance(code, str) and (system is None or system == UCUM):
+        if isinstance(code, str) and (system is None or normalise_system(system) == UCUM):
             units.append(code)
         if isinstance(unit, str) and unit not in units:
             units.append(unit)
@@ -224,10 +332,20 @@ def _read_value(
     return None, None, [], "no value"
 
 
+GREEK_MU, MICRO_SIGN = "\u03bc", "\u00b5"
+
+
+def _alias(unit: str, valuesets: ValueSets) -> str:
+    """The UCUM unit of an alias of labs.json (exact, trimmed; the Greek mu read as the micro
+    sign), else the unit as written."""
+    written = unit.strip().replace(GREEK_MU, MICRO_SIGN)
+    return valuesets.unit_aliases.get(written, written)
+
+
 def _normalise(
     spec: LabSpec, value: Any, units: list[str], valuesets: ValueSets
 ) -> tuple[float | None, str | None]:
-    written = [valuesets.unit_aliases.get(u.strip(), u.strip()) for u in units]
+    written = [_alias(unit, valuesets) for unit in units]
     shown = units[0] if units else "(none)"
     if spec.accepted_units is not None:
         if (not written and "" in spec.accepted_units) or any(

@@ -4,6 +4,10 @@ Choices:
 * Only status `active` counts, for both (the prefetch asks for status=active too). `on-hold` is
   NOT read as active: a held drug would otherwise raise MED-HOLD-TOO-LATE for a hold that is
   already in place. A MedicationRequest with doNotPerform = true is not a medication taken.
+* A MedicationRequest whose intent is `proposal` or `plan` is a suggestion, not a drug the
+  patient takes: it does not count. Every other intent (order, original-order, reflex-order,
+  filler-order, instance-order, option) counts, and so does an absent or malformed intent (the
+  safer reading: an anticoagulant is reported rather than missed).
 * The medication is `medicationCodeableConcept`, or `medicationReference` resolved from the
   resource's contained resources ("#id"), from any prefetched Medication, or from
   `ResolvedPrefetch.referenced`; then its code, else its ingredients' codes.
@@ -43,6 +47,7 @@ from service.valuesets import DrugMatch, ValueSets
 from service.valuesets.codeable import display_of
 
 ACTIVE_STATUSES = frozenset({"active"})
+NOT_TAKEN_INTENTS = frozenset({"proposal", "plan"})
 
 
 class MedicationIndex:
@@ -102,7 +107,10 @@ def extract_medications(
             try:
                 if not is_one_of(resource.get("status"), ACTIVE_STATUSES):
                     continue
-                if kind is MedicationSourceKind.ORDER and resource.get("doNotPerform") is True:
+                if kind is MedicationSourceKind.ORDER and (
+                    resource.get("doNotPerform") is True
+                    or is_one_of(resource.get("intent"), NOT_TAKEN_INTENTS)
+                ):
                     continue
                 _one(resource, kind, dosage_key, index, valuesets, facts, invalid)
             except Exception as exc:  # this resource only; logged without content

@@ -61,6 +61,15 @@ class LabResult:
     # "<", "<=", ">=", ">" when the lab reported a bound ("<20 G/L"), not an exact value: the
     # rules then decide only when the bound settles the threshold, else it is uninterpretable.
     comparator: str | None = None
+    # status `preliminary`: counts only when less favourable than the latest final result
+    # (RULES.md v2), and the card says so.
+    preliminary: bool = False
+    # The date-time was written without a time zone and read in the site's zone (card says so).
+    zone_assumed: bool = False
+    # `problem` as a code the cards word in each language (labs.problem_code: "no-unit", "unit",
+    # "bound", "non-numeric", "no-value", "out-of-range", "invalid", "date", "modifier",
+    # "unreadable", "other"); None when there is no problem.
+    problem_code: str | None = None
 
     @property
     def interpretable(self) -> bool:

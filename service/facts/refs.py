@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
+
 from service.facts.model import DataCategory, InvalidResource, ResourceRef
 
 T = TypeVar("T")
@@ -79,3 +81,67 @@ def read_each(
         if fact is not None:
             facts.append(fact)
     return facts, invalid
+
+
+# The element naming the patient, by resource type (R4).
+PATIENT_ELEMENT = {
+    "Observation": "subject",
+    "MedicationRequest": "subject",
+    "MedicationStatement": "subject",
+    "Condition": "subject",
+    "AllergyIntolerance": "patient",
+}
+
+
+def referenced_patient_id(reference: Any) -> str | None:
+    """The Patient id a Reference names ("Patient/p1", "https://x/fhir/Patient/p1/_history/2"),
+    or None when it names no Patient by id (absent, a urn:uuid, an identifier, a Group...)."""
+    if not isinstance(reference, dict):
+        return None
+    target = reference.get("reference")
+    if not isinstance(target, str):
+        return None
+    parts = [part for part in target.strip().split("/") if part]
+    if "_history" in parts:
+        parts = parts[: parts.index("_history")]
+    if len(parts) >= 2 and parts[-2] == "Patient":
+        return parts[-1]
+    return None
+
+
+def names_another_patient(resource: dict[str, Any], patient_id: str | None) -> bool:
+    """True when the resource's subject/patient names a Patient other than `patient_id`.
+
+    A resource that names no Patient by id (no subject, a urn:uuid, an identifier) is kept: the
+    prefetch or the search asked for this patient, and dropping it could hide a
+    contraindication. Only a reference that certainly names someone else is dropped."""
+    if patient_id is None:
+        return False
+    element = PATIENT_ELEMENT.get(str(resource.get("resourceType")))
+    if element is None:
+        return False
+    named = referenced_patient_id(resource.get(element))
+    return named is not None and named != patient_id
+
+
+def has_modifier_extension(value: Any) -> bool:
+    """True when `value` (a resource, with its contained resources and backbone elements)
+    carries a non-empty `modifierExtension` anywhere. The service understands none: a modifier
+    changes the meaning of the element it sits in (e.g. "not given"), so it is never ignored.
+    Iterative (client input may nest deeply: no recursion limit to hit). Nearly every resource
+    has none: one orjson serialisation (C, microseconds) rules that out before any walk."""
+    try:
+        if b'"modifierExtension"' not in orjson.dumps(value):
+            return False
+    except (TypeError, orjson.JSONEncodeError):
+        pass  # not serialisable (an integer beyond 64 bits...): walk it
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("modifierExtension"):
+                return True
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+    return False

@@ -33,6 +33,14 @@ class RuleSpec:
     section: str  # where the guideline says it ("§4", "Tableau 8"...); "" = not guideline text
     categories: frozenset[C] = frozenset()
     policy: bool = False  # a threshold or delay from local policy, not from the guideline
+    # A rule whose indicator depends on the case (RULES.md "critical / warning"): `indicator` is
+    # the most severe, and a finding may carry one of these instead (it says which).
+    lesser_indicators: frozenset[Indicator] = frozenset()
+
+    @property
+    def indicators(self) -> frozenset[Indicator]:
+        """Every indicator a finding of this rule may carry."""
+        return self.lesser_indicators | {self.indicator}
 
 
 INF, W, X = Indicator.INFO, Indicator.WARNING, Indicator.CRITICAL
@@ -81,7 +89,17 @@ _SPECS: tuple[RuleSpec, ...] = (
     RuleSpec("CI-REL-JOINT-OPENING", W, G.CONTRAINDICATION, "§4", frozenset({C.CONDITIONS})),
     RuleSpec("BLEED-PLATELETS-LOW", X, G.BLEEDING, "§4", frozenset({C.PLATELETS})),
     RuleSpec("BLEED-TP-LOW", X, G.BLEEDING, "§4", frozenset({C.COAGULATION})),
-    RuleSpec("BLEED-INR-HIGH", X, G.BLEEDING, "§4", frozenset({C.COAGULATION}), True),
+    # Critical, or a warning when a usable TP > 50 % exists and no VKA is active (RULES.md v2).
+    # Its source is the institution's local protocol (SIR 2019), not a guideline section.
+    RuleSpec(
+        "BLEED-INR-HIGH",
+        X,
+        G.BLEEDING,
+        "",
+        frozenset({C.COAGULATION, C.MEDICATIONS}),
+        True,
+        frozenset({W}),
+    ),
     RuleSpec(
         "BLEED-LAB-MISSING", W, G.BLEEDING, "§4", frozenset({C.PLATELETS, C.COAGULATION}), True
     ),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from cds_hooks.cards import Indicator
 from service.facts.dates import EARLIEST_ZONE
 from service.facts.labs import FUTURE_TOLERANCE
 from service.facts.model import (
@@ -35,11 +36,16 @@ def fire(
     params: Mapping[str, Any] | None = None,
     evidence: Iterable[ResourceRef] = (),
     hold: HoldStep | None = None,
+    indicator: Indicator | None = None,
 ) -> Finding:
-    """A finding for `rule_id`, with the indicator the catalog gives it."""
+    """A finding for `rule_id`, with the indicator the catalog gives it; `indicator` for a rule
+    whose indicator depends on the case (one the catalog lists for it, else ValueError)."""
+    rule = spec(rule_id)
+    if indicator is not None and indicator not in rule.indicators:
+        raise ValueError(f"{rule_id} cannot be {indicator.value}")
     return Finding(
         rule_id=rule_id,
-        indicator=spec(rule_id).indicator,
+        indicator=indicator or rule.indicator,
         params=dict(params or {}),
         evidence=tuple(evidence),
         hold=hold,
@@ -99,6 +105,99 @@ def latest_lab(
     start = lab_window_start(now, max_age_days)
     recent = [lab for lab in dated if lab.effective >= start]  # type: ignore[operator]
     return (recent[-1] if recent else None), newest
+
+
+# compare(lab): True when the result does not meet the requirement (the rule fires), False when
+# it does, None when it cannot tell (a bound that does not settle the threshold).
+Compare = Callable[[LabResult], "bool | None"]
+
+
+@dataclass(frozen=True)
+class LabChoice:
+    """The result of one kind that decides, as RULES.md v2 "Latest" reads it.
+
+    `deciding`: the most recent usable result in the window (a final one; a newer preliminary one
+    instead when it is less favourable; of several at the same instant, the less favourable).
+    `beside`: the results the card shows with it (the others of its instant, or the final result
+    a preliminary one overrides). `unusable`: results in the window, newer than the deciding one
+    (or of its instant), that cannot be compared: reported, never hiding it. `stale`: when
+    nothing usable lies in the window, the newest result before it (a usable one first), shown
+    with its value and date, never as "no result".
+    """
+
+    deciding: LabResult | None
+    verdict: bool | None
+    beside: tuple[LabResult, ...] = ()
+    unusable: tuple[LabResult, ...] = ()
+    stale: LabResult | None = None
+
+
+def choose_lab(
+    facts: PatientFacts,
+    kind: LabKind,
+    now: datetime,
+    max_age_days: int,
+    compare: Compare,
+    higher_is_worse: bool,
+) -> LabChoice:
+    """Pick the result of `kind` that decides (see LabChoice). Independent of the order of
+    `facts.labs`: ties are broken on the value, never on position."""
+    dated = sorted(
+        (
+            replace(lab, effective=aware(lab.effective, now))
+            for lab in facts.labs
+            if lab.kind is kind and lab.effective is not None and not is_future(lab, now)
+        ),
+        key=lambda lab: lab.effective,  # type: ignore[arg-type,return-value]
+        reverse=True,
+    )
+    start = lab_window_start(now, max_age_days)
+
+    def usable(lab: LabResult) -> bool:
+        return lab.interpretable and compare(lab) is not None
+
+    def severity(lab: LabResult) -> tuple[bool, float, str]:
+        """Greater = less favourable: failing first, then the value; the reference last, so
+        that equal values still give one answer whatever the order of the record."""
+        value = rounded(lab.value)  # type: ignore[arg-type]
+        return (compare(lab) is True, value if higher_is_worse else -value, lab.source.reference)
+
+    finals: list[LabResult] = []
+    preliminary: list[LabResult] = []
+    unusable: list[LabResult] = []
+    for lab in dated:
+        if lab.effective < start:  # type: ignore[operator]
+            break
+        if finals and lab.effective != finals[0].effective:
+            break  # the deciding instant is read whole (ties), nothing older
+        if not usable(lab):
+            unusable.append(lab)
+        elif lab.preliminary:
+            preliminary.append(lab)
+        else:
+            finals.append(lab)
+    worst_final = max(finals, key=severity, default=None)
+    # A preliminary result counts only against the final one: less favourable than it, or, with
+    # no final result, failing the requirement (it never meets a requirement on its own).
+    counted = [
+        p
+        for p in preliminary
+        if (severity(p)[:2] > severity(worst_final)[:2] if worst_final else compare(p) is True)
+    ]
+    candidates = [*finals, *counted]
+    deciding = max(candidates, key=severity, default=None)
+    stale = None
+    if deciding is None:
+        older = [lab for lab in dated if lab.effective < start]  # type: ignore[operator]
+        usable_older = [lab for lab in older if usable(lab) and not lab.preliminary]
+        stale = (usable_older or older or [None])[0]
+    return LabChoice(
+        deciding=deciding,
+        verdict=compare(deciding) if deciding is not None else None,
+        beside=tuple(lab for lab in candidates if lab is not deciding),
+        unusable=tuple(unusable),
+        stale=stale,
+    )
 
 
 def is_future(lab: LabResult, now: datetime) -> bool:
@@ -195,6 +294,8 @@ def lab_params(lab: LabResult, now: datetime) -> dict[str, Any]:
         "date": shown.isoformat() if shown else None,
         "reference": lab.source.reference,
         "problem": lab.problem,
-        "problem_code": FUTURE_DATED if is_future(lab, now) else None,
+        "problem_code": FUTURE_DATED if is_future(lab, now) else lab.problem_code,
         "kind": lab.kind.value,
+        "preliminary": lab.preliminary,
+        "zone_assumed": lab.zone_assumed,
     }

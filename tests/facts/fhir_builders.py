@@ -175,9 +175,10 @@ def hook_request(
     *,
     hook: str = "order-select",
     selections: list[str] | None = None,
+    patient_id: str = "p1",
 ) -> HookRequest:
     context: dict[str, Any] = {
-        "patientId": "p1",
+        "patientId": patient_id,
         "userId": "Practitioner/u1",
         "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": o} for o in orders]},
     }

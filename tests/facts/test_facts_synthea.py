@@ -59,7 +59,8 @@ def test_bundle_extracts_and_antithrombotics_are_recognised(valuesets, all_trigg
         "allergies": [r for r in resources if r["resourceType"] == "AllergyIntolerance"],
         "everythingElse": resources,  # unknown types and duplicates must be harmless
     }
-    request = hook_request([service_request(VERTEBROPLASTY)])
+    (patient,) = by_key["patient"]
+    request = hook_request([service_request(VERTEBROPLASTY)], patient_id=patient["id"])
     facts = extract_facts(request, prefetch(**by_key), valuesets, all_triggers)
 
     assert facts.invalid_resources == ()

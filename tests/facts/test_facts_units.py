@@ -52,7 +52,7 @@ def test_synthea_platelet_value_keeps_its_precision(valuesets):
     assert lab.original_value == "164.60192276832947"
 
 
-@pytest.mark.parametrize("unit", ["K/uL", "g/L", "%", "10*3", "mmol/L", "cells"])
+@pytest.mark.parametrize("unit", ["k/uL", "g/L", "%", "10*3", "mmol/L", "cells", "giga/l"])
 def test_unconvertible_platelet_unit_is_uninterpretable_never_guessed(valuesets, unit):
     lab = one_lab(valuesets, observation("777-3", 50, unit))
     assert lab.value is None

@@ -54,15 +54,38 @@ def test_catalog_has_every_rule_id_of_rules_md_and_no_other() -> None:
     assert ids | {"DATA-UNAVAILABLE"} == set(RULE_IDS)
 
 
+def _rules_md_indicators() -> dict[str, set[str]]:
+    """Rule ID -> the indicators its row of RULES.md gives ("critical / warning": both)."""
+    text = shared_path("clinical", "RULES.md").read_text()
+    found: dict[str, set[str]] = {}
+    column: int | None = None
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if not line.startswith("|"):
+            column = None
+        elif cells[0] == "ID":
+            column = cells.index("indicator") if "indicator" in cells else None
+        elif column is not None and re.fullmatch(r"[A-Z][A-Z0-9-]+", cells[0]):
+            words = set(re.findall(r"critical|warning|info", cells[column]))
+            if words:
+                found[cells[0]] = words
+    return found
+
+
 def test_catalog_indicators_match_rules_md() -> None:
-    assert CATALOG["MED-HOLD-TOO-LATE"].indicator is Indicator.CRITICAL
-    assert CATALOG["NONIND-PAIN-CONTROLLED"].indicator is Indicator.WARNING
-    assert CATALOG["MED-ASPIRIN-LOW-DOSE"].indicator is Indicator.INFO
-    for rule_id in RULE_IDS:
-        if rule_id.startswith("CI-ABS") or rule_id in ("BLEED-PLATELETS-LOW", "BLEED-TP-LOW"):
-            assert CATALOG[rule_id].indicator is Indicator.CRITICAL
-        if rule_id.startswith("CI-REL"):
-            assert CATALOG[rule_id].indicator is Indicator.WARNING
+    """Each rule's indicators are the ones its RULES.md row names; a rule whose indicator depends
+    on the case ("critical / warning") keeps the most severe in the catalog and lists the other
+    as one its findings may carry."""
+    rows = _rules_md_indicators()
+    assert rows["BLEED-INR-HIGH"] == {"critical", "warning"}
+    assert rows["MED-HOLD-TOO-LATE"] == {"critical"}
+    assert "TRIGGER" not in rows  # "—": not a card
+    assert set(rows) | {"DATA-UNAVAILABLE"} == set(RULE_IDS)
+    for rule_id, indicators in rows.items():
+        rule = CATALOG[rule_id]
+        assert {i.value for i in rule.indicators} == indicators, rule_id
+        assert rule.indicator is Indicator.most_severe(list(rule.indicators)), rule_id
+    assert CATALOG["DATA-UNAVAILABLE"].indicator is Indicator.WARNING  # stated in prose
 
 
 def test_nothing_fires_without_a_target_procedure() -> None:
@@ -303,7 +326,13 @@ def test_stale_result_counts_as_missing() -> None:
     assert fired(facts(labs=labs)) == ALWAYS | {"BLEED-LAB-MISSING"}
     missing = finding(facts(labs=labs), "BLEED-LAB-MISSING")
     assert missing.params["missing"] == ["platelets"]
-    assert missing.params["stale"][0]["reference"] == stale.source.reference
+    (shown,) = missing.params["unusable"]
+    # Shown with its value and date, "older than 7 days", never as "no result".
+    assert (shown["reference"], shown["value"], shown["stale"]) == (
+        stale.source.reference,
+        30_000,
+        True,
+    )
     edge = lab(LabKind.PLATELETS, 30_000, NOW - timedelta(days=days))
     assert "BLEED-PLATELETS-LOW" in fired(facts(labs=(edge, *_labs()[1:])))
 
@@ -330,11 +359,17 @@ def test_uninterpretable_latest_fires_both_siblings() -> None:
     assert unusable[0]["problem"] == "unit furlongs not convertible"
 
 
-def test_an_older_good_result_does_not_hide_an_uninterpretable_latest() -> None:
-    older = lab(LabKind.PLATELETS, 200_000, NOW - timedelta(days=3))
-    newer = lab(LabKind.PLATELETS, None, NOW - timedelta(days=1), problem="non-numeric")
-    ids = fired(facts(labs=(older, newer, *_labs()[1:])))
-    assert {"BLEED-LAB-UNINTERPRETABLE", "BLEED-LAB-MISSING"} <= ids
+def test_a_newer_unusable_result_never_hides_an_older_usable_one() -> None:
+    """RULES.md v2 "Latest": the older usable result decides, the newer one is reported."""
+    older = lab(LabKind.PLATELETS, 30_000, NOW - timedelta(days=3))
+    newer = lab(LabKind.PLATELETS, None, NOW - timedelta(days=1), problem="no unit")
+    found = {
+        f.rule_id: f for f in evaluate_rules(facts(labs=(newer, older, *_labs()[1:])), POLICY, NOW)
+    }
+    assert set(found) == ALWAYS | {"BLEED-PLATELETS-LOW", "BLEED-LAB-UNINTERPRETABLE"}
+    assert found["BLEED-PLATELETS-LOW"].params["reference"] == older.source.reference
+    (reported,) = found["BLEED-LAB-UNINTERPRETABLE"].params["results"]
+    assert reported["reference"] == newer.source.reference
 
 
 def test_uninterpretable_tp_with_a_usable_inr() -> None:
