@@ -7,8 +7,9 @@ call), and serialises the `Evaluation` the service returns. The service never se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from cds_hooks.cards import CdsResponse
@@ -42,6 +43,47 @@ class HookRequest:
         return value if isinstance(value, str) and value else None
 
 
+class FailureCode(StrEnum):
+    """What kind of failure left (part of) a prefetch key unobtained: a fixed, short code for
+    the log, the metric and the words of the card (the reason text is for operators only)."""
+
+    TIMEOUT = "timeout"  # one request took longer than `request_timeout_s`
+    CONNECT = "connect"  # the server could not be reached
+    HTTP_STATUS = "http-status"  # an HTTP error status, or an error OperationOutcome
+    REDIRECT = "redirect"  # a 3xx: redirects are never followed
+    NOT_HTTPS = "not-https"  # fhirServer is http and `allow_http` is off
+    TOO_LARGE = "too-large"  # an answer over the byte cap, more pages or references than read
+    INVALID = "invalid"  # an answer (or a request element) that is not what FHIR says
+    DEADLINE = "deadline"  # the call's one deadline for every fetch passed
+    SCOPE = "scope"  # a server or URL the service may not call (allow-list, other host)
+    NO_AUTHORIZATION = "no-authorization"  # the request gave no `fhirAuthorization` token
+    NO_SERVER = "no-server"  # the request named no `fhirServer`
+    INTERNAL = "internal"  # a defect of the service itself
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a prefetch key (or a reference) could not be obtained, or only in part.
+
+    `code` is the kind of failure (for the log, the metric and the card's words); `reason` a
+    short text for operators (never a token, never a URL); `partial` says that the pages
+    obtained before the failure are in `ResolvedPrefetch.resources`.
+    """
+
+    code: FailureCode
+    reason: str
+    partial: bool = False
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+# Whether the resources of a paged search obtained so far are all the service needs from it
+# (e.g. a search sorted newest first whose oldest entry is already older than what the service
+# reads). The service says what "enough" means per key; this package knows nothing clinical.
+Coverage = Callable[[Sequence[Mapping[str, Any]]], bool]
+
+
 @dataclass(frozen=True)
 class ResolvedPrefetch:
     """The outcome of prefetch resolution.
@@ -57,13 +99,13 @@ class ResolvedPrefetch:
     `referenced` maps "Type/id" to the resources that another resource references (e.g. a
     MedicationRequest's medicationReference), found among the resources at hand or fetched;
     contained references ("#id") are not in it. `unresolved` maps a reference that could not
-    be resolved to a short reason (the referenced resource is unknown: treat it as missing data).
+    be resolved to why (the referenced resource is unknown: treat it as missing data).
     """
 
     resources: Mapping[str, list[dict[str, Any]]]
-    unavailable: Mapping[str, str]
+    unavailable: Mapping[str, Unavailable]
     referenced: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    unresolved: Mapping[str, str] = field(default_factory=dict)
+    unresolved: Mapping[str, Unavailable] = field(default_factory=dict)
     fetched: tuple[str, ...] = ()  # keys asked of the FHIR server (for metrics and logs)
 
     @property
@@ -73,8 +115,12 @@ class ResolvedPrefetch:
 
 
 class PrefetchSource(Protocol):
-    def resolve(self) -> ResolvedPrefetch:
-        """Resolve every prefetch key (at most once per call; later calls return the same)."""
+    def resolve(self, coverage: Mapping[str, Coverage] | None = None) -> ResolvedPrefetch:
+        """Resolve every prefetch key (at most once per call; later calls return the same).
+
+        `coverage[key]`, when given, says when the pages of that key's search obtained so far
+        are enough: a `next` link is then not followed and the key is complete.
+        """
         ...
 
 
@@ -88,10 +134,6 @@ class Evaluation:
 
     response: CdsResponse
     audit: Mapping[str, Any] = field(default_factory=dict)
-
-
-class PatientDataUnavailable(Exception):
-    """No patient data at all could be obtained: the blueprint answers 412."""
 
 
 @dataclass(frozen=True)
@@ -121,5 +163,6 @@ class CdsService(Protocol):
     definition: ServiceDefinition
 
     def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
-        """Evaluate one hook call. Raise PatientDataUnavailable for a 412."""
+        """Evaluate one hook call (with no patient data obtainable too: the service says so
+        in its cards, RULES.md "When an order is in scope, the clinician always gets cards")."""
         ...
