@@ -163,6 +163,6 @@ class CdsService(Protocol):
     definition: ServiceDefinition
 
     def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
-        """Evaluate one hook call (with no patient data obtainable too: the service says so
-        in its cards, RULES.md "When an order is in scope, the clinician always gets cards")."""
+        """Evaluate one hook call. No patient data obtainable is not an error here: the
+        service answers with cards that say so (the blueprint never sends an empty 412)."""
         ...

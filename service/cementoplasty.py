@@ -123,16 +123,23 @@ def _gaps_by_category(data: ResolvedPrefetch) -> dict[DataCategory, list[tuple[s
 def _log_unavailable(request: HookRequest, findings: Sequence[Finding]) -> None:
     """The rules a DATA-UNAVAILABLE left (partly) unevaluated go to the log, not to the card."""
     for finding in findings:
-        if finding.rule_id == availability.RULE_ID:
-            log.info(
-                "data unavailable for %s: %s; rules not fully evaluated: %s",
-                request.hook_instance[:64],
-                ", ".join(
-                    f"{category} ({'/'.join(finding.params.get('reasons', {}).get(category, []))})"
-                    for category in finding.params["categories"]
-                ),
-                ", ".join(finding.params["rules"]) or "none",
-            )
+        if finding.rule_id != availability.RULE_ID:
+            continue
+        reasons = finding.params.get("reasons", {})
+        unreadable = finding.params.get("unreadable", {})
+        described = []
+        for category in finding.params["categories"]:
+            why = list(reasons.get(category, []))
+            if unreadable.get(category):
+                why.append(f"{unreadable[category]} unreadable")
+            described.append(f"{category} ({', '.join(why) or 'unreadable'})")
+        log.info(
+            "data unavailable for %s%s: %s; rules not fully evaluated: %s",
+            request.hook_instance[:64],
+            " (no check could run)" if finding.params.get("nothing_obtained") else "",
+            "; ".join(described),
+            ", ".join(finding.params["rules"]) or "none",
+        )
 
 
 def _audit_record(
