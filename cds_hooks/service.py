@@ -91,9 +91,11 @@ class ResolvedPrefetch:
     `resources[key]` is the list of resources for a key: a Bundle's entry resources (all pages),
     or a one-element list for a single resource, or [] when the EHR said the data is empty
     (prefetch value `null`) or the search found nothing. A key that could not be obtained is not
-    in `resources` but in `unavailable`, with a short reason for operators (never a token).
-    A key may be in both: partial data (e.g. the prefetched first page of a search whose other
-    pages could not be fetched, or the first `max_pages` pages). Data obtained is never dropped:
+    in `resources` but in `unavailable`: its failure code and a short reason for operators
+    (never a token). A key may be in both (`partial`): e.g. the prefetched first page of a search
+    whose other pages could not be fetched, the first `max_pages` pages, or the pages obtained
+    before the deadline. A search the service's `Coverage` says is covered is complete, in
+    `resources` only, whatever its `next` link. Data obtained is never dropped:
     the rules use what is in `resources`, and DATA-UNAVAILABLE reports the gap named in
     `unavailable` (so rules that fire on the *absence* of data stay quiet for that category).
     `referenced` maps "Type/id" to the resources that another resource references (e.g. a
@@ -107,11 +109,6 @@ class ResolvedPrefetch:
     referenced: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     unresolved: Mapping[str, Unavailable] = field(default_factory=dict)
     fetched: tuple[str, ...] = ()  # keys asked of the FHIR server (for metrics and logs)
-
-    @property
-    def nothing_obtained(self) -> bool:
-        """No key in `resources` (partial data counts as obtained)."""
-        return not self.resources
 
 
 class PrefetchSource(Protocol):

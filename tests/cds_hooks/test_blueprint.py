@@ -132,7 +132,7 @@ def test_no_patient_data_obtainable_still_gives_the_service_cards(
     assert [c["summary"] for c in response.get_json()["cards"]] == ["locale en"]
     [record] = app.records
     assert record.status == 200 and record.prefetch is not None
-    assert record.prefetch.nothing_obtained
+    assert record.prefetch.resources == {}
     assert {key: gap.code for key, gap in record.prefetch.unavailable.items()} == {
         "patient": FailureCode.NO_SERVER,
         "conditions": FailureCode.NO_SERVER,

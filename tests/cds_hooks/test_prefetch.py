@@ -312,7 +312,7 @@ def test_unrenderable_template_is_unavailable() -> None:
     request = hook_request({}, context={"userId": "Practitioner/u1"})
     _, result = resolve(request)
     assert "context.patientId" in result.unavailable["patient"].reason
-    assert result.nothing_obtained and len(responses.calls) == 0
+    assert not result.resources and len(responses.calls) == 0
 
 
 @responses.activate

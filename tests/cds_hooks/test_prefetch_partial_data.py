@@ -78,7 +78,7 @@ def test_first_page_is_kept_when_the_server_cannot_be_called(
     assert result.unavailable["labs"] == Unavailable(
         code, f"only the first page of the prefetch: {why}", partial=True
     )
-    assert not result.nothing_obtained
+    assert result.resources  # partial data counts as obtained
     assert len(responses.calls) == 0
 
 
@@ -159,7 +159,7 @@ def test_a_first_failure_with_nothing_prefetched_is_unavailable_only() -> None:
     result = resolve({})
     assert "labs" not in result.resources
     assert result.unavailable == {"labs": Unavailable(FailureCode.HTTP_STATUS, "HTTP 500")}
-    assert result.nothing_obtained
+    assert result.resources == {}
 
 
 # --- Coverage: the service says when the pages at hand are enough ----------------------------
