@@ -36,7 +36,6 @@ from cds_hooks.service import (
     CdsService,
     Evaluation,
     HookRequest,
-    PatientDataUnavailable,
     ResolvedPrefetch,
 )
 
@@ -148,16 +147,11 @@ def create_blueprint(
             locale = flask.request.accept_languages.best_match(
                 supported_locales, default=default_locale
             )
-            try:
-                evaluation = service.evaluate(hook_request, resolver, locale or default_locale)
-            except PatientDataUnavailable:
-                error = "No patient data could be obtained from prefetch or the FHIR server."
-                response = outcome_response(412, error, "not-found")
-            else:
-                # orjson: the same JSON as json.dumps, in C (cards run to ~15 KB).
-                response = flask.Response(
-                    orjson.dumps(evaluation.response.to_json()), mimetype="application/json"
-                )
+            evaluation = service.evaluate(hook_request, resolver, locale or default_locale)
+            # orjson: the same JSON as json.dumps, in C (cards run to ~15 KB).
+            response = flask.Response(
+                orjson.dumps(evaluation.response.to_json()), mimetype="application/json"
+            )
         except RequestError as exc:
             error = exc.message
             response = bad_request(exc)

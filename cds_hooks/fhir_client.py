@@ -19,8 +19,10 @@ from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
 from cds_hooks.request import decode_json
+from cds_hooks.service import FailureCode
 
 log = logging.getLogger("cds_hooks.fhir")
 
@@ -47,7 +49,12 @@ class FhirFetchSettings:
 
 
 class FetchError(Exception):
-    """A fetch that gave nothing usable; the message is a short reason for operators."""
+    """A fetch that gave nothing usable: a failure code and a short reason for operators."""
+
+    def __init__(self, code: FailureCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 _ENCODED_DOT = re.compile("%2e", re.IGNORECASE)
@@ -102,14 +109,14 @@ def check_fhir_server(url: str, settings: FhirFetchSettings) -> str:
     """The normalised base URL if the service may call it; else FetchError with the reason."""
     base = normalize_base_url(url)
     if base is None:
-        raise FetchError("fhirServer is not a plain http(s) URL")
+        raise FetchError(FailureCode.SCOPE, "fhirServer is not a plain http(s) URL")
     if not settings.allow_http and not base.startswith("https://"):
-        raise FetchError("fhirServer is not https")
+        raise FetchError(FailureCode.NOT_HTTPS, "fhirServer is not https")
     if "*" in settings.allowed_servers:
         return base
     allowed = {normalize_base_url(s) for s in settings.allowed_servers}
     if base not in allowed:
-        raise FetchError("fhirServer is not in the allow-list")
+        raise FetchError(FailureCode.SCOPE, "fhirServer is not in the allow-list")
     return base
 
 
@@ -142,10 +149,10 @@ class FhirClient:
         """GET an absolute URL under the base; a JSON object or FetchError. `deadline` is a
         `time.monotonic()` instant after which nothing more is read."""
         if not is_under_base(url, self.base_url):
-            raise FetchError("URL outside the FHIR server")
+            raise FetchError(FailureCode.SCOPE, "URL outside the FHIR server")
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchError("deadline exceeded")
+            raise FetchError(FailureCode.DEADLINE, "deadline exceeded")
         timeout = min(self.settings.request_timeout_s, remaining)
         headers = {"Accept": FHIR_JSON}
         if self._access_token:
@@ -155,28 +162,33 @@ class FhirClient:
                 url, headers=headers, timeout=timeout, allow_redirects=False, stream=True
             ) as response:
                 if 300 <= response.status_code < 400:
-                    raise FetchError(f"HTTP {response.status_code} redirect not followed")
+                    raise FetchError(
+                        FailureCode.REDIRECT, f"HTTP {response.status_code} redirect not followed"
+                    )
                 if response.status_code != 200:
-                    raise FetchError(f"HTTP {response.status_code}")
+                    raise FetchError(FailureCode.HTTP_STATUS, f"HTTP {response.status_code}")
                 body = self._read_capped(response, deadline)
-        except requests.Timeout:
-            raise FetchError("timed out") from None
+        # A read timeout while streaming the body comes from urllib3 or the socket, not requests.
+        except (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError):
+            raise FetchError(FailureCode.TIMEOUT, "timed out") from None
         except OSError as exc:  # requests.RequestException, or a socket error under it
             # The exception text may hold the URL; the type is enough for operators.
-            raise FetchError(f"connection failed ({type(exc).__name__})") from None
+            raise FetchError(
+                FailureCode.CONNECT, f"connection failed ({type(exc).__name__})"
+            ) from None
         try:
             value = decode_json(body)
         except (ValueError, RecursionError):  # NaN, Infinity, 1e999 included
-            raise FetchError("answer is not JSON") from None
+            raise FetchError(FailureCode.INVALID, "answer is not JSON") from None
         if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
-            raise FetchError("answer is not a FHIR resource")
+            raise FetchError(FailureCode.INVALID, "answer is not a FHIR resource")
         return value
 
     def _read_capped(self, response: requests.Response, deadline: float) -> bytes:
         cap = self.settings.max_response_bytes
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > cap:
-            raise FetchError(f"answer larger than {cap} bytes")
+            raise FetchError(FailureCode.TOO_LARGE, f"answer larger than {cap} bytes")
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -187,9 +199,9 @@ class FhirClient:
                 break
             size += len(chunk)
             if size > cap:
-                raise FetchError(f"answer larger than {cap} bytes")
+                raise FetchError(FailureCode.TOO_LARGE, f"answer larger than {cap} bytes")
             if time.monotonic() > deadline:
-                raise FetchError("deadline exceeded")
+                raise FetchError(FailureCode.DEADLINE, "deadline exceeded")
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -223,7 +235,7 @@ def run_parallel(
     results: dict[str, T | FetchError] = {}
     for future in late:
         future.cancel()
-        results[futures[future]] = FetchError("deadline exceeded")
+        results[futures[future]] = FetchError(FailureCode.DEADLINE, "deadline exceeded")
     for future in done:
         name = futures[future]
         try:
@@ -232,7 +244,9 @@ def run_parallel(
             results[name] = exc
         except Exception as exc:  # a bug in a task must not fail the hook call
             log.exception("FHIR fetch task %r failed", name)
-            results[name] = FetchError(f"internal error ({type(exc).__name__})")
+            results[name] = FetchError(
+                FailureCode.INTERNAL, f"internal error ({type(exc).__name__})"
+            )
     return results
 
 

@@ -10,10 +10,13 @@ Per key, as CDS Hooks 2.0 defines it:
 Every fetch of one call runs in parallel under one deadline; a key that cannot be obtained is
 reported in `ResolvedPrefetch.unavailable` and never fails the call. Data obtained is never
 discarded: when the rest of a search cannot be fetched (no server, a failure, more than
-`max_pages` pages), the pages at hand stay in `resources` and the key is ALSO in `unavailable`,
-so the rules use what is known and DATA-UNAVAILABLE reports the gap. Then references named by
-`reference_fields` (e.g. `medicationReference`) are resolved from what is already at hand, or
-fetched, within what is left of the same deadline.
+`max_pages` pages, the deadline passing while later pages are on their way), the pages at hand
+stay in `resources` and the key is ALSO in `unavailable`, so the rules use what is known and
+DATA-UNAVAILABLE reports the gap. A search the service says is covered (`Coverage`, per key:
+e.g. sorted newest first and already older than what it reads) is complete without its other
+pages. Every gap carries a `FailureCode`. Then references named by `reference_fields` (e.g.
+`medicationReference`) are resolved from what is already at hand, or fetched, within what is
+left of the same deadline.
 """
 
 from __future__ import annotations
@@ -38,7 +41,13 @@ from cds_hooks.fhir_client import (
     normalize_base_url,
     run_parallel,
 )
-from cds_hooks.service import HookRequest, ResolvedPrefetch
+from cds_hooks.service import (
+    Coverage,
+    FailureCode,
+    HookRequest,
+    ResolvedPrefetch,
+    Unavailable,
+)
 
 log = logging.getLogger("cds_hooks.prefetch")
 
@@ -148,9 +157,9 @@ class _Fetch:
     # The prefetched first page of a paged Bundle: kept if the fetch gives nothing.
     prefetched_page: tuple[dict[str, Any], ...] | None = None
 
-    def outcome_of_failure(self, reason: str) -> _Partial | str:
+    def outcome_of_failure(self, error: FetchError) -> _Partial | Unavailable:
         """What is left of the key when the fetch gave nothing: the prefetched page, if any."""
-        return _first_page_or_reason(self.prefetched_page, reason)
+        return _first_page_or_gap(self.prefetched_page, error)
 
 
 @dataclass(frozen=True)
@@ -158,27 +167,69 @@ class _Partial:
     """Part of a key's resources (the pages obtained), and why the rest is missing."""
 
     resources: list[dict[str, Any]]
-    gap: str
+    gap: Unavailable
 
 
-def _first_page_or_reason(
-    prefetched_page: tuple[dict[str, Any], ...] | None, reason: str
-) -> _Partial | str:
+class _Progress:
+    """The resources a search task has obtained so far, page by page. The task goes on in the
+    background after the deadline; the resolver reads what had arrived by then, so pages
+    fetched before the deadline are used, never thrown away."""
+
+    def __init__(self, fetch: _Fetch) -> None:
+        self._lock = threading.Lock()
+        self._resources = list(fetch.entries)
+        self._pages = fetch.pages_held
+
+    def add_page(self, resources: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._resources.extend(resources)
+            self._pages += 1
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], int]:
+        """A copy of the resources so far, and how many pages they come from."""
+        with self._lock:
+            return list(self._resources), self._pages
+
+
+def _gap(error: FetchError) -> Unavailable:
+    return Unavailable(error.code, error.reason)
+
+
+def _first_page_or_gap(
+    prefetched_page: tuple[dict[str, Any], ...] | None, error: FetchError
+) -> _Partial | Unavailable:
     if prefetched_page is None:
-        return reason
-    return _Partial(list(prefetched_page), f"only the first page of the prefetch: {reason}")
+        return _gap(error)
+    reason = f"only the first page of the prefetch: {error.reason}"
+    return _Partial(list(prefetched_page), Unavailable(error.code, reason, partial=True))
+
+
+def _pages_obtained(resources: list[dict[str, Any]], pages: int, error: FetchError) -> _Partial:
+    shown = "page" if pages == 1 else f"{pages} pages"
+    reason = f"only the first {shown}: {error.reason}"
+    return _Partial(resources, Unavailable(error.code, reason, partial=True))
+
+
+def _after_failure(fetch: _Fetch, progress: _Progress, error: FetchError) -> _Partial | Unavailable:
+    """What a key keeps when its task failed or was still running at the deadline: the pages
+    it had obtained by then, else the prefetched page. (Pages that cover the key never get
+    here: the task returns as soon as they do.)"""
+    obtained, pages = progress.snapshot()
+    if pages == fetch.pages_held:
+        return fetch.outcome_of_failure(error)
+    return _pages_obtained(obtained, pages, error)
 
 
 def _record(
     key: str,
-    outcome: list[dict[str, Any]] | _Partial | str,
+    outcome: list[dict[str, Any]] | _Partial | Unavailable,
     resources: dict[str, list[dict[str, Any]]],
-    unavailable: dict[str, str],
+    unavailable: dict[str, Unavailable],
 ) -> None:
     if isinstance(outcome, _Partial):  # partial data: in both
         resources[key] = outcome.resources
         unavailable[key] = outcome.gap
-    elif isinstance(outcome, str):
+    elif isinstance(outcome, Unavailable):
         unavailable[key] = outcome
     else:
         resources[key] = outcome
@@ -200,8 +251,9 @@ class PrefetchResolver:
         self._reference_fields = tuple(reference_fields)
         self._lock = threading.Lock()
         self._result: ResolvedPrefetch | None = None
+        self._coverage: Mapping[str, Coverage] = {}
         self._client: FhirClient | None = None
-        self._client_refusal: str | None = None
+        self._client_refusal: FetchError | None = None
         self.fetch_count = 0  # HTTP-level fetch tasks started (for logs and tests)
 
     @property
@@ -209,16 +261,22 @@ class PrefetchResolver:
         """The result if `resolve()` has run, else None (it is never run just for a log)."""
         return self._result
 
-    def resolve(self) -> ResolvedPrefetch:
+    def resolve(self, coverage: Mapping[str, Coverage] | None = None) -> ResolvedPrefetch:
         with self._lock:
             if self._result is None:
+                self._coverage = coverage or {}
                 self._result = self._resolve()
             return self._result
+
+    def _covered(self, key: str, resources: list[dict[str, Any]]) -> bool:
+        """Whether the pages of `key` at hand are all the service needs (its `Coverage`)."""
+        coverage = self._coverage.get(key)
+        return coverage is not None and coverage(resources)
 
     def _resolve(self) -> ResolvedPrefetch:
         deadline = time.monotonic() + self._settings.deadline_s
         resources: dict[str, list[dict[str, Any]]] = {}
-        unavailable: dict[str, str] = {}
+        unavailable: dict[str, Unavailable] = {}
         to_fetch: dict[str, _Fetch] = {}
         for key, template in self._templates.items():
             outcome = self._from_prefetch(key, template)
@@ -230,23 +288,29 @@ class PrefetchResolver:
         client = self._fhir_client() if to_fetch else None
         if client is not None:  # a _Fetch is only planned once the client exists
             self.fetch_count += len(to_fetch)
+            progress = {key: _Progress(fetch) for key, fetch in to_fetch.items()}
             tasks = {
-                key: partial(_fetch_key, client, fetch, deadline, self._settings.max_pages)
+                key: partial(
+                    _fetch_key,
+                    client,
+                    fetch,
+                    deadline,
+                    self._settings.max_pages,
+                    self._coverage.get(key),
+                    progress[key],
+                )
                 for key, fetch in to_fetch.items()
             }
             for key, result in run_parallel(tasks, deadline).items():
                 if isinstance(result, FetchError):
-                    _record(
-                        key, to_fetch[key].outcome_of_failure(str(result)), resources, unavailable
-                    )
-                else:
-                    _record(key, result, resources, unavailable)
+                    result = _after_failure(to_fetch[key], progress[key], result)
+                _record(key, result, resources, unavailable)
 
         referenced, unresolved = self._resolve_references(resources, deadline)
-        for key, reason in unavailable.items():
-            log.info("prefetch key %s unavailable: %s", key, reason)
-        for reference, reason in unresolved.items():
-            log.info("reference %s unresolved: %s", reference, reason)
+        for key, gap in unavailable.items():
+            log.info("prefetch key %s unavailable (%s): %s", key, gap.code, gap.reason)
+        for reference, gap in unresolved.items():
+            log.info("reference %s unresolved (%s): %s", reference, gap.code, gap.reason)
         return ResolvedPrefetch(
             resources=resources,
             unavailable=unavailable,
@@ -257,7 +321,7 @@ class PrefetchResolver:
 
     def _from_prefetch(
         self, key: str, template: str
-    ) -> list[dict[str, Any]] | _Partial | str | _Fetch:
+    ) -> list[dict[str, Any]] | _Partial | Unavailable | _Fetch:
         """Resources at hand, or a reason the key is unavailable, or partial data and the
         reason for the rest, or what to fetch."""
         prefetch = self._request.prefetch
@@ -271,7 +335,7 @@ class PrefetchResolver:
             entries, has_error = _read_entries(value)
             if not has_error:
                 next_url = next_link(value)
-                if next_url is None:
+                if next_url is None or self._covered(key, entries):
                     return entries
                 held = tuple(entries)
         elif isinstance(resource_type, str) and resource_type != "OperationOutcome":
@@ -280,10 +344,11 @@ class PrefetchResolver:
         try:
             relative = render_template(template, self._request.context)
         except TemplateError as exc:
-            return _first_page_or_reason(held, f"template not renderable: {exc}")
+            error = FetchError(FailureCode.INVALID, f"template not renderable: {exc}")
+            return _first_page_or_gap(held, error)
         client = self._fhir_client()
         if client is None:
-            return _first_page_or_reason(held, self._client_refusal or "no FHIR server")
+            return _first_page_or_gap(held, self._refusal())
         expected = _expected_type(relative)
         if held is not None and next_url is not None and is_under_base(next_url, client.base_url):
             return _Fetch(
@@ -296,37 +361,45 @@ class PrefetchResolver:
         # A first page whose `next` link is elsewhere: the whole search again, from this server.
         return _Fetch(url=client.url_for(relative), expected_type=expected, prefetched_page=held)
 
+    def _refusal(self) -> FetchError:
+        """Why there is no FHIR client for this call (after `_fhir_client` returned None)."""
+        return self._client_refusal or FetchError(FailureCode.NO_SERVER, "no FHIR server")
+
     def _fhir_client(self) -> FhirClient | None:
         if self._client is None and self._client_refusal is None:
             server = self._request.fhir_server
             if not server:
-                self._client_refusal = "no fhirServer in the request"
+                self._client_refusal = FetchError(
+                    FailureCode.NO_SERVER, "no fhirServer in the request"
+                )
                 return None
             authorization = self._request.fhir_authorization
             token = authorization.access_token.strip() if authorization else ""
             if not token:
                 # CDS Hooks 2.0: a service presents a valid access token with each FHIR call.
-                self._client_refusal = (
-                    "no fhirAuthorization: the service does not call the FHIR server anonymously"
+                self._client_refusal = FetchError(
+                    FailureCode.NO_AUTHORIZATION,
+                    "no fhirAuthorization: the service does not call the FHIR server anonymously",
                 )
+                log.info("no fhirAuthorization in the request: the FHIR server is not called")
                 return None
             try:
                 base = check_fhir_server(server, self._settings)
             except FetchError as exc:
-                self._client_refusal = str(exc)
-                log.warning("FHIR server refused: %s", exc)
+                self._client_refusal = exc
+                log.warning("FHIR server refused (%s): %s", exc.code, exc.reason)
                 return None
             self._client = FhirClient(base, token, self._settings)
         return self._client
 
     def _resolve_references(
         self, resources: Mapping[str, list[dict[str, Any]]], deadline: float
-    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Unavailable]]:
         if not self._reference_fields:
             return {}, {}
         scanned = list(_all_resources(resources, self._request.context))
         referenced: dict[str, dict[str, Any]] = {}
-        unresolved: dict[str, str] = {}
+        unresolved: dict[str, Unavailable] = {}
         references: list[str] = []  # "Type/id" of each reference, in the order met
         for resource in scanned:
             for field_name in self._reference_fields:
@@ -336,7 +409,9 @@ class PrefetchResolver:
                     continue  # no reference, or a contained resource: the service reads it
                 parsed = self._parse_reference(reference)
                 if parsed is None:
-                    unresolved[reference[:200]] = "reference not on the FHIR server"
+                    unresolved[reference[:200]] = Unavailable(
+                        FailureCode.SCOPE, "reference not on the FHIR server"
+                    )
                 else:
                     references.append(parsed)
         if not references:  # most calls: no index of every resource by "Type/id" to build
@@ -359,15 +434,16 @@ class PrefetchResolver:
         client = self._fhir_client()
         if client is None:
             for reference in wanted:
-                unresolved[reference] = self._client_refusal or "no FHIR server"
+                unresolved[reference] = _gap(self._refusal())
             return referenced, unresolved
         if time.monotonic() >= deadline:
             for reference in wanted:
-                unresolved[reference] = "deadline exceeded"
+                unresolved[reference] = Unavailable(FailureCode.DEADLINE, "deadline exceeded")
             return referenced, unresolved
         cap = self._settings.max_referenced_fetches
+        too_many = f"more than {cap} referenced resources to fetch in one call"
         for reference in list(wanted)[cap:]:  # in the order met: deterministic
-            unresolved[reference] = f"more than {cap} referenced resources to fetch in one call"
+            unresolved[reference] = Unavailable(FailureCode.TOO_LARGE, too_many)
             del wanted[reference]
         self.fetch_count += len(wanted)
         tasks = {
@@ -376,7 +452,7 @@ class PrefetchResolver:
         }
         for reference, result in run_parallel(tasks, deadline).items():
             if isinstance(result, FetchError):
-                unresolved[reference] = str(result)
+                unresolved[reference] = _gap(result)
             else:
                 referenced[reference] = result
         return referenced, unresolved
@@ -411,15 +487,22 @@ def _fetch_read(
     resource = client.get_json(url, deadline)
     found = resource["resourceType"]
     if found != expected_type:
-        raise FetchError(f"expected {expected_type}, got {found}"[:120])
+        raise FetchError(FailureCode.INVALID, f"expected {expected_type}, got {found}"[:120])
     return resource
 
 
 def _fetch_key(
-    client: FhirClient, fetch: _Fetch, deadline: float, max_pages: int
+    client: FhirClient,
+    fetch: _Fetch,
+    deadline: float,
+    max_pages: int,
+    coverage: Coverage | None,
+    progress: _Progress,
 ) -> list[dict[str, Any]] | _Partial:
     """A key's resources; `_Partial` when pages were fetched but not the last one; FetchError
-    when this task fetched nothing usable (the caller falls back to a prefetched page)."""
+    when this task fetched nothing usable (the caller falls back to a prefetched page). Each
+    page is recorded in `progress` as it arrives (read by the caller at the deadline); a
+    search is complete once `coverage` says the pages so far are enough."""
     if fetch.expected_type != "Bundle":
         return [_fetch_read(client, fetch.url, fetch.expected_type, deadline)]
 
@@ -430,18 +513,22 @@ def _fetch_key(
     while url is not None:
         try:
             if url in seen:
-                raise FetchError("next link loop")
+                raise FetchError(FailureCode.INVALID, "next link loop")
             seen.add(url)
             if pages >= max_pages:
-                raise FetchError(f"more than {max_pages} pages")
+                raise FetchError(FailureCode.TOO_LARGE, f"more than {max_pages} pages")
             bundle = _fetch_search_page(client, url, deadline)
         except FetchError as exc:
             return _stopped_search(collected, pages, fetch.pages_held, exc)
+        page = bundle_resources(bundle)
         pages += 1
-        collected.extend(bundle_resources(bundle))
+        collected.extend(page)
+        progress.add_page(page)
+        if coverage is not None and coverage(collected):
+            return collected
         url = next_link(bundle, url)
         if url is not None and not is_under_base(url, client.base_url):
-            error = FetchError("next link outside the FHIR server")
+            error = FetchError(FailureCode.SCOPE, "next link outside the FHIR server")
             return _stopped_search(collected, pages, fetch.pages_held, error)
     return collected
 
@@ -449,9 +536,11 @@ def _fetch_key(
 def _fetch_search_page(client: FhirClient, url: str, deadline: float) -> dict[str, Any]:
     bundle = client.get_json(url, deadline)
     if bundle["resourceType"] != "Bundle":
-        raise FetchError(f"expected Bundle, got {bundle['resourceType']}"[:120])
+        raise FetchError(
+            FailureCode.INVALID, f"expected Bundle, got {bundle['resourceType']}"[:120]
+        )
     if has_error_outcome(bundle):
-        raise FetchError("search answered with an error OperationOutcome")
+        raise FetchError(FailureCode.HTTP_STATUS, "search answered with an error OperationOutcome")
     return bundle
 
 
@@ -461,8 +550,7 @@ def _stopped_search(
     """The pages obtained before `error`; raises it if this task obtained no page."""
     if pages == pages_held:
         raise error
-    shown = "page" if pages == 1 else f"{pages} pages"
-    return _Partial(collected, f"only the first {shown}: {error}")
+    return _pages_obtained(collected, pages, error)
 
 
 def _all_resources(

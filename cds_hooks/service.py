@@ -7,8 +7,9 @@ call), and serialises the `Evaluation` the service returns. The service never se
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from cds_hooks.cards import CdsResponse
@@ -42,6 +43,47 @@ class HookRequest:
         return value if isinstance(value, str) and value else None
 
 
+class FailureCode(StrEnum):
+    """What kind of failure left (part of) a prefetch key unobtained: a fixed, short code for
+    the log, the metric and the words of the card (the reason text is for operators only)."""
+
+    TIMEOUT = "timeout"  # one request took longer than `request_timeout_s`
+    CONNECT = "connect"  # the server could not be reached
+    HTTP_STATUS = "http-status"  # an HTTP error status, or an error OperationOutcome
+    REDIRECT = "redirect"  # a 3xx: redirects are never followed
+    NOT_HTTPS = "not-https"  # fhirServer is http and `allow_http` is off
+    TOO_LARGE = "too-large"  # an answer over the byte cap, more pages or references than read
+    INVALID = "invalid"  # an answer (or a request element) that is not what FHIR says
+    DEADLINE = "deadline"  # the call's one deadline for every fetch passed
+    SCOPE = "scope"  # a server or URL the service may not call (allow-list, other host)
+    NO_AUTHORIZATION = "no-authorization"  # the request gave no `fhirAuthorization` token
+    NO_SERVER = "no-server"  # the request named no `fhirServer`
+    INTERNAL = "internal"  # a defect of the service itself
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    """Why a prefetch key (or a reference) could not be obtained, or only in part.
+
+    `code` is the kind of failure (for the log, the metric and the card's words); `reason` a
+    short text for operators (never a token, never a URL); `partial` says that the pages
+    obtained before the failure are in `ResolvedPrefetch.resources`.
+    """
+
+    code: FailureCode
+    reason: str
+    partial: bool = False
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+# Whether the resources of a paged search obtained so far are all the service needs from it
+# (e.g. a search sorted newest first whose oldest entry is already older than what the service
+# reads). The service says what "enough" means per key; this package knows nothing clinical.
+Coverage = Callable[[Sequence[Mapping[str, Any]]], bool]
+
+
 @dataclass(frozen=True)
 class ResolvedPrefetch:
     """The outcome of prefetch resolution.
@@ -49,32 +91,33 @@ class ResolvedPrefetch:
     `resources[key]` is the list of resources for a key: a Bundle's entry resources (all pages),
     or a one-element list for a single resource, or [] when the EHR said the data is empty
     (prefetch value `null`) or the search found nothing. A key that could not be obtained is not
-    in `resources` but in `unavailable`, with a short reason for operators (never a token).
-    A key may be in both: partial data (e.g. the prefetched first page of a search whose other
-    pages could not be fetched, or the first `max_pages` pages). Data obtained is never dropped:
+    in `resources` but in `unavailable`: its failure code and a short reason for operators
+    (never a token). A key may be in both (`partial`): e.g. the prefetched first page of a search
+    whose other pages could not be fetched, the first `max_pages` pages, or the pages obtained
+    before the deadline. A search the service's `Coverage` says is covered is complete, in
+    `resources` only, whatever its `next` link. Data obtained is never dropped:
     the rules use what is in `resources`, and DATA-UNAVAILABLE reports the gap named in
     `unavailable` (so rules that fire on the *absence* of data stay quiet for that category).
     `referenced` maps "Type/id" to the resources that another resource references (e.g. a
     MedicationRequest's medicationReference), found among the resources at hand or fetched;
     contained references ("#id") are not in it. `unresolved` maps a reference that could not
-    be resolved to a short reason (the referenced resource is unknown: treat it as missing data).
+    be resolved to why (the referenced resource is unknown: treat it as missing data).
     """
 
     resources: Mapping[str, list[dict[str, Any]]]
-    unavailable: Mapping[str, str]
+    unavailable: Mapping[str, Unavailable]
     referenced: Mapping[str, dict[str, Any]] = field(default_factory=dict)
-    unresolved: Mapping[str, str] = field(default_factory=dict)
+    unresolved: Mapping[str, Unavailable] = field(default_factory=dict)
     fetched: tuple[str, ...] = ()  # keys asked of the FHIR server (for metrics and logs)
-
-    @property
-    def nothing_obtained(self) -> bool:
-        """No key in `resources` (partial data counts as obtained)."""
-        return not self.resources
 
 
 class PrefetchSource(Protocol):
-    def resolve(self) -> ResolvedPrefetch:
-        """Resolve every prefetch key (at most once per call; later calls return the same)."""
+    def resolve(self, coverage: Mapping[str, Coverage] | None = None) -> ResolvedPrefetch:
+        """Resolve every prefetch key (at most once per call; later calls return the same).
+
+        `coverage[key]`, when given, says when the pages of that key's search obtained so far
+        are enough: a `next` link is then not followed and the key is complete.
+        """
         ...
 
 
@@ -88,10 +131,6 @@ class Evaluation:
 
     response: CdsResponse
     audit: Mapping[str, Any] = field(default_factory=dict)
-
-
-class PatientDataUnavailable(Exception):
-    """No patient data at all could be obtained: the blueprint answers 412."""
 
 
 @dataclass(frozen=True)
@@ -121,5 +160,6 @@ class CdsService(Protocol):
     definition: ServiceDefinition
 
     def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
-        """Evaluate one hook call. Raise PatientDataUnavailable for a 412."""
+        """Evaluate one hook call. No patient data obtainable is not an error here: the
+        service answers with cards that say so (the blueprint never sends an empty 412)."""
         ...

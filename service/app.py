@@ -34,7 +34,7 @@ from service.facts.warmup import warm_up as warm_up_facts
 from service.observability import (
     configure_logging,
     count_feedback,
-    count_fhir_fallback,
+    count_prefetch,
     install_operations_routes,
     log_request,
     prepare_request_metrics,
@@ -192,9 +192,8 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
     cards = evaluation.response.cards if evaluation else ()
     unavailable = dict(record.prefetch.unavailable) if record.prefetch else {}
     fetched = record.prefetch.fetched if record.prefetch else ()
-    for key in fetched:
-        reason = unavailable.get(key)
-        count_fhir_fallback(key, _reason_code(reason) if reason is not None else None)
+    if record.prefetch is not None:
+        count_prefetch(record.prefetch)
     latency_ms = round(record.latency_s * 1000, 2)
     log_request(
         {
@@ -206,7 +205,8 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
             "latency_ms": latency_ms,
             "cards": dict(Counter(card.indicator.value for card in cards)),
             "rule_ids": audit.get("rules", []),
-            "data_unavailable": sorted(unavailable),
+            # key -> failure code (e.g. "no-authorization": the request gave no token)
+            "data_unavailable": {key: str(unavailable[key].code) for key in sorted(unavailable)},
             "fhir_fallback": {
                 "calls": len(fetched),
                 "failures": sum(1 for key in fetched if key in unavailable),
@@ -264,17 +264,7 @@ _ERROR_CODES = {
     400: "invalid-request",
     401: "unauthorized",
     404: "unknown-service",
-    412: "no-patient-data",
     413: "too-large",
     415: "unsupported-media-type",
     500: "internal-error",
 }
-
-
-def _reason_code(reason: str) -> str:
-    """A bounded metric label from a free-text reason (never the text itself)."""
-    lowered = reason.lower()
-    for code in ("timeout", "deadline", "refused", "not allowed", "http", "json", "redirect"):
-        if code in lowered:
-            return code.replace(" ", "-")
-    return "other"

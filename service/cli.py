@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     evaluate.add_argument("request", type=Path, help="a hook request JSON file (with prefetch)")
     evaluate.add_argument("--service", default=None, help="service id (default: from the hook)")
     evaluate.add_argument("--locale", default=None, choices=["en", "fr"])
+    evaluate.add_argument(
+        "--now",
+        type=_aware_datetime,
+        default=None,
+        help="the service's clock, an ISO 8601 date-time with its offset "
+        "(e.g. 2026-11-26T09:00:00+01:00, the fixtures' day in fixtures/manifest.json); "
+        "default: the real time",
+    )
 
     commands.add_parser("report", help="per rule: fired, accepted, overridden, override reasons")
 
@@ -51,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             config, host=args.host, port=args.port, workers=args.workers, threads=args.threads
         )
     if args.command == "evaluate":
-        return _evaluate(config, args.request, args.service, args.locale)
+        return _evaluate(config, args.request, args.service, args.locale, args.now)
     if args.command == "report":
         from service.report import render_report
         from service.storage import Store
@@ -61,7 +70,26 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _evaluate(config: Any, request_file: Path, service_id: str | None, locale: str | None) -> int:
+def _aware_datetime(text: str) -> datetime:
+    """An ISO 8601 date-time with its offset; argparse reports anything else."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date-time: {text!r}") from None
+    if "T" not in text.upper() or value.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} needs a time and an offset, e.g. 2026-11-26T09:00:00+01:00"
+        )
+    return value
+
+
+def _evaluate(
+    config: Any,
+    request_file: Path,
+    service_id: str | None,
+    locale: str | None,
+    now: datetime | None = None,
+) -> int:
     from service.offline import evaluate_offline
 
     try:
@@ -69,7 +97,7 @@ def _evaluate(config: Any, request_file: Path, service_id: str | None, locale: s
     except OSError as exc:
         print(f"cementoplasty-cds: cannot read {request_file}: {exc.strerror}", file=sys.stderr)
         return 2
-    status, response = evaluate_offline(config, body, service_id=service_id, locale=locale)
+    status, response = evaluate_offline(config, body, service_id=service_id, locale=locale, now=now)
     json.dump(response, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0 if status == 200 else 1

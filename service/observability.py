@@ -35,6 +35,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from cds_hooks.service import ResolvedPrefetch
+
 request_log = logging.getLogger("service.request")
 
 # Only these keys of a request record are logged (never tokens, never names).
@@ -67,12 +69,16 @@ LATENCY = Histogram(
 )
 CARDS = Counter("cds_cards", "Cards returned, by service and indicator.", ["service", "indicator"])
 FHIR_FALLBACK_CALLS = Counter(
-    "cds_fhir_fallback_calls", "FHIR fallback fetches (prefetch missing).", ["resource_type"]
+    "cds_fhir_fallback_calls",
+    "FHIR fallback fetches (a prefetch key absent, failed or paged), by prefetch key.",
+    ["prefetch_key"],
 )
 FHIR_FALLBACK_FAILURES = Counter(
     "cds_fhir_fallback_failures",
-    "FHIR fallback fetches that failed, by reason.",
-    ["resource_type", "reason"],
+    "Prefetch keys not obtained, or only in part, by prefetch key and failure code "
+    "(timeout, connect, http-status, redirect, not-https, too-large, invalid, deadline, scope, "
+    "no-authorization, no-server, internal).",
+    ["prefetch_key", "reason"],
 )
 AUTH_REFUSALS = Counter("cds_auth_refusals", "Client tokens refused, by reason.", ["reason"])
 FEEDBACK_ITEMS = Counter("cds_feedback_items", "Feedback items received, by outcome.", ["outcome"])
@@ -146,12 +152,15 @@ def prepare_request_metrics(service_ids: list[str]) -> None:
             CARDS.labels(service=service, indicator=indicator)
 
 
-def count_fhir_fallback(resource_type: str, failure: str | None = None) -> None:
-    """One FHIR fallback fetch; `failure` a short reason (e.g. timeout, http-500) if it failed."""
-    FHIR_FALLBACK_CALLS.labels(resource_type=_label(resource_type, 40)).inc()
-    if failure is not None:
+def count_prefetch(prefetch: ResolvedPrefetch) -> None:
+    """The keys of one call asked of the FHIR server, and every key not (fully) obtained with
+    its failure code, fetched or not (a key left out for want of `fhirAuthorization` too).
+    Keys are the service's own template names and codes a fixed set: labels stay bounded."""
+    for key in prefetch.fetched:
+        FHIR_FALLBACK_CALLS.labels(prefetch_key=_label(key, 40)).inc()
+    for key, gap in prefetch.unavailable.items():
         FHIR_FALLBACK_FAILURES.labels(
-            resource_type=_label(resource_type, 40), reason=_label(failure, 40)
+            prefetch_key=_label(key, 40), reason=_label(gap.code, 40)
         ).inc()
 
 

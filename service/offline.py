@@ -2,14 +2,18 @@
 
 The request goes through the same validation, prefetch resolution and rules as a live call, with
 three differences: no client authentication, no FHIR server (what the prefetch lacks is reported
-as unavailable), and an in-memory store (nothing is kept).
+as unavailable), and an in-memory store (nothing is kept). `now` fixes the service's clock, so a
+request dated for a given day (the fixtures: `fixtures/manifest.json` "now") gives the same
+cards on any day.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from service.config import Config, FhirConfig
 
@@ -20,8 +24,17 @@ _SERVICE_OF_HOOK = {
 
 
 def evaluate_offline(
-    config: Config, body: bytes, *, service_id: str | None = None, locale: str | None = None
+    config: Config,
+    body: bytes,
+    *,
+    service_id: str | None = None,
+    locale: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, response JSON) of one hook request; `now` (timezone-aware) fixes the
+    clock, read in the site's time zone as the live service reads its own clock."""
+    if now is not None and (now.tzinfo is None or now.utcoffset() is None):
+        raise ValueError("now must carry a time zone offset")
     from service.app import create_app
     from service.storage import Store
 
@@ -31,7 +44,10 @@ def evaluate_offline(
         fhir=FhirConfig(allowed_servers=(), deadline_s=config.fhir.deadline_s),
         cors_allowed_origins=(),
     )
-    app = create_app(offline, store=Store("sqlite://"))
+    fixed = now.astimezone(ZoneInfo(config.time_zone)) if now is not None else None
+    app = create_app(
+        offline, store=Store("sqlite://"), clock=None if fixed is None else (lambda: fixed)
+    )
     if service_id is None:
         service_id = _service_from_body(body)
     headers = {"Content-Type": "application/json"}

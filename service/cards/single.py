@@ -47,10 +47,38 @@ class SingleCards(CardBuilder):
         if finding.rule_id == "BLEED-LAB-UNINTERPRETABLE":
             fields["tests"] = self.join([self.test_name(r["kind"]) for r in p.get("results", ())])
         if finding.rule_id == "DATA-UNAVAILABLE":
-            fields["categories"] = self.join(
-                [self.text["categories"].get(c, c) for c in p.get("categories", ())]
+            # The checks that could not run in words, and why each category is missing; the
+            # rule IDs go to the audit and the log, never to clinician text.
+            words = self.text["data_unavailable"]
+            names = self.text["categories"]
+
+            def why(category: str) -> str:
+                reasons = [
+                    words["failures"].get(code, code)
+                    for code in p.get("reasons", {}).get(category, ())
+                ]
+                unreadable = p.get("unreadable", {}).get(category, 0)
+                if unreadable:
+                    key = "unreadable_one" if unreadable == 1 else "unreadable_many"
+                    reasons.append(words[key].format_map({"n": unreadable}))
+                if not reasons:  # unavailable for a reason no failure names: unreadable data
+                    reasons.append(words["failures"]["invalid"])
+                if category in p.get("partial", ()):
+                    return str(words["in_part"].format_map({"why": self.join(reasons)}))
+                return self.join(reasons)
+
+            categories = list(p.get("categories", ()))
+            fields["categories"] = self.join([names.get(c, c) for c in categories])
+            # "; " between checks: a check's own words may hold "and".
+            checks = [words["checks"][c] for c in categories if words["checks"].get(c)]
+            fields["checks"] = "; ".join(checks) or self.text["none"]
+            fields["gaps"] = "\n".join(
+                words["gap_line"].format_map({"category": names.get(c, c), "why": why(c)})
+                for c in categories
             )
-            fields["rules"] = ", ".join(p.get("rules", ())) or self.text["none"]
+            variant = words["none" if p.get("nothing_obtained") else "partial"]
+            fields["headline"] = variant["summary"].format_map(fields)
+            fields["body"] = variant["detail"].format_map(fields)
         return fields
 
     def rule_text(self, finding: Finding) -> tuple[str, str]:

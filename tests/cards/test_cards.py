@@ -238,11 +238,12 @@ def test_without_procedure_date_plan_uses_d_minus_n() -> None:
         CommunicationRequest.model_validate(request)
 
 
-def test_data_unavailable_card_names_categories_and_rules() -> None:
+def test_data_unavailable_card_names_categories_and_checks_in_words() -> None:
     card = card_with(cards_for(everything_wrong(), "fr"), "DATA-UNAVAILABLE")
     assert card.indicator is Indicator.WARNING
     assert "allergies" in card.summary
-    assert "IND-PAIN-UNCONTROLLED" in (card.detail or "")
+    assert "l'indication selon la douleur" in (card.detail or "")
+    assert "IND-PAIN-UNCONTROLLED" not in (card.detail or "")  # rule IDs: audit and log only
 
 
 def test_summary_card_lists_checklist_items() -> None:

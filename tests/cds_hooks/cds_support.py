@@ -22,7 +22,6 @@ from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.service import (
     Evaluation,
     HookRequest,
-    PatientDataUnavailable,
     PrefetchSource,
     ServiceDefinition,
 )
@@ -39,13 +38,11 @@ class FakeService:
     """Records its calls; answers one info card naming the locale, or what `behaviour` says."""
 
     definition: ServiceDefinition
-    behaviour: str = "card"  # "card" | "412" | "crash" | "resolve"
+    behaviour: str = "card"  # "card" | "crash" | "resolve"
     calls: list[tuple[HookRequest, str]] = field(default_factory=list)
 
     def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
         self.calls.append((request, locale))
-        if self.behaviour == "412":
-            raise PatientDataUnavailable()
         if self.behaviour == "crash":
             raise RuntimeError("secret internal detail")
         if self.behaviour == "resolve":

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from cds_support import GOOD_TOKEN, AppUnderTest, order_sign_body
 
+from cds_hooks.service import FailureCode
+
 SERVICE = "/cds-services/test-order-sign"
 FEEDBACK = SERVICE + "/feedback"
 CARD_UUID = "1b6f6b3a-6d1f-4c0e-9a83-5d3f2e4b9c11"
@@ -117,10 +119,24 @@ def test_body_too_large_is_413(make_app: Callable[..., AppUnderTest]) -> None:
     assert_outcome(make_app().post(SERVICE, body), 413)
 
 
-def test_patient_data_unavailable_is_412(make_app: Callable[..., AppUnderTest]) -> None:
-    app = make_app(behaviour="412")
-    assert_outcome(app.post(SERVICE, order_sign_body()), 412)
-    assert app.records[0].status == 412
+def test_no_patient_data_obtainable_still_gives_the_service_cards(
+    make_app: Callable[..., AppUnderTest],
+) -> None:
+    """No prefetch and no FHIR server: the service answers with its cards (it says what could
+    not be obtained), never an empty 412 the clinician does not see."""
+    app = make_app(behaviour="resolve")
+    body = order_sign_body()
+    del body["prefetch"]
+    response = app.post(SERVICE, body)
+    assert response.status_code == 200
+    assert [c["summary"] for c in response.get_json()["cards"]] == ["locale en"]
+    [record] = app.records
+    assert record.status == 200 and record.prefetch is not None
+    assert record.prefetch.resources == {}
+    assert {key: gap.code for key, gap in record.prefetch.unavailable.items()} == {
+        "patient": FailureCode.NO_SERVER,
+        "conditions": FailureCode.NO_SERVER,
+    }
 
 
 def test_crash_is_a_bare_500_logged_with_its_stack(

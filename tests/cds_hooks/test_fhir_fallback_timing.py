@@ -10,11 +10,18 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from cds_support import GOOD_TOKEN, AppUnderTest, LocalFhirServer, order_sign_body, slow_json
+from cds_support import (
+    GOOD_TOKEN,
+    AppUnderTest,
+    LocalFhirServer,
+    order_sign_body,
+    send_json,
+    slow_json,
+)
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
-from cds_hooks.service import FhirAuthorization, HookRequest
+from cds_hooks.service import FailureCode, FhirAuthorization, HookRequest, Unavailable
 
 TEMPLATES = {
     "platelets": "Observation?patient={{context.patientId}}&code=777-3",
@@ -64,7 +71,10 @@ def test_deadline_makes_the_slow_key_unavailable(fhir_server: LocalFhirServer) -
     result = resolver.resolve()
     elapsed = time.monotonic() - started
     assert result.resources == {"inr": []}
-    assert result.unavailable["platelets"] in ("deadline exceeded", "timed out")
+    assert (result.unavailable["platelets"].code, result.unavailable["platelets"].reason) in (
+        (FailureCode.DEADLINE, "deadline exceeded"),
+        (FailureCode.TIMEOUT, "timed out"),
+    )
     assert elapsed < 0.5 + 0.4, f"answered after {elapsed:.2f} s with a 0.5 s deadline"
 
 
@@ -107,7 +117,9 @@ def test_redirects_are_never_followed(fhir_server: LocalFhirServer) -> None:
 
     fhir_server.routes["/fhir/Observation"] = redirect
     result = PrefetchResolver(request_for(fhir_server), TEMPLATES, settings()).resolve()
-    assert result.unavailable["platelets"] == "HTTP 307 redirect not followed"
+    assert result.unavailable["platelets"] == Unavailable(
+        FailureCode.REDIRECT, "HTTP 307 redirect not followed"
+    )
     assert [path for path, _ in fhir_server.seen if path.startswith("/steal")] == []
 
 
@@ -121,7 +133,9 @@ def test_streamed_answer_over_the_byte_cap_is_refused(fhir_server: LocalFhirServ
     fhir_server.routes["/fhir/Observation"] = chunked_big
     small = FhirFetchSettings(allowed_servers=("*",), allow_http=True, max_response_bytes=4096)
     result = PrefetchResolver(request_for(fhir_server), TEMPLATES, small).resolve()
-    assert result.unavailable["platelets"] == "answer larger than 4096 bytes"
+    assert result.unavailable["platelets"] == Unavailable(
+        FailureCode.TOO_LARGE, "answer larger than 4096 bytes"
+    )
 
 
 def test_service_call_without_prefetch_uses_the_fallback(
@@ -148,3 +162,86 @@ def test_service_call_without_prefetch_uses_the_fallback(
     assert record.prefetch is not None
     assert record.prefetch.resources == {"patient": [patient], "conditions": []}
     assert all(h["Authorization"] == "Bearer fhir-tok" for _, h in fhir_server.seen)
+
+
+def page(*ids: str, next_url: str | None = None) -> dict[str, Any]:
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": {"resourceType": "Observation", "id": i}} for i in ids],
+    }
+    if next_url:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
+    return bundle
+
+
+def test_pages_fetched_before_the_deadline_are_kept(fhir_server: LocalFhirServer) -> None:
+    """The deadline passes while a later page is on its way: the pages already fetched are
+    used, never thrown away, and the gap is reported as a deadline (README: "never")."""
+    base = fhir_server.base_url
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        if "page=3" in handler.path:
+            slow_json(page("o5"), 3.0)(handler)  # far beyond the deadline
+        elif "page=2" in handler.path:
+            send_json(handler, page("o3", "o4", next_url=f"{base}/Observation?page=3"))
+        elif "777-3" in handler.path:
+            send_json(handler, page("o1", "o2", next_url=f"{base}/Observation?page=2"))
+        else:
+            send_json(handler, EMPTY)
+
+    fhir_server.routes["/fhir/Observation"] = route
+    resolver = PrefetchResolver(request_for(fhir_server), TEMPLATES, settings(deadline_s=0.6))
+    started = time.monotonic()
+    result = resolver.resolve()
+    assert time.monotonic() - started < 0.6 + 0.4
+    assert [r["id"] for r in result.resources["platelets"]] == ["o1", "o2", "o3", "o4"]
+    assert result.unavailable["platelets"] == Unavailable(
+        FailureCode.DEADLINE, "only the first 2 pages: deadline exceeded", partial=True
+    )
+    assert result.resources["inr"] == [] and "inr" not in result.unavailable
+
+
+def test_prefetched_page_and_fetched_pages_are_kept_at_the_deadline(
+    fhir_server: LocalFhirServer,
+) -> None:
+    base = fhir_server.base_url
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        if "page=3" in handler.path:
+            slow_json(page("o5"), 3.0)(handler)
+        else:
+            send_json(handler, page("o3", next_url=f"{base}/Observation?page=3"))
+
+    fhir_server.routes["/fhir/Observation"] = route
+    request = request_for(fhir_server)
+    prefetched = page("o1", next_url=f"{base}/Observation?page=2")
+    request = HookRequest(
+        **{**request.__dict__, "prefetch": {"platelets": prefetched, "inr": EMPTY}}
+    )
+    result = PrefetchResolver(request, TEMPLATES, settings(deadline_s=0.6)).resolve()
+    assert [r["id"] for r in result.resources["platelets"]] == ["o1", "o3"]
+    assert result.unavailable["platelets"].code is FailureCode.DEADLINE
+    assert result.unavailable["platelets"].partial
+
+
+def test_covered_pages_are_complete_and_next_is_not_followed(
+    fhir_server: LocalFhirServer,
+) -> None:
+    base = fhir_server.base_url
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        if "page=2" in handler.path:
+            slow_json(page("o3"), 3.0)(handler)
+        elif "777-3" in handler.path:
+            send_json(handler, page("o1", "o2", next_url=f"{base}/Observation?page=2"))
+        else:
+            send_json(handler, EMPTY)
+
+    fhir_server.routes["/fhir/Observation"] = route
+    resolver = PrefetchResolver(request_for(fhir_server), TEMPLATES, settings(deadline_s=0.6))
+    # The service says: once "o2" is at hand, nothing older is needed.
+    result = resolver.resolve({"platelets": lambda rs: any(r["id"] == "o2" for r in rs)})
+    assert [r["id"] for r in result.resources["platelets"]] == ["o1", "o2"]
+    assert "platelets" not in result.unavailable
+    assert not [path for path, _ in fhir_server.seen if "page=2" in path]  # never asked for

@@ -18,7 +18,7 @@ from cds_hooks.fhir_client import (
     normalize_base_url,
 )
 from cds_hooks.prefetch import PrefetchResolver, TemplateError, render_template
-from cds_hooks.service import FhirAuthorization, HookRequest
+from cds_hooks.service import FailureCode, FhirAuthorization, HookRequest, Unavailable
 
 BASE = "https://ehr.example/fhir"
 SETTINGS = FhirFetchSettings(allowed_servers=(BASE,), deadline_s=2.0)
@@ -90,7 +90,10 @@ def test_next_link_with_dot_segments_is_never_followed() -> None:
     responses.get(f"{BASE}/Observation", json=searchset(next_url=f"{BASE}/%2e%2e/admin?page=2"))
     templates = {"labs": "Observation?patient={{context.patientId}}"}
     result = PrefetchResolver(request_with({}), templates, SETTINGS).resolve()
-    assert result.unavailable["labs"] == "only the first page: next link outside the FHIR server"
+    assert result.unavailable["labs"].reason == (
+        "only the first page: next link outside the FHIR server"
+    )
+    assert result.unavailable["labs"].code is FailureCode.SCOPE
     assert [c.request.url.split("?")[0] for c in responses.calls] == [f"{BASE}/Observation"]
 
 
@@ -106,7 +109,9 @@ def test_dot_segment_ids_in_references_are_never_fetched(reference: str) -> None
     )
     templates = {"meds": "MedicationRequest?patient={{context.patientId}}"}
     result = PrefetchResolver(request_with({"meds": meds}), templates, SETTINGS).resolve()
-    assert result.unresolved == {reference: "reference not on the FHIR server"}
+    assert result.unresolved == {
+        reference: Unavailable(FailureCode.SCOPE, "reference not on the FHIR server")
+    }
     assert result.referenced == {}
     assert len(responses.calls) == 0
 

@@ -13,7 +13,7 @@ from responses import matchers
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver, TemplateError, render_template
-from cds_hooks.service import FhirAuthorization, HookRequest
+from cds_hooks.service import FailureCode, FhirAuthorization, HookRequest, Unavailable
 
 BASE = "https://ehr.example/fhir"
 TOKEN = "secret-access-token-42"
@@ -108,7 +108,8 @@ def test_read_template_is_fetched_and_its_type_checked() -> None:
     assert result.resources["patient"] == [PATIENT]
     responses.replace(responses.GET, f"{BASE}/Patient/p1", json={"resourceType": "Observation"})
     _, result = resolve(hook_request({"meds": None}))
-    assert "expected Patient" in result.unavailable["patient"]
+    assert "expected Patient" in result.unavailable["patient"].reason
+    assert result.unavailable["patient"].code is FailureCode.INVALID
 
 
 @responses.activate
@@ -144,14 +145,18 @@ def test_next_link_loop_and_page_bound_keep_the_pages_and_report_the_gap() -> No
     responses.get(loop, json=searchset(med_request("m2", "#c"), next_url=loop))
     first = searchset(med_request("m1", "#c"), next_url=loop)
     _, result = resolve(hook_request({"patient": PATIENT, "meds": first}))
-    assert result.unavailable["meds"] == "only the first 2 pages: next link loop"
+    assert result.unavailable["meds"] == Unavailable(
+        FailureCode.INVALID, "only the first 2 pages: next link loop", partial=True
+    )
     assert [r["id"] for r in result.resources["meds"]] == ["m1", "m2"]
 
     settings = FhirFetchSettings(allowed_servers=(BASE,), max_pages=2)
     responses.get(f"{BASE}?page=2", json=searchset(next_url=f"{BASE}?page=3"))
     first = searchset(med_request("m1", "#c"), next_url=f"{BASE}?page=2")
     _, result = resolve(hook_request({"patient": PATIENT, "meds": first}), settings)
-    assert result.unavailable["meds"] == "only the first 2 pages: more than 2 pages"
+    assert result.unavailable["meds"] == Unavailable(
+        FailureCode.TOO_LARGE, "only the first 2 pages: more than 2 pages", partial=True
+    )
     assert [r["id"] for r in result.resources["meds"]] == ["m1"]
 
 
@@ -159,32 +164,61 @@ def test_next_link_loop_and_page_bound_keep_the_pages_and_report_the_gap() -> No
 def test_next_link_to_another_host_is_never_called() -> None:
     responses.get(MEDS_URL, json=searchset(next_url="https://evil.example/fhir?page=2"))
     _, result = resolve(hook_request({"patient": PATIENT}))
-    assert result.unavailable["meds"] == "only the first page: next link outside the FHIR server"
+    assert result.unavailable["meds"] == Unavailable(
+        FailureCode.SCOPE, "only the first page: next link outside the FHIR server", partial=True
+    )
     assert result.resources["meds"] == []  # the page obtained (empty) is kept
     assert [c.request.url.split("?")[0] for c in responses.calls] == [MEDS_URL]
 
 
 @pytest.mark.parametrize(
-    ("mock", "reason"),
+    ("mock", "reason", "code"),
     [
-        ({"status": 500, "json": {}}, "HTTP 500"),
-        ({"status": 403, "json": {}}, "HTTP 403"),
-        ({"status": 302, "headers": {"Location": "https://ehr.example/x"}}, "redirect"),
-        ({"body": "<html>"}, "not JSON"),
+        ({"status": 500, "json": {}}, "HTTP 500", FailureCode.HTTP_STATUS),
+        ({"status": 403, "json": {}}, "HTTP 403", FailureCode.HTTP_STATUS),
+        (
+            {"status": 302, "headers": {"Location": "https://ehr.example/x"}},
+            "redirect",
+            FailureCode.REDIRECT,
+        ),
+        ({"body": "<html>"}, "not JSON", FailureCode.INVALID),
         # Decoded as a request body is: no NaN, no infinity, nothing beyond a double.
-        ({"body": '{"resourceType": "Bundle", "type": "searchset", "total": NaN}'}, "not JSON"),
-        ({"body": '{"resourceType": "Bundle", "type": "searchset", "total": 1e999}'}, "not JSON"),
-        ({"json": [1, 2]}, "not a FHIR resource"),
-        ({"json": PATIENT}, "expected Bundle"),
-        ({"json": {"resourceType": "OperationOutcome"}}, "expected Bundle"),
-        ({"body": ConnectionError("refused")}, "connection failed"),
+        (
+            {"body": '{"resourceType": "Bundle", "type": "searchset", "total": NaN}'},
+            "not JSON",
+            FailureCode.INVALID,
+        ),
+        (
+            {"body": '{"resourceType": "Bundle", "type": "searchset", "total": 1e999}'},
+            "not JSON",
+            FailureCode.INVALID,
+        ),
+        ({"json": [1, 2]}, "not a FHIR resource", FailureCode.INVALID),
+        ({"json": PATIENT}, "expected Bundle", FailureCode.INVALID),
+        ({"json": {"resourceType": "OperationOutcome"}}, "expected Bundle", FailureCode.INVALID),
+        (
+            {
+                "json": searchset(
+                    {"resourceType": "OperationOutcome", "issue": [{"severity": "error"}]}
+                )
+            },
+            "error OperationOutcome",
+            FailureCode.HTTP_STATUS,
+        ),
+        ({"body": ConnectionError("refused")}, "connection failed", FailureCode.CONNECT),
+        ({"body": requests.ConnectTimeout("slow")}, "timed out", FailureCode.TIMEOUT),
+        ({"body": requests.ReadTimeout("slow")}, "timed out", FailureCode.TIMEOUT),
     ],
 )
 @responses.activate
-def test_bad_answers_make_only_that_key_unavailable(mock: dict[str, Any], reason: str) -> None:
+def test_bad_answers_make_only_that_key_unavailable(
+    mock: dict[str, Any], reason: str, code: FailureCode
+) -> None:
     responses.get(MEDS_URL, **mock)
     _, result = resolve(hook_request({"patient": PATIENT}))
-    assert reason in result.unavailable["meds"]
+    assert reason in result.unavailable["meds"].reason
+    assert result.unavailable["meds"].code is code
+    assert not result.unavailable["meds"].partial
     assert result.resources == {"patient": [PATIENT]}
 
 
@@ -193,23 +227,37 @@ def test_oversized_answer_is_refused() -> None:
     settings = FhirFetchSettings(allowed_servers=(BASE,), max_response_bytes=1024)
     responses.get(MEDS_URL, json=searchset(*[PATIENT] * 200))
     _, result = resolve(hook_request({"patient": PATIENT}), settings)
-    assert "larger than 1024 bytes" in result.unavailable["meds"]
+    assert "larger than 1024 bytes" in result.unavailable["meds"].reason
+    assert result.unavailable["meds"].code is FailureCode.TOO_LARGE
 
 
 @pytest.mark.parametrize(
-    ("server", "settings", "reason"),
+    ("server", "settings", "reason", "code"),
     [
-        ("https://other.example/fhir", SETTINGS, "allow-list"),
-        ("http://ehr.example/fhir", FhirFetchSettings(allowed_servers=("*",)), "not https"),
-        ("ftp://ehr.example/fhir", FhirFetchSettings(allowed_servers=("*",)), "http(s)"),
-        ("https://user:pw@ehr.example/fhir", SETTINGS, "http(s)"),
-        (None, SETTINGS, "no fhirServer"),
+        ("https://other.example/fhir", SETTINGS, "allow-list", FailureCode.SCOPE),
+        (
+            "http://ehr.example/fhir",
+            FhirFetchSettings(allowed_servers=("*",)),
+            "not https",
+            FailureCode.NOT_HTTPS,
+        ),
+        (
+            "ftp://ehr.example/fhir",
+            FhirFetchSettings(allowed_servers=("*",)),
+            "http(s)",
+            FailureCode.SCOPE,
+        ),
+        ("https://user:pw@ehr.example/fhir", SETTINGS, "http(s)", FailureCode.SCOPE),
+        (None, SETTINGS, "no fhirServer", FailureCode.NO_SERVER),
     ],
 )
 @responses.activate
-def test_fhir_server_refused(server: str | None, settings: FhirFetchSettings, reason: str) -> None:
+def test_fhir_server_refused(
+    server: str | None, settings: FhirFetchSettings, reason: str, code: FailureCode
+) -> None:
     _, result = resolve(hook_request({"patient": PATIENT}, fhir_server=server), settings)
-    assert reason in result.unavailable["meds"]
+    assert reason in result.unavailable["meds"].reason
+    assert result.unavailable["meds"].code is code
     assert len(responses.calls) == 0
 
 
@@ -223,12 +271,17 @@ def test_allow_list_matches_normalised_urls_and_http_when_allowed() -> None:
     assert result.resources["meds"] == []
 
 
-NO_AUTHORIZATION = "no fhirAuthorization: the service does not call the FHIR server anonymously"
+NO_AUTHORIZATION = Unavailable(
+    FailureCode.NO_AUTHORIZATION,
+    "no fhirAuthorization: the service does not call the FHIR server anonymously",
+)
 
 
 @pytest.mark.parametrize("token", [None, "", "  "])
 @responses.activate(assert_all_requests_are_fired=False)
-def test_without_an_access_token_the_fhir_server_is_never_called(token: str | None) -> None:
+def test_without_an_access_token_the_fhir_server_is_never_called(
+    token: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
     responses.get(MEDS_URL, json=searchset())
     responses.get(f"{BASE}/Medication/x", json={"resourceType": "Medication", "id": "x"})
     request = HookRequest(
@@ -244,8 +297,11 @@ def test_without_an_access_token_the_fhir_server_is_never_called(token: str | No
             else None
         ),
     )
-    resolver, result = resolve(request)
+    with caplog.at_level(logging.INFO, logger="cds_hooks.prefetch"):
+        resolver, result = resolve(request)
     assert len(responses.calls) == 0 and resolver.fetch_count == 0
+    # The log says why the key is missing (the sandbox sends no fhirAuthorization).
+    assert "prefetch key meds unavailable (no-authorization)" in caplog.text
     assert result.unavailable == {"meds": NO_AUTHORIZATION}
     assert result.unresolved == {"Medication/x": NO_AUTHORIZATION}
     assert [r["id"] for r in result.resources["patient"]] == ["m1"]  # prefetch still used
@@ -255,8 +311,8 @@ def test_without_an_access_token_the_fhir_server_is_never_called(token: str | No
 def test_unrenderable_template_is_unavailable() -> None:
     request = hook_request({}, context={"userId": "Practitioner/u1"})
     _, result = resolve(request)
-    assert "context.patientId" in result.unavailable["patient"]
-    assert result.nothing_obtained and len(responses.calls) == 0
+    assert "context.patientId" in result.unavailable["patient"].reason
+    assert not result.resources and len(responses.calls) == 0
 
 
 @responses.activate
@@ -292,7 +348,7 @@ def test_references_in_draft_orders_are_resolved_too() -> None:
         },
     }
     _, result = resolve(hook_request({"patient": PATIENT, "meds": None}, context=context))
-    assert result.unresolved == {"Medication/d": "HTTP 404"}
+    assert result.unresolved == {"Medication/d": Unavailable(FailureCode.HTTP_STATUS, "HTTP 404")}
 
 
 @responses.activate
@@ -313,4 +369,4 @@ def test_token_never_logged_nor_in_reasons(caplog: pytest.LogCaptureFixture) -> 
     assert result.unavailable  # both failed
     assert TOKEN not in caplog.text
     assert TOKEN not in repr(result) and TOKEN not in repr(resolver.__dict__)
-    assert TOKEN not in " ".join(result.unavailable.values())
+    assert TOKEN not in " ".join(gap.reason for gap in result.unavailable.values())

@@ -9,7 +9,7 @@ import responses
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
-from cds_hooks.service import FhirAuthorization, HookRequest
+from cds_hooks.service import FailureCode, FhirAuthorization, HookRequest, Unavailable
 
 BASE = "https://ehr.example/fhir"
 TEMPLATES = {"meds": "MedicationRequest?patient={{context.patientId}}"}
@@ -70,7 +70,9 @@ def test_references_beyond_the_bound_are_unresolved_not_fetched() -> None:
     assert len(responses.calls) == 50 and resolver.fetch_count == 50
     assert set(result.referenced) == {f"Medication/med{i}" for i in range(50)}
     assert result.unresolved == {
-        f"Medication/med{i}": "more than 50 referenced resources to fetch in one call"
+        f"Medication/med{i}": Unavailable(
+            FailureCode.TOO_LARGE, "more than 50 referenced resources to fetch in one call"
+        )
         for i in (50, 51, 52)
     }
 

@@ -109,6 +109,18 @@ def fired_rules(cards: list[dict[str, Any]]) -> set[str]:
     return {rule for card in cards for rule in card.get("extension", {}).get(RULES_KEY, [])}
 
 
+def assert_no_check_could_run(response: requests.Response) -> dict[str, Any]:
+    """200, a critical DATA-UNAVAILABLE card saying no safety check could run, the checklist."""
+    assert response.status_code == 200, f"HTTP {response.status_code}: {response.text[:500]}"
+    cards = response.json()["cards"]
+    rules = fired_rules(cards)
+    assert {"DATA-UNAVAILABLE", "CHECKLIST"} <= rules, f"rules fired: {sorted(rules)}"
+    [card] = [c for c in cards if "DATA-UNAVAILABLE" in c["extension"][RULES_KEY]]
+    assert card["indicator"] == "critical"
+    assert "none of the safety checks could run" in card["summary"]
+    return card
+
+
 def fhir_requests_logged(fhir_server: RunningServer) -> int:
     """FHIR REST requests (other than /metadata) in the server's access log."""
     text = fhir_server.log_path.read_text(errors="replace")
@@ -201,13 +213,11 @@ def test_fhir_server_not_on_the_allow_list_is_never_called(
         cds_service, order_select_request(loaded_patient.patient_id, unlisted_url)
     )
 
-    # No prefetch and no usable server: no patient data at all, hence 412 (RULES.md); a
-    # DATA-UNAVAILABLE card is the other answer the contract allows.
-    assert response.status_code in (200, 412), f"HTTP {response.status_code}: {response.text[:500]}"
-    if response.status_code == 200:
-        rules = fired_rules(response.json()["cards"])
-        assert "DATA-UNAVAILABLE" in rules, f"rules fired: {sorted(rules)}"
-        assert "MED-VKA" not in rules
+    # No prefetch and no usable server: no patient data at all. With an order in scope the
+    # clinician still gets cards (RULES.md v2): a critical DATA-UNAVAILABLE and the checklist.
+    card = assert_no_check_could_run(response)
+    assert "not one the service is allowed to call" in card["detail"]
+    assert "MED-VKA" not in fired_rules(response.json()["cards"])
     time.sleep(0.2)  # let the FHIR server flush its access log, had it been called
     assert fhir_requests_logged(fhir_server) == requests_before
 
@@ -220,7 +230,5 @@ def test_unreachable_fhir_server_is_reported_not_a_failure(
         cds_service, order_select_request(loaded_patient.patient_id, unreachable_fhir_url)
     )
 
-    assert response.status_code in (200, 412), f"HTTP {response.status_code}: {response.text[:500]}"
-    if response.status_code == 200:
-        rules = fired_rules(response.json()["cards"])
-        assert "DATA-UNAVAILABLE" in rules, f"rules fired: {sorted(rules)}"
+    card = assert_no_check_could_run(response)
+    assert "could not be reached" in card["detail"]

@@ -14,10 +14,11 @@ import pytest
 from flask import Flask
 from prometheus_client import REGISTRY
 
+from cds_hooks.service import FailureCode, ResolvedPrefetch, Unavailable
 from service.observability import (
     JsonFormatter,
     count_auth_refusal,
-    count_fhir_fallback,
+    count_prefetch,
     install_operations_routes,
     log_request,
     metrics_response,
@@ -92,14 +93,36 @@ def test_unknown_service_ids_do_not_become_labels():
 
 
 def test_fhir_fallback_and_auth_refusals_are_counted():
-    count_fhir_fallback("Observation")
-    count_fhir_fallback("Observation", failure="timeout")
-    count_auth_refusal("jti-replayed")
-    assert sample("cds_fhir_fallback_calls_total", resource_type="Observation") >= 2
-    assert (
-        sample("cds_fhir_fallback_failures_total", resource_type="Observation", reason="timeout")
-        >= 1
+    def failures(key: str, code: str) -> float:
+        return sample("cds_fhir_fallback_failures_total", prefetch_key=key, reason=code)
+
+    before = {
+        (key, code): failures(key, code)
+        for key, code in (
+            ("platelets", "timeout"),
+            ("pain", "redirect"),
+            ("conditions", "not-https"),
+            ("allergies", "no-authorization"),
+        )
+    }
+    calls_before = sample("cds_fhir_fallback_calls_total", prefetch_key="platelets")
+    count_prefetch(
+        ResolvedPrefetch(
+            resources={"pain": []},
+            unavailable={
+                "platelets": Unavailable(FailureCode.TIMEOUT, "timed out"),
+                "pain": Unavailable(FailureCode.REDIRECT, "HTTP 302 redirect not followed"),
+                "conditions": Unavailable(FailureCode.NOT_HTTPS, "fhirServer is not https"),
+                # Never fetched (no token), but still counted as a key not obtained.
+                "allergies": Unavailable(FailureCode.NO_AUTHORIZATION, "no fhirAuthorization"),
+            },
+            fetched=("platelets", "pain"),
+        )
     )
+    count_auth_refusal("jti-replayed")
+    assert sample("cds_fhir_fallback_calls_total", prefetch_key="platelets") == calls_before + 1
+    for (key, code), count in before.items():
+        assert failures(key, code) == count + 1, (key, code)
     assert sample("cds_auth_refusals_total", reason="jti-replayed") >= 1
 
 
