@@ -32,7 +32,8 @@ _UNAUTHORIZED = {
     "description": "No valid client JWT (CDS Hooks 'Trusting CDS Clients'); no detail given.",
     "headers": {
         "WWW-Authenticate": {
-            "description": "Always `Bearer`.",
+            "description": '`Bearer`; `Bearer error="invalid_token"` when a token was sent '
+            "and refused (RFC 6750 3.1).",
             "required": True,
             "schema": {"type": "string", "pattern": "^Bearer"},
         }
@@ -298,13 +299,14 @@ def openapi_document(
                     },
                     "responses": {
                         "200": {
-                            "description": "The cards (possibly none).",
+                            "description": "The cards (possibly none). With an order in scope "
+                            "and no patient data obtainable, a critical card says that no "
+                            "check could run (never an empty 412).",
                             "content": {JSON: {"schema": _ref("CdsResponse")}},
                         },
                         "400": _outcome("The request is not a valid CDS Hooks call."),
                         "401": _UNAUTHORIZED,
                         "404": _outcome("No service with this id."),
-                        "412": _outcome("No patient data at all from prefetch or the FHIR server."),
                         "413": _TOO_LARGE,
                         "415": _UNSUPPORTED_TYPE,
                     },
