@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks.blueprint import EvaluationRecord, create_blueprint, register_error_handlers
 from cds_hooks.cors import install_cors
@@ -73,7 +74,7 @@ def create_app(
         _warm_up(service)
     _warm_up_http(services, config)
     prepare_request_metrics([service.definition.id for service in services])
-    store.warm_up()
+    _warm_up_store(store)
     authenticate = build_authenticate(config, store)
 
     app = Flask("cementoplasty_cds")
@@ -107,6 +108,19 @@ def create_app(
     install_operations_routes(app, store)
     app.test_client().get("/healthz")  # the first real request finds Flask's paths warm too
     return app
+
+
+def _warm_up_store(store: Store) -> None:
+    """Compile the store's statements now; an unreachable store must not stop the service:
+    hook calls need none (audit records wait in the spool, /readyz says 503 until it answers)."""
+    try:
+        store.warm_up()
+    except SQLAlchemyError as exc:
+        log.warning(
+            "store unreachable at start-up (%s): serving hook calls; feedback answered 503 and "
+            "audit records kept in the spool until it answers",
+            type(exc).__name__,
+        )
 
 
 WARM_UP_REQUEST = Path(__file__).parent / "warmup_request.json"

@@ -4,6 +4,11 @@ Every write is committed before the method returns (on SQLite with `synchronous=
 mode, so an acknowledged write survives a crash of the process and of the machine). The
 schema is created at start-up; several workers starting at once is safe.
 
+An unreachable store never stops the service: building a `Store` connects to nothing that must
+answer; the schema is brought up to date by the first operation that reaches the database.
+Until then every operation raises SQLAlchemyError (`ping` and `unready_reason` say why), except
+the replay guard, which falls back to this process's memory (`service.storage.replay_guard`).
+
 The audit record `record_audit` takes (keys in camelCase or snake_case as shown):
 
     {
@@ -44,6 +49,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from service.observability import count_replay_guard_degraded
+from service.storage.replay_guard import MemoryReplayGuard
 from service.storage.schema import audit, audit_card, audit_rule, feedback, jti, metadata
 
 log = logging.getLogger("service.storage")
@@ -52,6 +59,11 @@ FEEDBACK_OUTCOMES = ("accepted", "overridden")
 # Any constant: it names the lock that serialises schema creation between workers.
 _SCHEMA_LOCK_KEY = 0x43445343  # "CDSC"
 _JTI_PURGE_EVERY_S = 300.0
+# After the store failed a claim, claims go to memory alone for this long: a hook call must not
+# wait for a connection attempt to a database that has just been found down.
+_JTI_STORE_RETRY_S = 1.0
+# A database host that does not answer at all must not hold a request for minutes.
+_CONNECT_TIMEOUT_S = 3
 
 
 @dataclass(frozen=True)
@@ -105,13 +117,34 @@ class Store:
         self._writer_turn: AbstractContextManager[Any] = (
             threading.Lock() if self.dialect == "sqlite" else nullcontext()
         )
-        create_schema(self.engine)
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+        self._memory_guard = MemoryReplayGuard()
+        self._jti_store_retry_at = 0.0
+        try:
+            self.ensure_schema()
+        except SQLAlchemyError as exc:
+            log.warning(
+                "store unreachable at start-up (%s): hook calls are answered, the schema is "
+                "updated when it answers",
+                type(exc).__name__,
+            )
+
+    def ensure_schema(self) -> None:
+        """Bring the schema up to date once (raises SQLAlchemyError while unreachable)."""
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if not self._schema_ready:
+                create_schema(self.engine)
+                self._schema_ready = True
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """A write transaction. On SQLite, writers in one process take turns: the database
         allows one writer at a time anyway, and an in-memory database is a single connection
         that concurrent transactions would otherwise interleave on."""
+        self.ensure_schema()
         with self._writer_turn, self.engine.begin() as connection:
             yield connection
 
@@ -121,13 +154,18 @@ class Store:
     # Health -------------------------------------------------------------------------------
 
     def ping(self) -> bool:
+        return self.unready_reason() is None
+
+    def unready_reason(self) -> str | None:
+        """None when the store answers (schema up to date), else why not (never the URL)."""
         try:
+            self.ensure_schema()
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            return True
+            return None
         except SQLAlchemyError as exc:
             log.warning("store unreachable: %s", type(exc).__name__)
-            return False
+            return f"store unreachable: {type(exc).__name__}"
 
     # Feedback -----------------------------------------------------------------------------
 
@@ -170,6 +208,7 @@ class Store:
             "rules_fired": ["warm-up"],
             "cards": [{"uuid": "warm-up", "indicator": "info", "rule_ids": ["warm-up"]}],
         }
+        self.ensure_schema()
         with self._writer_turn, self.engine.connect() as connection:
             transaction = connection.begin()
             try:
@@ -183,6 +222,7 @@ class Store:
         query = select(feedback).order_by(feedback.c.id)
         if service_id is not None:
             query = query.where(feedback.c.service_id == service_id)
+        self.ensure_schema()
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         out = []
@@ -236,6 +276,7 @@ class Store:
         query = select(audit).order_by(audit.c.id)
         if hook_instance is not None:
             query = query.where(audit.c.hook_instance == hook_instance)
+        self.ensure_schema()
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         out = []
@@ -250,7 +291,32 @@ class Store:
     # Replay guard (cds_hooks.auth.ReplayGuard) --------------------------------------------
 
     def claim_jti(self, iss: str, jti_value: str, expires_at: int) -> bool:
-        """Record a client token id until `expires_at` (Unix s); False if seen and unexpired."""
+        """Record a client token id until `expires_at` (Unix s); False if seen and unexpired.
+
+        The store is shared by every process; while it is unreachable, this process's memory
+        answers alone (degraded: a replay to another process is not detected), never an error.
+        """
+        if self._memory_guard.knows(iss, jti_value):
+            # Claimed here before (perhaps during an outage, so unknown to the store): a replay.
+            return False
+        if time.monotonic() >= self._jti_store_retry_at:
+            try:
+                claimed = self._claim_in_store(iss, jti_value, expires_at)
+            except SQLAlchemyError as exc:
+                self._jti_store_retry_at = time.monotonic() + _JTI_STORE_RETRY_S
+                log.warning(
+                    "replay guard degraded: store unreachable (%s), this process's memory of "
+                    "token ids answers alone",
+                    type(exc).__name__,
+                )
+            else:
+                if claimed:  # remembered here too, for a replay during a later outage
+                    self._memory_guard.remember(iss, jti_value, expires_at)
+                return claimed
+        count_replay_guard_degraded()
+        return self._memory_guard.claim(iss, jti_value, expires_at)
+
+    def _claim_in_store(self, iss: str, jti_value: str, expires_at: int) -> bool:
         now = int(time.time())
         with self._transaction() as connection:
             # A row for the same id that has expired no longer protects anything.
@@ -315,6 +381,7 @@ class Store:
         unmatched_q = select(func.count()).where(
             ~feedback.c.card_uuid.in_(select(audit_card.c.card_uuid))
         )
+        self.ensure_schema()
         with self.engine.connect() as connection:
             fired = dict(connection.execute(fired_q).all())
             outcomes = connection.execute(outcome_q).all()
@@ -365,7 +432,13 @@ class Store:
 
 def _create_engine(url: URL) -> Engine:
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
+        )
     if url.get_backend_name() != "sqlite":
         raise ValueError(f"store: unsupported database {url.get_backend_name()!r}")
     if url.database in (None, "", ":memory:"):
