@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 import jwt
-import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from prometheus_client import REGISTRY
 
