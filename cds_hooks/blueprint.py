@@ -58,6 +58,15 @@ class EvaluationRecord:
     error: str | None = None  # the diagnostics sent to the client, if any
 
 
+class FeedbackUnavailable(Exception):
+    """Raised by a `feedback_sink` that cannot store the items now (its store is down): the
+    client is told to send them again later (503, `Retry-After`), nothing was stored."""
+
+    def __init__(self, retry_after_s: int = 5) -> None:
+        super().__init__(f"feedback store unavailable, retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
 def create_blueprint(
     services: Sequence[CdsService],
     *,
@@ -185,8 +194,18 @@ def create_blueprint(
         except RequestError as exc:
             return bad_request(exc)
         if feedback_sink is not None:
-            feedback_sink(service_id, items)  # stored before the client hears "200"
-        return flask.Response(status=200)
+            try:
+                feedback_sink(service_id, items)  # stored before the client hears "200"
+            except FeedbackUnavailable as unavailable:
+                return outcome_response(
+                    503,
+                    "Feedback cannot be stored at the moment; send it again later.",
+                    "transient",
+                    headers={"Retry-After": str(unavailable.retry_after_s)},
+                )
+        # Every item is stored (an item sent again is stored once): the client may forget them.
+        answer = {"status": "stored", "items": len(items)}
+        return flask.Response(json.dumps(answer), mimetype="application/json")
 
     return blueprint
 

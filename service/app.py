@@ -17,7 +17,12 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
-from cds_hooks.blueprint import EvaluationRecord, create_blueprint, register_error_handlers
+from cds_hooks.blueprint import (
+    EvaluationRecord,
+    FeedbackUnavailable,
+    create_blueprint,
+    register_error_handlers,
+)
 from cds_hooks.cors import install_cors
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
@@ -43,6 +48,8 @@ from service.valuesets import load_valuesets
 log = logging.getLogger("service.app")
 
 HOOKS = ("order-select", "order-sign")
+# What a client is told to wait before sending feedback again while the store is down.
+FEEDBACK_RETRY_AFTER_S = 5
 
 
 def create_app(
@@ -81,7 +88,11 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
 
     def store_feedback(service_id: str, items: list[dict[str, Any]]) -> None:
-        store.record_feedback(service_id, items)  # committed before the 200 is sent
+        try:
+            store.record_feedback(service_id, items)  # committed before the 200 is sent
+        except SQLAlchemyError as exc:
+            log.warning("feedback not stored, answered 503: store %s", type(exc).__name__)
+            raise FeedbackUnavailable(FEEDBACK_RETRY_AFTER_S) from exc
         for item in items:
             count_feedback(str(item.get("outcome", "unknown")))
 
