@@ -43,6 +43,7 @@ from service.observability import (
 from service.prefetch_templates import prefetch_templates
 from service.storage import Store
 from service.storage.audit_writer import AuditWriter
+from service.storage.spool import AuditSpool
 from service.valuesets import load_valuesets
 
 log = logging.getLogger("service.app")
@@ -96,7 +97,12 @@ def create_app(
         for item in items:
             count_feedback(str(item.get("outcome", "unknown")))
 
-    audit_writer = AuditWriter(store)
+    spool = AuditSpool(
+        config.store_spool_dir,
+        store.url.render_as_string(hide_password=True),
+        config.store_spool_max_bytes,
+    )
+    audit_writer = AuditWriter(store, spool)
     app.extensions["cementoplasty_store"] = store
     app.extensions["cementoplasty_audit"] = audit_writer
 

@@ -80,6 +80,13 @@ REPLAY_GUARD_DEGRADED = Counter(
     "cds_replay_guard_degraded",
     "Client token ids checked against this process's memory alone (the store was unreachable).",
 )
+AUDIT_SPOOLED = Counter(
+    "cds_audit_spooled", "Audit records written to the local spool (the store was unreachable)."
+)
+AUDIT_REPLAYED = Counter("cds_audit_replayed", "Audit records replayed from the spool.")
+AUDIT_SPOOL_FULL = Counter(
+    "cds_audit_spool_full", "Audit records lost: the store was unreachable and the spool full."
+)
 
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.:/-]")
 
@@ -170,6 +177,18 @@ def count_feedback(outcome: str, count: int = 1) -> None:
 
 def count_replay_guard_degraded() -> None:
     REPLAY_GUARD_DEGRADED.inc()
+
+
+def count_audit_spooled(count: int) -> None:
+    AUDIT_SPOOLED.inc(count)
+
+
+def count_audit_replayed(count: int) -> None:
+    AUDIT_REPLAYED.inc(count)
+
+
+def count_audit_spool_full(count: int) -> None:
+    AUDIT_SPOOL_FULL.inc(count)
 
 
 # Metrics exposition -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ The audit record `record_audit` takes (keys in camelCase or snake_case as shown)
       "cards": [{"uuid": "…", "indicator": "warning", "rule_ids": ["R-…"]}],  # or "rule_id"
       "resources_used": {"R-…": ["Observation/1/_history/2", …]},
       "data_unavailable": ["MedicationStatement"],
+      "record_key": "5f0c…",                         # the evaluation's uuid: stored once
     }
 
 Only these keys are stored: anything else in the record is ignored, so that a token or a name
@@ -36,6 +37,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -240,7 +242,8 @@ class Store:
         return self.record_audits([record])[0]
 
     def record_audits(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Store several audit records in one transaction (one disk sync); return their ids."""
+        """Store several audit records in one transaction (one disk sync); return their ids.
+        A record whose `record_key` is already stored is not stored again (its id returned)."""
         with self._transaction() as connection:
             return self._insert_audits(connection, records)
 
@@ -251,20 +254,32 @@ class Store:
         rows = [_audit_rows(record) for record in records]
         if not rows:
             return []
-        inserted = connection.execute(
-            audit.insert().returning(audit.c.id, sort_by_parameter_order=True),
-            [row for row, _, _ in rows],
+        # Insert-if-absent on the record key: replaying a record already stored adds nothing.
+        statement = (
+            self._insert(audit)
+            .on_conflict_do_nothing(index_elements=[audit.c.record_key])
+            .returning(audit.c.id, audit.c.record_key)
         )
-        ids = [int(audit_id) for (audit_id,) in inserted]
+        inserted = connection.execute(statement, [row for row, _, _ in rows])
+        new_ids = {key: int(audit_id) for audit_id, key in inserted}
+        ids_by_key = dict(new_ids)
+        known = [row["record_key"] for row, _, _ in rows if row["record_key"] not in new_ids]
+        if known:
+            query = select(audit.c.record_key, audit.c.id).where(audit.c.record_key.in_(known))
+            ids_by_key.update({key: int(audit_id) for key, audit_id in connection.execute(query)})
+        ids = [ids_by_key[row["record_key"]] for row, _, _ in rows]
+        fresh = []  # (id, rules, cards) of each record inserted now, once per key
+        for row, rules, cards in rows:
+            audit_id = new_ids.pop(row["record_key"], None)
+            if audit_id is not None:
+                fresh.append((audit_id, rules, cards))
         rule_rows = [
             {"audit_id": audit_id, "rule_id": rule_id}
-            for audit_id, (_, rules, _) in zip(ids, rows, strict=True)
+            for audit_id, rules, _ in fresh
             for rule_id in rules
         ]
         card_rows = [
-            {"audit_id": audit_id, **card}
-            for audit_id, (_, _, cards) in zip(ids, rows, strict=True)
-            for card in cards
+            {"audit_id": audit_id, **card} for audit_id, _, cards in fresh for card in cards
         ]
         if rule_rows:
             connection.execute(audit_rule.insert(), rule_rows)
@@ -579,7 +594,9 @@ def _audit_rows(
     version = get("ruleset_version", "rulesetVersion")
     resources = get("resources_used", "resourcesUsed", default={}) or {}
     unavailable = get("data_unavailable", "dataUnavailable", default=[]) or []
+    key = get("record_key", "recordKey")
     row = {
+        "record_key": str(key) if key else str(uuid.uuid4()),
         "service_id": service_id,
         "hook_instance": hook_instance,
         "recorded_at": recorded_at.astimezone(UTC),
