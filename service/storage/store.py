@@ -48,18 +48,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from service.observability import count_replay_guard_degraded
+from service.storage import migrate
 from service.storage.replay_guard import MemoryReplayGuard
-from service.storage.schema import audit, audit_card, audit_rule, feedback, jti, metadata
+from service.storage.schema import audit, audit_card, audit_rule, feedback, jti
 
 log = logging.getLogger("service.storage")
 
 FEEDBACK_OUTCOMES = ("accepted", "overridden")
-# Any constant: it names the lock that serialises schema creation between workers.
-_SCHEMA_LOCK_KEY = 0x43445343  # "CDSC"
 _JTI_PURGE_EVERY_S = 300.0
 # After the store failed a claim, claims go to memory alone for this long: a hook call must not
 # wait for a connection attempt to a database that has just been found down.
@@ -475,27 +474,9 @@ def _create_engine(url: URL) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables; safe when several workers or instances start at once."""
-    if engine.dialect.name == "postgresql":
-        # DDL is transactional in PostgreSQL: under the advisory lock, one creates, the others
-        # then find the tables present.
-        with engine.begin() as connection:
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
-            )
-            metadata.create_all(connection, checkfirst=True)
-        return
-    for attempt in range(20):
-        try:
-            with engine.begin() as connection:
-                metadata.create_all(connection, checkfirst=True)
-            return
-        except OperationalError as exc:
-            # Another worker created a table between our check and our CREATE: check again.
-            message = str(exc).lower()
-            if ("already exists" not in message and "locked" not in message) or attempt == 19:
-                raise
-            time.sleep(0.02 * (attempt + 1))
+    """Bring the schema up to date (Alembic revisions); safe when several workers or instances
+    start at once."""
+    migrate.upgrade(engine)
 
 
 # Rows -------------------------------------------------------------------------------------
