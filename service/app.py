@@ -27,9 +27,9 @@ from cds_hooks.cors import install_cors
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.request import parse_hook_request
-from service.auth_setup import build_authenticate
+from service.auth_setup import build_authenticate, check_clients
 from service.cementoplasty import CementoplastyService, Clock, service_definition, site_clock
-from service.config import SUPPORTED_LOCALES, Config, load_config
+from service.config import SUPPORTED_LOCALES, Config, ConfigError, load_config
 from service.config_check import check_policy_against_valuesets
 from service.facts.warmup import warm_up as warm_up_facts
 from service.observability import (
@@ -64,6 +64,11 @@ def create_app(
             "DEMO PROFILE: this is NOT a production configuration (any FHIR server, http "
             "allowed, CORS for every origin, local SQLite store). Never use it with real patients."
         )
+    try:
+        check_clients(config)
+    except ConfigError as exc:
+        log.error("refusing to start: %s", exc)
+        raise
     store = store or Store(config.store_url)
     valuesets = load_valuesets()
     check_policy_against_valuesets(config.policy, valuesets)
