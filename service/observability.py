@@ -84,8 +84,10 @@ AUDIT_SPOOLED = Counter(
     "cds_audit_spooled", "Audit records written to the local spool (the store was unreachable)."
 )
 AUDIT_REPLAYED = Counter("cds_audit_replayed", "Audit records replayed from the spool.")
-AUDIT_SPOOL_FULL = Counter(
-    "cds_audit_spool_full", "Audit records lost: the store was unreachable and the spool full."
+AUDIT_LOST = Counter(
+    "cds_audit_lost",
+    "Audit records lost: the store was unreachable and the spool full or unwritable.",
+    ["reason"],
 )
 
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.:/-]")
@@ -187,8 +189,9 @@ def count_audit_replayed(count: int) -> None:
     AUDIT_REPLAYED.inc(count)
 
 
-def count_audit_spool_full(count: int) -> None:
-    AUDIT_SPOOL_FULL.inc(count)
+def count_audit_lost(reason: str, count: int) -> None:
+    """`reason`: spool-full or spool-unwritable."""
+    AUDIT_LOST.labels(reason=_label(reason, 20)).inc(count)
 
 
 # Metrics exposition -----------------------------------------------------------------------

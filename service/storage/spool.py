@@ -9,7 +9,7 @@ the order they were written, oldest file first; every record carries an idempote
 truncation) is stored once.
 
 The file is bounded (`max_bytes`): when full, a record is not kept, and the log line and the
-`cds_audit_spool_full` metric say so.
+`cds_audit_lost_total{reason="spool-full"}` metric say so (`spool-unwritable`: a disk error).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from service.observability import count_audit_replayed, count_audit_spool_full, count_audit_spooled
+from service.observability import count_audit_lost, count_audit_replayed, count_audit_spooled
 
 log = logging.getLogger("service.storage.spool")
 
@@ -59,23 +59,22 @@ class AuditSpool:
     def append(self, records: Sequence[Mapping[str, Any]]) -> int:
         """Write `records` durably (fsync); return how many were kept (the rest: spool full)."""
         lines = [(json.dumps(r, ensure_ascii=False, default=str) + "\n").encode() for r in records]
-        with self._lock:
-            file = self._open()
-            kept = []
-            for line in lines:
-                if self._size + len(line) > self.max_bytes:
-                    break
-                kept.append(line)
-                self._size += len(line)
-            if kept:
-                file.write(b"".join(kept))
-                file.flush()
-                os.fsync(file.fileno())
+        try:
+            kept = self._write(lines)
+        except OSError as exc:
+            count_audit_lost("spool-unwritable", len(lines))
+            log.error(
+                "audit spool %s unwritable (%s): %d audit records NOT kept",
+                self.folder,
+                exc.strerror or type(exc).__name__,
+                len(lines),
+            )
+            return 0
         lost = len(lines) - len(kept)
         if kept:
             count_audit_spooled(len(kept))
         if lost:
-            count_audit_spool_full(lost)
+            count_audit_lost("spool-full", lost)
             log.error(
                 "audit spool full (%s, %d bytes, limit store.spool_max_mb): %d audit records "
                 "NOT kept; the store has been unreachable too long",
@@ -84,6 +83,23 @@ class AuditSpool:
                 lost,
             )
         return len(kept)
+
+    def _write(self, lines: list[bytes]) -> list[bytes]:
+        with self._lock:
+            file = self._open()
+            kept = []
+            size = self._size
+            for line in lines:
+                if size + len(line) > self.max_bytes:
+                    break
+                kept.append(line)
+                size += len(line)
+            if kept:
+                file.write(b"".join(kept))
+                file.flush()
+                os.fsync(file.fileno())
+                self._size = size
+            return kept
 
     def _open(self) -> IO[bytes]:
         if self._file is None:

@@ -38,6 +38,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -63,6 +64,7 @@ _JTI_PURGE_EVERY_S = 300.0
 # After the store failed a claim, claims go to memory alone for this long: a hook call must not
 # wait for a connection attempt to a database that has just been found down.
 _JTI_STORE_RETRY_S = 1.0
+_MAX_UNSYNCED_JTI = 10_000
 # A database host that does not answer at all must not hold a request for minutes.
 _CONNECT_TIMEOUT_S = 3
 
@@ -121,6 +123,9 @@ class Store:
         self._schema_ready = False
         self._schema_lock = threading.Lock()
         self._memory_guard = MemoryReplayGuard()
+        # Ids accepted from memory alone during an outage: written to the store once it answers,
+        # so that a replay to another process is refused from then on.
+        self._unsynced_jti: deque[tuple[str, str, int]] = deque(maxlen=_MAX_UNSYNCED_JTI)
         self._jti_store_retry_at = 0.0
         try:
             self.ensure_schema()
@@ -326,9 +331,29 @@ class Store:
             else:
                 if claimed:  # remembered here too, for a replay during a later outage
                     self._memory_guard.remember(iss, jti_value, expires_at)
+                if self._unsynced_jti:
+                    self._sync_jti()
                 return claimed
         count_replay_guard_degraded()
-        return self._memory_guard.claim(iss, jti_value, expires_at)
+        claimed = self._memory_guard.claim(iss, jti_value, expires_at)
+        if claimed:
+            self._unsynced_jti.append((iss, jti_value, int(expires_at)))
+        return claimed
+
+    def _sync_jti(self) -> None:
+        """Write the ids accepted during an outage (best effort: a replay guard, not a record)."""
+        pending = []
+        while self._unsynced_jti:
+            try:
+                pending.append(self._unsynced_jti.popleft())
+            except IndexError:
+                break
+        rows = [{"iss": i, "jti": j, "expires_at": e} for i, j, e in pending]
+        try:
+            with self._transaction() as connection:
+                connection.execute(self._insert(jti).on_conflict_do_nothing(), rows)
+        except SQLAlchemyError as exc:
+            log.warning("token ids of the outage not written: %s", type(exc).__name__)
 
     def _claim_in_store(self, iss: str, jti_value: str, expires_at: int) -> bool:
         now = int(time.time())

@@ -57,6 +57,10 @@ def sample(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
+def lost(reason: str) -> float:
+    return REGISTRY.get_sample_value("cds_audit_lost_total", {"reason": reason}) or 0.0
+
+
 def hooks(store: Store) -> list[str]:
     return [row["hook_instance"] for row in store.audit_records()]
 
@@ -99,10 +103,10 @@ def test_spooled_records_are_replayed_in_order_then_the_file_starts_afresh(
 def test_a_full_spool_keeps_what_fits_and_says_so(tmp_path: Path, caplog) -> None:
     line = len(json.dumps(record(0))) + 1
     spool = AuditSpool(tmp_path / "spool", "sqlite://", max_bytes=3 * line + 5)
-    before = sample("cds_audit_spool_full_total")
+    before = lost("spool-full")
     with caplog.at_level(logging.ERROR):
         assert spool.append([record(n) for n in range(5)]) == 3
-    assert sample("cds_audit_spool_full_total") - before == 2
+    assert lost("spool-full") - before == 2
     assert any("audit spool full" in r.getMessage() for r in caplog.records)
 
 
@@ -169,3 +173,16 @@ def test_the_file_of_a_live_process_is_left_to_it(tmp_path: Path) -> None:
     store = Store("sqlite://")
     assert AuditSpool(folder, "the-store", max_bytes=1 << 20).replay(store.record_audits) == 0
     assert hooks(store) == []
+
+
+def test_an_unwritable_spool_loses_the_records_loudly_and_the_writer_lives_on(
+    tmp_path: Path, caplog
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the spool folder should be")
+    spool = AuditSpool(blocked, "x", max_bytes=1 << 20)
+    before = lost("spool-unwritable")
+    with caplog.at_level(logging.ERROR):
+        assert spool.append([record(1)]) == 0
+    assert lost("spool-unwritable") - before == 1
+    assert any("unwritable" in r.getMessage() for r in caplog.records)

@@ -141,3 +141,17 @@ def test_authenticated_calls_are_answered_during_an_outage_replays_still_refused
 
     assert call() == 200  # used to be 500: the replay guard needed the store
     assert call() == 401  # the same token again: a replay
+
+
+def test_ids_accepted_during_an_outage_reach_the_store_when_it_answers(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.sqlite3"
+    store = Store(url)
+    working_engine = store.engine
+    store.engine = Store(unreachable_url()).engine  # the database is out of reach
+    expires = int(time.time()) + 300
+    assert store.claim(ISS, "jti-outage", expires) is True  # from memory
+    store.engine = working_engine  # it answers again
+    store._jti_store_retry_at = 0.0  # (do not wait for the retry delay)
+    assert store.claim(ISS, "jti-after", expires) is True
+    # Another process (its own memory, the same database) now refuses the outage's token.
+    assert Store(url).claim(ISS, "jti-outage", expires) is False
