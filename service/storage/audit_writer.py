@@ -146,6 +146,22 @@ class AuditWriter:
         self._spool_first = True
         self._spool.append(records)
 
+    def _store_replayed(self, records: list[dict[str, Any]]) -> None:
+        """Store a replayed batch; a record the store refuses (a bug, not an outage) is logged
+        and skipped, or it would block the spool behind it for ever."""
+        try:
+            self._store.record_audits(records)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            for record in records:
+                try:
+                    self._store.record_audits([record])
+                except SQLAlchemyError:
+                    raise
+                except Exception:
+                    log.exception("spooled audit record refused by the store, skipped")
+
     def _maybe_replay(self) -> None:
         """At most every REPLAY_EVERY_S: replay if the spool holds anything."""
         if self._spool is None or time.monotonic() < self._next_replay_check:
@@ -158,7 +174,7 @@ class AuditWriter:
         """Replay the spool into the store; back to batching once our own file is empty."""
         assert self._spool is not None
         try:
-            self._spool.replay(self._store.record_audits)
+            self._spool.replay(self._store_replayed)
         except SQLAlchemyError:
             return  # still down: the next attempt resumes where this one stopped
         except Exception:

@@ -186,3 +186,21 @@ def test_an_unwritable_spool_loses_the_records_loudly_and_the_writer_lives_on(
         assert spool.append([record(1)]) == 0
     assert lost("spool-unwritable") - before == 1
     assert any("unwritable" in r.getMessage() for r in caplog.records)
+
+
+def test_a_record_the_store_refuses_does_not_block_the_spool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit_writer_module, "REPLAY_EVERY_S", 0.1)
+    real = Store("sqlite://")
+    flaky = FlakyStore(real)
+    writer = AuditWriter(flaky, AuditSpool(tmp_path / "spool", "x", max_bytes=1 << 20))  # type: ignore[arg-type]
+    flaky.down = True
+    writer.submit(record(1))
+    writer.flush()
+    writer.submit({"hookInstance": "no-service"})  # spooled, then refused by the store
+    writer.submit(record(2))
+    flaky.down = False
+    writer.flush()
+    writer.close()
+    assert hooks(real) == ["hook-1", "hook-2"]
