@@ -67,6 +67,15 @@ class FeedbackRecord:
     latency_s: float
 
 
+class FeedbackUnavailable(Exception):
+    """Raised by a `feedback_sink` that cannot store the items now (its store is down): the
+    client is told to send them again later (503, `Retry-After`), nothing was stored."""
+
+    def __init__(self, retry_after_s: int = 5) -> None:
+        super().__init__(f"feedback store unavailable, retry after {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
 def create_blueprint(
     services: Sequence[CdsService],
     *,
@@ -192,11 +201,21 @@ def create_blueprint(
             items = parse_feedback(_json_body())
             if feedback_sink is not None:
                 feedback_sink(service_id, items)  # stored before the client hears "200"
-            response = flask.Response(status=200)
+            # Every item is stored (an item sent again is stored once): the client may forget
+            # them.
+            answer = {"status": "stored", "items": len(items)}
+            response = flask.Response(json.dumps(answer), mimetype="application/json")
         except RequestError as exc:
             response = bad_request(exc)
         except RequestEntityTooLarge:
             response = _too_large()
+        except FeedbackUnavailable as unavailable:
+            response = outcome_response(
+                503,
+                "Feedback cannot be stored at the moment; send it again later.",
+                "transient",
+                headers={"Retry-After": str(unavailable.retry_after_s)},
+            )
         finally:
             if on_feedback is not None:
                 record = FeedbackRecord(

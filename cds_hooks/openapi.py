@@ -245,7 +245,15 @@ def _schemas() -> dict[str, Any]:
         "Status": {
             "type": "object",
             "required": ["status"],
-            "properties": {"status": {"type": "string"}},
+            "properties": {"status": {"type": "string"}, "reason": {"type": "string"}},
+        },
+        "FeedbackStored": {
+            "type": "object",
+            "required": ["status", "items"],
+            "properties": {
+                "status": {"type": "string", "enum": ["stored"]},
+                "items": {"type": "integer", "minimum": 0},
+            },
         },
     }
 
@@ -323,12 +331,25 @@ def openapi_document(
                         "content": {JSON: {"schema": _ref("FeedbackRequest")}},
                     },
                     "responses": {
-                        "200": {"description": "Every item stored (an empty body)."},
+                        "200": {
+                            "description": "Every item stored (an item sent again: once).",
+                            "content": {JSON: {"schema": _ref("FeedbackStored")}},
+                        },
                         "400": _outcome("The body is not a valid feedback request."),
                         "401": _UNAUTHORIZED,
                         "404": _outcome("No service with this id."),
                         "413": _TOO_LARGE,
                         "415": _UNSUPPORTED_TYPE,
+                        "503": {
+                            **_outcome("The store is down: nothing stored, send it again."),
+                            "headers": {
+                                "Retry-After": {
+                                    "description": "Seconds to wait before sending it again.",
+                                    "required": True,
+                                    "schema": {"type": "integer", "minimum": 1},
+                                }
+                            },
+                        },
                     },
                 }
             },

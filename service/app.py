@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks.blueprint import (
     EvaluationRecord,
     FeedbackRecord,
+    FeedbackUnavailable,
     create_blueprint,
     register_error_handlers,
 )
@@ -26,9 +28,9 @@ from cds_hooks.cors import install_cors
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.request import parse_hook_request
-from service.auth_setup import build_authenticate
+from service.auth_setup import build_authenticate, check_clients
 from service.cementoplasty import CementoplastyService, Clock, service_definition, site_clock
-from service.config import SUPPORTED_LOCALES, Config, load_config
+from service.config import SUPPORTED_LOCALES, Config, ConfigError, load_config
 from service.config_check import check_policy_against_valuesets
 from service.facts.warmup import warm_up as warm_up_facts
 from service.observability import (
@@ -43,12 +45,15 @@ from service.prefetch_templates import prefetch_templates
 from service.rule_pages import create_rule_pages_blueprint
 from service.storage import Store
 from service.storage.audit_writer import AuditWriter
+from service.storage.spool import AuditSpool
 from service.valuesets import load_valuesets
 
 log = logging.getLogger("service.app")
 feedback_log = logging.getLogger("service.feedback")
 
 HOOKS = ("order-select", "order-sign")
+# What a client is told to wait before sending feedback again while the store is down.
+FEEDBACK_RETRY_AFTER_S = 5
 
 
 def create_app(
@@ -62,6 +67,11 @@ def create_app(
             "DEMO PROFILE: this is NOT a production configuration (any FHIR server, http "
             "allowed, CORS for every origin, local SQLite store). Never use it with real patients."
         )
+    try:
+        check_clients(config)
+    except ConfigError as exc:
+        log.error("refusing to start: %s", exc)
+        raise
     store = store or Store(config.store_url)
     valuesets = load_valuesets()
     check_policy_against_valuesets(config.policy, valuesets)
@@ -80,18 +90,27 @@ def create_app(
         _warm_up(service)
     _warm_up_http(services, config)
     prepare_request_metrics([service.definition.id for service in services])
-    store.warm_up()
+    _warm_up_store(store)
     authenticate = build_authenticate(config, store)
 
     app = Flask("cementoplasty_cds")
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
 
     def store_feedback(service_id: str, items: list[dict[str, Any]]) -> None:
-        store.record_feedback(service_id, items)  # committed before the 200 is sent
+        try:
+            store.record_feedback(service_id, items)  # committed before the 200 is sent
+        except SQLAlchemyError as exc:
+            log.warning("feedback not stored, answered 503: store %s", type(exc).__name__)
+            raise FeedbackUnavailable(FEEDBACK_RETRY_AFTER_S) from exc
         for item in items:
             count_feedback(str(item.get("outcome", "unknown")))
 
-    audit_writer = AuditWriter(store)
+    spool = AuditSpool(
+        config.store_spool_dir,
+        store.url.render_as_string(hide_password=True),
+        config.store_spool_max_bytes,
+    )
+    audit_writer = AuditWriter(store, spool)
     app.extensions["cementoplasty_store"] = store
     app.extensions["cementoplasty_audit"] = audit_writer
 
@@ -117,6 +136,19 @@ def create_app(
     app.register_blueprint(create_rule_pages_blueprint(config.policy, config.locale_default))
     app.test_client().get("/healthz")  # the first real request finds Flask's paths warm too
     return app
+
+
+def _warm_up_store(store: Store) -> None:
+    """Compile the store's statements now; an unreachable store must not stop the service:
+    hook calls need none (audit records wait in the spool, /readyz says 503 until it answers)."""
+    try:
+        store.warm_up()
+    except SQLAlchemyError as exc:
+        log.warning(
+            "store unreachable at start-up (%s): serving hook calls; feedback answered 503 and "
+            "audit records kept in the spool until it answers",
+            type(exc).__name__,
+        )
 
 
 WARM_UP_REQUEST = Path(__file__).parent / "warmup_request.json"

@@ -7,7 +7,7 @@ from typing import Any
 
 from cds_hooks.auth import AuthSettings, ClientAuthenticator, ReplayGuard, TrustedClient
 from cds_hooks.errors import Unauthorized
-from service.config import Config
+from service.config import Config, ConfigError
 from service.observability import count_auth_refusal
 
 
@@ -28,6 +28,20 @@ def auth_settings_from_config(config: Config) -> AuthSettings:
         jwks_fetch_timeout_s=auth.jwks_fetch_timeout_s,
         jwks_max_age_s=auth.jwks_max_age_s,
     )
+
+
+NO_CLIENT = (
+    "auth.required = true but no [[auth.clients]] is configured: every CDS call would be "
+    "refused with 401. Add your EHR's issuer and JWK Set ([[auth.clients]] with iss and "
+    "jwks_file or jku; README 'Configuration'), or set auth.required = false on a closed test "
+    "network."
+)
+
+
+def check_clients(config: Config) -> None:
+    """Refuse to start a service that could answer no call at all (ConfigError, saying why)."""
+    if config.auth.required and not config.auth.clients:
+        raise ConfigError(NO_CLIENT)
 
 
 def build_authenticator(config: Config, replay_guard: ReplayGuard) -> ClientAuthenticator:

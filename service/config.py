@@ -81,6 +81,10 @@ class Config:
     # The site's time zone: "today" for the hold plan, and every time shown on a card.
     time_zone: str = "Europe/Paris"
     store_url: str = "sqlite:///data/cementoplasty-cds.sqlite3"
+    # Audit records the store cannot take wait here (service.storage.spool), on a local disk
+    # that outlives the process; relative to the working directory, like the default store.
+    store_spool_dir: Path = Path("data/audit-spool")
+    store_spool_max_bytes: int = 256 * 1024 * 1024  # per worker process
     trigger_procedures: frozenset[ProcedureKind] = frozenset(ProcedureKind)
     log_level: str = "INFO"
     fhir: FhirConfig = field(default_factory=FhirConfig)
@@ -236,6 +240,13 @@ def parse_config(
     store_url = store.string("url", defaults.store_url)
     if not store_url.startswith(("sqlite://", "postgresql")):
         raise ConfigError("store.url: must be a sqlite:// or postgresql:// SQLAlchemy URL")
+    spool_dir_value = store.string("spool_dir", "")
+    store_spool_dir = (
+        _resolve_path(spool_dir_value, base_dir) if spool_dir_value else defaults.store_spool_dir
+    )
+    store_spool_max_bytes = int(
+        store.number("spool_max_mb", defaults.store_spool_max_bytes / 2**20, 1, 1 << 20) * 2**20
+    )
 
     log_level = logging_.string("level", defaults.log_level).upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -251,6 +262,8 @@ def parse_config(
         locale_default=locale_default,
         time_zone=time_zone,
         store_url=store_url,
+        store_spool_dir=store_spool_dir,
+        store_spool_max_bytes=store_spool_max_bytes,
         trigger_procedures=trigger_procedures,
         log_level=log_level,
         fhir=fhir_config,
@@ -329,7 +342,7 @@ _KNOWN_KEYS = {
         "max_pages",
         "max_response_bytes",
     },
-    "store.": {"url"},
+    "store.": {"url", "spool_dir", "spool_max_mb"},
     "locale.": {"default", "time_zone"},
     "policy.": {
         "lab_max_age_days",

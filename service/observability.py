@@ -82,6 +82,19 @@ FHIR_FALLBACK_FAILURES = Counter(
 )
 AUTH_REFUSALS = Counter("cds_auth_refusals", "Client tokens refused, by reason.", ["reason"])
 FEEDBACK_ITEMS = Counter("cds_feedback_items", "Feedback items received, by outcome.", ["outcome"])
+REPLAY_GUARD_DEGRADED = Counter(
+    "cds_replay_guard_degraded",
+    "Client token ids checked against this process's memory alone (the store was unreachable).",
+)
+AUDIT_SPOOLED = Counter(
+    "cds_audit_spooled", "Audit records written to the local spool (the store was unreachable)."
+)
+AUDIT_REPLAYED = Counter("cds_audit_replayed", "Audit records replayed from the spool.")
+AUDIT_LOST = Counter(
+    "cds_audit_lost",
+    "Audit records lost: the store was unreachable and the spool full or unwritable.",
+    ["reason"],
+)
 
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.:/-]")
 
@@ -173,6 +186,23 @@ def count_feedback(outcome: str, count: int = 1) -> None:
     FEEDBACK_ITEMS.labels(outcome=_label(outcome, 20)).inc(count)
 
 
+def count_replay_guard_degraded() -> None:
+    REPLAY_GUARD_DEGRADED.inc()
+
+
+def count_audit_spooled(count: int) -> None:
+    AUDIT_SPOOLED.inc(count)
+
+
+def count_audit_replayed(count: int) -> None:
+    AUDIT_REPLAYED.inc(count)
+
+
+def count_audit_lost(reason: str, count: int) -> None:
+    """`reason`: spool-full or spool-unwritable."""
+    AUDIT_LOST.labels(reason=_label(reason, 20)).inc(count)
+
+
 # Metrics exposition -----------------------------------------------------------------------
 
 
@@ -217,9 +247,13 @@ def healthz() -> tuple[dict[str, str], int]:
 
 def readyz(store: Any) -> tuple[dict[str, str], int]:
     """Ready: the store answers. Until then the load balancer sends calls elsewhere."""
-    if store.ping():
+    if hasattr(store, "unready_reason"):  # why not, in words (service.storage.Store)
+        reason = store.unready_reason()
+    else:
+        reason = None if store.ping() else "store unreachable"
+    if reason is None:
         return {"status": "ready"}, 200
-    return {"status": "store unreachable"}, 503
+    return {"status": "not ready", "reason": reason}, 503
 
 
 def install_operations_routes(app: Any, store: Any) -> None:

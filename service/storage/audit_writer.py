@@ -8,6 +8,14 @@ Feedback is never written this way: it is committed before its 200.
 
 When the queue is full (the store is slower than the traffic) the request writes its record itself:
 back-pressure, never a dropped record.
+
+When the store cannot take a batch (it is down), the batch goes to the local spool
+(`service.storage.spool`) and the writer switches to "spool first": until the spool is replayed,
+every record is appended to the spool (fsynced) by the request itself, before its answer is sent,
+so that nothing answered during an outage is lost even to a SIGKILL. Every second the writer
+tries to replay the spool (and any file a dead worker left); once it is empty, records are
+batched again. Each record gets its idempotent `record_key` on submission, so a replayed record
+is never stored twice.
 """
 
 from __future__ import annotations
@@ -17,11 +25,13 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.storage.spool import AuditSpool
 from service.storage.store import Store
 
 log = logging.getLogger("service.storage.audit")
@@ -33,24 +43,40 @@ MAX_BATCH = 200
 # (which competes with requests for the GIL) low. It is also the most a SIGKILL can lose beyond
 # the queue.
 BATCH_WINDOW_S = 0.05
+# How often the writer, when idle, looks for spooled records to replay.
+REPLAY_EVERY_S = 1.0
 
 
 class AuditWriter:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, spool: AuditSpool | None = None) -> None:
         self._store = store
+        self._spool = spool
+        self._spool_first = False  # the store failed and the spool is not replayed yet
+        self._next_replay_check = 0.0
         self._queue: queue.Queue[Mapping[str, Any] | None] = queue.Queue(MAX_QUEUED)
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
     def submit(self, record: Mapping[str, Any]) -> None:
+        if "record_key" not in record:
+            record = {**record, "record_key": str(uuid.uuid4())}
+        if self._spool is not None and self._spool_first:
+            self._spool.append([record])  # durable before the request is answered
+            return
         try:
             self._queue.put_nowait(record)
         except queue.Full:
-            self._store.record_audit(record)
+            try:
+                self._store.record_audit(record)
+            except SQLAlchemyError:
+                if self._spool is None:
+                    raise
+                self._to_spool([record])
 
     def flush(self, timeout_s: float = 5.0) -> None:
-        """Wait until every record submitted so far is committed (tests, shutdown)."""
+        """Wait until every record submitted so far is committed, or spooled if the store is
+        down (tests, shutdown)."""
         done = threading.Event()
         self._queue.put({"__flush__": done})
         done.wait(timeout_s)
@@ -59,10 +85,18 @@ class AuditWriter:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=5.0)
+        if self._spool is not None and not self._thread.is_alive():
+            self._spool.close()  # a file left non-empty is replayed by the next worker
 
     def _run(self) -> None:
+        if self._spool is not None:
+            self._replay()  # records a previous worker left in the spool
         while True:
-            first = self._queue.get()  # asleep until there is something to write
+            try:
+                first = self._queue.get(timeout=REPLAY_EVERY_S)  # asleep until there is work
+            except queue.Empty:
+                self._maybe_replay()
+                continue
             if first is not None and "__flush__" not in first and self._queue.qsize() < MAX_BATCH:
                 # Let the batch gather while asleep: waiting on the queue instead woke this thread
                 # at every record, a context switch and a GIL hand-off inside the next request.
@@ -77,19 +111,77 @@ class AuditWriter:
             self._write([item for item in batch if item is not None])
             if batch[-1] is None:
                 return
+            self._maybe_replay()
 
     def _write(self, batch: list[Mapping[str, Any]]) -> None:
         records = [r for r in batch if "__flush__" not in r]
-        if records:
+        if records and self._spool is not None and self._spool_first:
+            # Queued before the store failed: after what is spooled already, in order.
+            self._spool.append(records)
+        elif records:
             try:
                 self._store.record_audits(records)
             except SQLAlchemyError as exc:
-                # The store is down: keep serving cards; the log says how many were lost.
-                log.error("audit batch of %d not stored: %s", len(records), type(exc).__name__)
+                if self._spool is None:
+                    log.error("audit batch of %d not stored: %s", len(records), type(exc).__name__)
+                else:
+                    log.warning(
+                        "store unreachable (%s): audit records go to the spool %s",
+                        type(exc).__name__,
+                        self._spool.folder,
+                    )
+                    self._to_spool(records)
             except Exception:
                 # A record the store refuses (a bug): this batch is lost and logged, but the
                 # writer lives on, or every later record would wait in the queue for nothing.
                 log.exception("audit batch of %d not stored", len(records))
-        for marker in batch:
-            if "__flush__" in marker:
-                marker["__flush__"].set()
+        markers = [marker["__flush__"] for marker in batch if "__flush__" in marker]
+        if markers and self._spool is not None and (self._spool_first or self._spool.pending()):
+            self._replay()  # a flush also writes what the spool holds, if the store answers
+        for marker in markers:
+            marker.set()
+
+    def _to_spool(self, records: list[Mapping[str, Any]]) -> None:
+        assert self._spool is not None
+        self._spool_first = True
+        self._spool.append(records)
+
+    def _store_replayed(self, records: list[dict[str, Any]]) -> None:
+        """Store a replayed batch; a record the store refuses (a bug, not an outage) is logged
+        and skipped, or it would block the spool behind it for ever."""
+        try:
+            self._store.record_audits(records)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            for record in records:
+                try:
+                    self._store.record_audits([record])
+                except SQLAlchemyError:
+                    raise
+                except Exception:
+                    log.exception("spooled audit record refused by the store, skipped")
+
+    def _maybe_replay(self) -> None:
+        """At most every REPLAY_EVERY_S: replay if the spool holds anything."""
+        if self._spool is None or time.monotonic() < self._next_replay_check:
+            return
+        self._next_replay_check = time.monotonic() + REPLAY_EVERY_S
+        if self._spool_first or self._spool.pending():
+            self._replay()
+
+    def _replay(self) -> None:
+        """Replay the spool into the store; back to batching once our own file is empty."""
+        assert self._spool is not None
+        try:
+            self._spool.replay(self._store_replayed)
+        except SQLAlchemyError:
+            return  # still down: the next attempt resumes where this one stopped
+        except Exception:
+            log.exception("audit spool replay failed")
+            return
+        if self._spool_first and self._spool.own_file_drained():
+            self._spool_first = False
+            log.warning("store answers again: audit spool replayed, batching resumed")
+            # A record appended between the check and the switch is replayed by the next
+            # idle round (pending() sees it).

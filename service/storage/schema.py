@@ -56,8 +56,12 @@ audit = Table(
     Column("cards", Text, nullable=False),  # JSON array of {uuid, indicator, rule_ids}
     Column("resources_used", Text, nullable=False),  # JSON {rule_id: ["Type/id/_history/v"]}
     Column("data_unavailable", Text, nullable=False),  # JSON array
+    # The evaluation's own id (a uuid given before the record is queued): a record written
+    # again (replayed from the spool) is stored once. NULL on records from before the key.
+    Column("record_key", String(64), nullable=True),
 )
 Index("ix_audit_hook_instance", audit.c.hook_instance)
+Index("uq_audit_record_key", audit.c.record_key, unique=True)
 Index("ix_audit_recorded_at", audit.c.recorded_at)
 
 # The same facts, one row per rule fired / per card and rule, so that reports are SQL joins.

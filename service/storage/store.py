@@ -4,6 +4,11 @@ Every write is committed before the method returns (on SQLite with `synchronous=
 mode, so an acknowledged write survives a crash of the process and of the machine). The
 schema is created at start-up; several workers starting at once is safe.
 
+An unreachable store never stops the service: building a `Store` connects to nothing that must
+answer; the schema is brought up to date by the first operation that reaches the database.
+Until then every operation raises SQLAlchemyError (`ping` and `unready_reason` say why), except
+the replay guard, which falls back to this process's memory (`service.storage.replay_guard`).
+
 The audit record `record_audit` takes (keys in camelCase or snake_case as shown):
 
     {
@@ -18,6 +23,7 @@ The audit record `record_audit` takes (keys in camelCase or snake_case as shown)
       "cards": [{"uuid": "…", "indicator": "warning", "rule_ids": ["R-…"]}],  # or "rule_id"
       "resources_used": {"R-…": ["Observation/1/_history/2", …]},
       "data_unavailable": ["MedicationStatement"],
+      "record_key": "5f0c…",                         # the evaluation's uuid: stored once
     }
 
 Only these keys are stored: anything else in the record is ignored, so that a token or a name
@@ -31,6 +37,8 @@ import json
 import logging
 import threading
 import time
+import uuid
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -41,17 +49,24 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from service.storage.schema import audit, audit_card, audit_rule, feedback, jti, metadata
+from service.observability import count_replay_guard_degraded
+from service.storage import migrate
+from service.storage.replay_guard import MemoryReplayGuard
+from service.storage.schema import audit, audit_card, audit_rule, feedback, jti
 
 log = logging.getLogger("service.storage")
 
 FEEDBACK_OUTCOMES = ("accepted", "overridden")
-# Any constant: it names the lock that serialises schema creation between workers.
-_SCHEMA_LOCK_KEY = 0x43445343  # "CDSC"
 _JTI_PURGE_EVERY_S = 300.0
+# After the store failed a claim, claims go to memory alone for this long: a hook call must not
+# wait for a connection attempt to a database that has just been found down.
+_JTI_STORE_RETRY_S = 1.0
+_MAX_UNSYNCED_JTI = 10_000
+# A database host that does not answer at all must not hold a request for minutes.
+_CONNECT_TIMEOUT_S = 3
 
 
 @dataclass(frozen=True)
@@ -105,13 +120,37 @@ class Store:
         self._writer_turn: AbstractContextManager[Any] = (
             threading.Lock() if self.dialect == "sqlite" else nullcontext()
         )
-        create_schema(self.engine)
+        self._schema_ready = False
+        self._schema_lock = threading.Lock()
+        self._memory_guard = MemoryReplayGuard()
+        # Ids accepted from memory alone during an outage: written to the store once it answers,
+        # so that a replay to another process is refused from then on.
+        self._unsynced_jti: deque[tuple[str, str, int]] = deque(maxlen=_MAX_UNSYNCED_JTI)
+        self._jti_store_retry_at = 0.0
+        try:
+            self.ensure_schema()
+        except SQLAlchemyError as exc:
+            log.warning(
+                "store unreachable at start-up (%s): hook calls are answered, the schema is "
+                "updated when it answers",
+                type(exc).__name__,
+            )
+
+    def ensure_schema(self) -> None:
+        """Bring the schema up to date once (raises SQLAlchemyError while unreachable)."""
+        if self._schema_ready:
+            return
+        with self._schema_lock:
+            if not self._schema_ready:
+                create_schema(self.engine)
+                self._schema_ready = True
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """A write transaction. On SQLite, writers in one process take turns: the database
         allows one writer at a time anyway, and an in-memory database is a single connection
         that concurrent transactions would otherwise interleave on."""
+        self.ensure_schema()
         with self._writer_turn, self.engine.begin() as connection:
             yield connection
 
@@ -121,13 +160,18 @@ class Store:
     # Health -------------------------------------------------------------------------------
 
     def ping(self) -> bool:
+        return self.unready_reason() is None
+
+    def unready_reason(self) -> str | None:
+        """None when the store answers (schema up to date), else why not (never the URL)."""
         try:
+            self.ensure_schema()
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-            return True
+            return None
         except SQLAlchemyError as exc:
             log.warning("store unreachable: %s", type(exc).__name__)
-            return False
+            return f"store unreachable: {type(exc).__name__}"
 
     # Feedback -----------------------------------------------------------------------------
 
@@ -170,6 +214,7 @@ class Store:
             "rules_fired": ["warm-up"],
             "cards": [{"uuid": "warm-up", "indicator": "info", "rule_ids": ["warm-up"]}],
         }
+        self.ensure_schema()
         with self._writer_turn, self.engine.connect() as connection:
             transaction = connection.begin()
             try:
@@ -183,6 +228,7 @@ class Store:
         query = select(feedback).order_by(feedback.c.id)
         if service_id is not None:
             query = query.where(feedback.c.service_id == service_id)
+        self.ensure_schema()
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         out = []
@@ -200,7 +246,8 @@ class Store:
         return self.record_audits([record])[0]
 
     def record_audits(self, records: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Store several audit records in one transaction (one disk sync); return their ids."""
+        """Store several audit records in one transaction (one disk sync); return their ids.
+        A record whose `record_key` is already stored is not stored again (its id returned)."""
         with self._transaction() as connection:
             return self._insert_audits(connection, records)
 
@@ -211,20 +258,32 @@ class Store:
         rows = [_audit_rows(record) for record in records]
         if not rows:
             return []
-        inserted = connection.execute(
-            audit.insert().returning(audit.c.id, sort_by_parameter_order=True),
-            [row for row, _, _ in rows],
+        # Insert-if-absent on the record key: replaying a record already stored adds nothing.
+        statement = (
+            self._insert(audit)
+            .on_conflict_do_nothing(index_elements=[audit.c.record_key])
+            .returning(audit.c.id, audit.c.record_key)
         )
-        ids = [int(audit_id) for (audit_id,) in inserted]
+        inserted = connection.execute(statement, [row for row, _, _ in rows])
+        new_ids = {key: int(audit_id) for audit_id, key in inserted}
+        ids_by_key = dict(new_ids)
+        known = [row["record_key"] for row, _, _ in rows if row["record_key"] not in new_ids]
+        if known:
+            query = select(audit.c.record_key, audit.c.id).where(audit.c.record_key.in_(known))
+            ids_by_key.update({key: int(audit_id) for key, audit_id in connection.execute(query)})
+        ids = [ids_by_key[row["record_key"]] for row, _, _ in rows]
+        fresh = []  # (id, rules, cards) of each record inserted now, once per key
+        for row, rules, cards in rows:
+            audit_id = new_ids.pop(row["record_key"], None)
+            if audit_id is not None:
+                fresh.append((audit_id, rules, cards))
         rule_rows = [
             {"audit_id": audit_id, "rule_id": rule_id}
-            for audit_id, (_, rules, _) in zip(ids, rows, strict=True)
+            for audit_id, rules, _ in fresh
             for rule_id in rules
         ]
         card_rows = [
-            {"audit_id": audit_id, **card}
-            for audit_id, (_, _, cards) in zip(ids, rows, strict=True)
-            for card in cards
+            {"audit_id": audit_id, **card} for audit_id, _, cards in fresh for card in cards
         ]
         if rule_rows:
             connection.execute(audit_rule.insert(), rule_rows)
@@ -236,6 +295,7 @@ class Store:
         query = select(audit).order_by(audit.c.id)
         if hook_instance is not None:
             query = query.where(audit.c.hook_instance == hook_instance)
+        self.ensure_schema()
         with self.engine.connect() as connection:
             rows = connection.execute(query).mappings().all()
         out = []
@@ -250,7 +310,52 @@ class Store:
     # Replay guard (cds_hooks.auth.ReplayGuard) --------------------------------------------
 
     def claim_jti(self, iss: str, jti_value: str, expires_at: int) -> bool:
-        """Record a client token id until `expires_at` (Unix s); False if seen and unexpired."""
+        """Record a client token id until `expires_at` (Unix s); False if seen and unexpired.
+
+        The store is shared by every process; while it is unreachable, this process's memory
+        answers alone (degraded: a replay to another process is not detected), never an error.
+        """
+        if self._memory_guard.knows(iss, jti_value):
+            # Claimed here before (perhaps during an outage, so unknown to the store): a replay.
+            return False
+        if time.monotonic() >= self._jti_store_retry_at:
+            try:
+                claimed = self._claim_in_store(iss, jti_value, expires_at)
+            except SQLAlchemyError as exc:
+                self._jti_store_retry_at = time.monotonic() + _JTI_STORE_RETRY_S
+                log.warning(
+                    "replay guard degraded: store unreachable (%s), this process's memory of "
+                    "token ids answers alone",
+                    type(exc).__name__,
+                )
+            else:
+                if claimed:  # remembered here too, for a replay during a later outage
+                    self._memory_guard.remember(iss, jti_value, expires_at)
+                if self._unsynced_jti:
+                    self._sync_jti()
+                return claimed
+        count_replay_guard_degraded()
+        claimed = self._memory_guard.claim(iss, jti_value, expires_at)
+        if claimed:
+            self._unsynced_jti.append((iss, jti_value, int(expires_at)))
+        return claimed
+
+    def _sync_jti(self) -> None:
+        """Write the ids accepted during an outage (best effort: a replay guard, not a record)."""
+        pending = []
+        while self._unsynced_jti:
+            try:
+                pending.append(self._unsynced_jti.popleft())
+            except IndexError:
+                break
+        rows = [{"iss": i, "jti": j, "expires_at": e} for i, j, e in pending]
+        try:
+            with self._transaction() as connection:
+                connection.execute(self._insert(jti).on_conflict_do_nothing(), rows)
+        except SQLAlchemyError as exc:
+            log.warning("token ids of the outage not written: %s", type(exc).__name__)
+
+    def _claim_in_store(self, iss: str, jti_value: str, expires_at: int) -> bool:
         now = int(time.time())
         with self._transaction() as connection:
             # A row for the same id that has expired no longer protects anything.
@@ -315,6 +420,7 @@ class Store:
         unmatched_q = select(func.count()).where(
             ~feedback.c.card_uuid.in_(select(audit_card.c.card_uuid))
         )
+        self.ensure_schema()
         with self.engine.connect() as connection:
             fired = dict(connection.execute(fired_q).all())
             outcomes = connection.execute(outcome_q).all()
@@ -365,7 +471,13 @@ class Store:
 
 def _create_engine(url: URL) -> Engine:
     if url.get_backend_name() == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            connect_args={"connect_timeout": _CONNECT_TIMEOUT_S},
+        )
     if url.get_backend_name() != "sqlite":
         raise ValueError(f"store: unsupported database {url.get_backend_name()!r}")
     if url.database in (None, "", ":memory:"):
@@ -387,27 +499,9 @@ def _create_engine(url: URL) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables; safe when several workers or instances start at once."""
-    if engine.dialect.name == "postgresql":
-        # DDL is transactional in PostgreSQL: under the advisory lock, one creates, the others
-        # then find the tables present.
-        with engine.begin() as connection:
-            connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY}
-            )
-            metadata.create_all(connection, checkfirst=True)
-        return
-    for attempt in range(20):
-        try:
-            with engine.begin() as connection:
-                metadata.create_all(connection, checkfirst=True)
-            return
-        except OperationalError as exc:
-            # Another worker created a table between our check and our CREATE: check again.
-            message = str(exc).lower()
-            if ("already exists" not in message and "locked" not in message) or attempt == 19:
-                raise
-            time.sleep(0.02 * (attempt + 1))
+    """Bring the schema up to date (Alembic revisions); safe when several workers or instances
+    start at once."""
+    migrate.upgrade(engine)
 
 
 # Rows -------------------------------------------------------------------------------------
@@ -506,7 +600,9 @@ def _audit_rows(
     version = get("ruleset_version", "rulesetVersion")
     resources = get("resources_used", "resourcesUsed", default={}) or {}
     unavailable = get("data_unavailable", "dataUnavailable", default=[]) or []
+    key = get("record_key", "recordKey")
     row = {
+        "record_key": str(key) if key else str(uuid.uuid4()),
         "service_id": service_id,
         "hook_instance": hook_instance,
         "recorded_at": recorded_at.astimezone(UTC),

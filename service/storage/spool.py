@@ -1,0 +1,220 @@
+"""The audit spool: audit records the store cannot take now, kept on local disk until it can.
+
+One file per worker process (`audit-<store>-<created>-<pid>.jsonl` in the spool folder), one
+JSON record per line, each append fsynced before it returns. The process holds an exclusive
+`flock` on its file while it lives; a file nobody holds belongs to a process that has died
+(SIGKILL, crash, restart), and any worker of the same store replays it. Records are replayed in
+the order they were written, oldest file first; every record carries an idempotent key
+(`record_key`), so a record replayed twice (a crash between the store's commit and the file's
+truncation) is stored once.
+
+The file is bounded (`max_bytes`): when full, a record is not kept, and the log line and the
+`cds_audit_lost_total{reason="spool-full"}` metric say so (`spool-unwritable`: a disk error).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from service.observability import count_audit_lost, count_audit_replayed, count_audit_spooled
+
+log = logging.getLogger("service.storage.spool")
+
+REPLAY_BATCH = 200
+
+
+def store_tag(store_url: str) -> str:
+    """A short name for the store a spool file belongs to (never its password): a spool folder
+    shared by two services on two stores never replays one's records into the other."""
+    return hashlib.sha256(store_url.encode()).hexdigest()[:12]
+
+
+class AuditSpool:
+    """This process's spool file (created on first use) and the replay of every file of the
+    folder that belongs to its store. Thread-safe."""
+
+    def __init__(self, folder: Path, store_url: str, max_bytes: int) -> None:
+        self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self._prefix = f"audit-{store_tag(store_url)}-"
+        self._file: IO[bytes] | None = None
+        self._path: Path | None = None
+        self._size = 0
+        self._replayed_to = 0  # bytes of our file already in the store
+        self._lock = threading.Lock()  # appends and truncation
+        self._replay_lock = threading.Lock()  # one replay at a time
+
+    # Writing ------------------------------------------------------------------------------
+
+    def append(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Write `records` durably (fsync); return how many were kept (the rest: spool full)."""
+        lines = [(json.dumps(r, ensure_ascii=False, default=str) + "\n").encode() for r in records]
+        try:
+            kept = self._write(lines)
+        except OSError as exc:
+            count_audit_lost("spool-unwritable", len(lines))
+            log.error(
+                "audit spool %s unwritable (%s): %d audit records NOT kept",
+                self.folder,
+                exc.strerror or type(exc).__name__,
+                len(lines),
+            )
+            return 0
+        lost = len(lines) - len(kept)
+        if kept:
+            count_audit_spooled(len(kept))
+        if lost:
+            count_audit_lost("spool-full", lost)
+            log.error(
+                "audit spool full (%s, %d bytes, limit store.spool_max_mb): %d audit records "
+                "NOT kept; the store has been unreachable too long",
+                self._path,
+                self._size,
+                lost,
+            )
+        return len(kept)
+
+    def _write(self, lines: list[bytes]) -> list[bytes]:
+        with self._lock:
+            file = self._open()
+            kept = []
+            size = self._size
+            for line in lines:
+                if size + len(line) > self.max_bytes:
+                    break
+                kept.append(line)
+                size += len(line)
+            if kept:
+                file.write(b"".join(kept))
+                file.flush()
+                os.fsync(file.fileno())
+                self._size = size
+            return kept
+
+    def _open(self) -> IO[bytes]:
+        if self._file is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            name = f"{self._prefix}{time.time_ns():020d}-{os.getpid()}.jsonl"
+            self._path = self.folder / name
+            self._file = open(self._path, "ab")  # noqa: SIM115 - open as long as the process
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _fsync_folder(self.folder)  # the new file's name survives a power loss too
+            self._size = 0
+            self._replayed_to = 0
+        return self._file
+
+    # Replaying ----------------------------------------------------------------------------
+
+    def pending(self) -> bool:
+        """Something to replay: records in our file, or a file left by a dead process."""
+        with self._lock:
+            if self._size > self._replayed_to:
+                return True
+        return any(path != self._path for path in self._files())
+
+    def own_file_drained(self) -> bool:
+        with self._lock:
+            return self._size <= self._replayed_to
+
+    def replay(self, write: Callable[[list[dict[str, Any]]], Any]) -> int:
+        """Hand every spooled record to `write` (the store), in order, in batches; return how
+        many. `write` raising (the store is down again) stops the replay, which resumes from
+        where it stopped next time."""
+        replayed = 0
+        with self._replay_lock:
+            for path in self._files():
+                if path != self._path:
+                    replayed += self._replay_orphan(path, write)
+            replayed += self._replay_own(write)
+        if replayed:
+            count_audit_replayed(replayed)
+            log.warning("audit spool: %d records replayed into the store", replayed)
+        return replayed
+
+    def _files(self) -> list[Path]:
+        if not self.folder.is_dir():
+            return []
+        # The creation time leads the name: sorting by name is sorting by age.
+        return sorted(self.folder.glob(f"{self._prefix}*.jsonl"))
+
+    def _replay_own(self, write: Callable[[list[dict[str, Any]]], Any]) -> int:
+        replayed = 0
+        while True:
+            with self._lock:
+                if self._file is None or self._path is None or self._size <= self._replayed_to:
+                    return replayed
+                start, end = self._replayed_to, self._size
+            with open(self._path, "rb") as reader:
+                reader.seek(start)
+                data = reader.read(end - start)
+            replayed += _write_lines(data, self._path, write)
+            with self._lock:
+                self._replayed_to = end
+                if self._size == end:  # nothing appended meanwhile: start the file afresh
+                    assert self._file is not None
+                    self._file.truncate(0)
+                    os.fsync(self._file.fileno())
+                    self._size = self._replayed_to = 0
+
+    def _replay_orphan(self, path: Path, write: Callable[[list[dict[str, Any]]], Any]) -> int:
+        try:
+            file = open(path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return 0  # replayed by another worker just now
+        with file:
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0  # its process lives (or another worker is replaying it)
+            if os.fstat(file.fileno()).st_nlink == 0:
+                return 0  # replayed and removed by another worker before we locked it
+            replayed = _write_lines(file.read(), path, write)
+            path.unlink()
+            _fsync_folder(self.folder)
+            return replayed
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+                if self._path is not None and self._size == 0:
+                    with contextlib.suppress(OSError):
+                        self._path.unlink()
+
+
+def _write_lines(data: bytes, path: Path, write: Callable[[list[dict[str, Any]]], Any]) -> int:
+    records = list(_records(data, path))
+    for start in range(0, len(records), REPLAY_BATCH):
+        write(records[start : start + REPLAY_BATCH])
+    return len(records)
+
+
+def _records(data: bytes, path: Path) -> Iterator[dict[str, Any]]:
+    for number, line in enumerate(data.splitlines(), start=1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            # A line cut short by a crash during its write: its request was never answered.
+            log.error("audit spool %s line %d: not a complete record, skipped", path.name, number)
+            continue
+        if isinstance(record, dict):
+            yield record
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
