@@ -196,7 +196,8 @@ def check_vertebroplasty_on_clopidogrel_with_low_platelets(response, service) ->
 def check_feedback_stored(name: str):
     def check(response, service) -> None:
         _, store = service
-        assert response.get_data() == b""
+        assert response.mimetype == "application/json"
+        assert response.get_json() == {"status": "stored", "items": 1}
         [item] = recording(name)["body"]["feedback"]
         stored = [row for row in store.feedback_items() if row["card_uuid"] == item["card"]]
         assert stored and stored[-1]["outcome"] == item["outcome"]

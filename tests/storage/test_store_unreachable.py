@@ -110,7 +110,7 @@ def test_authenticated_calls_are_answered_during_an_outage_replays_still_refused
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [jwk | {"kid": "k1", "alg": "ES384"}]}))
     config = Config(
-        public_base_url=BASE_URL,
+        public_base_urls=(BASE_URL,),
         auth=AuthConfig(required=True, clients=(AuthClient(iss=ISS, jwks_file=jwks),)),
         store_url=unreachable_url(),
         store_spool_dir=tmp_path / "spool",
