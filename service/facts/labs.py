@@ -85,6 +85,8 @@ LAB_CATEGORIES = {
     LabKind.INR: DataCategory.COAGULATION,
     LabKind.PT_SECONDS: DataCategory.COAGULATION,
     LabKind.PAIN_SCORE: DataCategory.PAIN,
+    LabKind.TEMPERATURE: DataCategory.TEMPERATURE,
+    LabKind.NEUTROPHILS: DataCategory.NEUTROPHILS,
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from service.facts.model import DrugClass, LabKind, ProcedureKind
 from service.valuesets.codeable import codings, normalised_text, texts
-from service.valuesets.text import TextIndex, TextRule
+from service.valuesets.text import TextIndex, TextRule, clause_text, compile_terms
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -135,6 +135,9 @@ class ConceptValueSet:
     icd_excluded: tuple[str, ...]
     text_rules: tuple[tuple[str, TextRule], ...]
     drug_class_concepts: tuple[tuple[str, frozenset[DrugClass]], ...] = ()
+    # Words that make a text a suspicion ("suspected sepsis", "suspicion de..."): a concept then
+    # matches as SUSPECTED_PREFIX + key, which rules read as suspected, never as documented.
+    hedges: Any = None  # re.Pattern[str] | None
     _text_index: TextIndex[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +145,14 @@ class ConceptValueSet:
 
     def match(self, concepts: Iterable[Any], drugs: DrugValueSet | None = None) -> frozenset[str]:
         """Concepts matched by any of the CodeableConcepts; text only if no code matched."""
+        return self.match_detail(concepts, drugs)[0]
+
+    def match_detail(
+        self, concepts: Iterable[Any], drugs: DrugValueSet | None = None
+    ) -> tuple[frozenset[str], str | None]:
+        """(concepts, the text they were read from: None when a code or drug matched).
+
+        Text is read clause by clause, never where negated (RULES.md "Documented")."""
         concept_list = [c for c in concepts if isinstance(c, dict)]
         found: set[str] = set()
         any_code_matched = False
@@ -162,10 +173,17 @@ class ConceptValueSet:
                         if match.classes & classes:
                             found.add(name)
         if any_code_matched:
-            return frozenset(found)
-        text = normalised_text([t for concept in concept_list for t in texts(concept)])
-        found.update(self._text_index.matching(text))
-        return frozenset(found)
+            return frozenset(found), None
+        raw = [t for concept in concept_list for t in texts(concept)]
+        text = " | ".join(clause_text(t) for t in raw if t)
+        by_text = self._text_index.matching(text)
+        if self.hedges is not None and by_text and self.hedges.search(text):
+            by_text = [SUSPECTED_PREFIX + key for key in by_text]
+        quoted = raw[0].strip() if by_text and raw else None
+        return frozenset(found | set(by_text)), quoted
+
+
+SUSPECTED_PREFIX = "suspected:"
 
 
 # ---------------------------------------------------------------------------------- procedures
@@ -341,7 +359,8 @@ def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
             prefixes.append((_icd_key(entry["prefix"]), key))
         excluded.extend(_icd_key(e["prefix"]) for e in raw.get("icd_exclude_prefixes", ()))
         if raw.get("text_any"):
-            rules.append((key, TextRule.build(raw["text_any"], exclusions)))
+            excluded_here = [*exclusions, *raw.get("text_exclude", ())]
+            rules.append((key, TextRule.build(raw["text_any"], excluded_here, negation=True)))
         if raw.get("drug_classes"):
             drug_class_concepts.append((key, _classes(raw["drug_classes"], where)))
     return ConceptValueSet(
@@ -351,6 +370,7 @@ def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
         icd_excluded=tuple(excluded),
         text_rules=tuple(rules),
         drug_class_concepts=tuple(drug_class_concepts),
+        hedges=compile_terms(data.get("text_hedges", ())),
     )
 
 
