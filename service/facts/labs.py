@@ -143,6 +143,8 @@ def interpret(
     value: float | None = None
     if problem is None:
         value, problem = _normalise(spec, raw_value, units, valuesets)
+    if problem is None:  # 38208-5: only on a 0-10 scale shown by the result (labs.json)
+        problem = spec.scale_problem(resource)
     if problem is None:
         invalid = validation_error(resource)
         if invalid is not None:

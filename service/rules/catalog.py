@@ -99,9 +99,7 @@ _SPECS: tuple[RuleSpec, ...] = (
     RuleSpec(
         "MED-ANTITHROMBOTIC-UNLISTED", W, G.ANTITHROMBOTIC, "", frozenset({C.MEDICATIONS}), True
     ),
-    RuleSpec(
-        "MED-CARDIAC-RISK", W, G.ANTITHROMBOTIC, "", frozenset({C.MEDICATIONS, C.CONDITIONS})
-    ),
+    RuleSpec("MED-CARDIAC-RISK", W, G.ANTITHROMBOTIC, "", frozenset({C.MEDICATIONS, C.CONDITIONS})),
     RuleSpec("MED-HOLD-TOO-LATE", X, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
     RuleSpec("MED-HOLD-TIME-UNKNOWN", W, G.ANTITHROMBOTIC, "§4", frozenset({C.MEDICATIONS})),
     RuleSpec("SITE-LONG-BONE", W, G.PROCEDURE, "§2, §6"),

@@ -51,6 +51,34 @@ class LabSpec:
     target_unit: str | None  # convert with UCUM to this unit
     accepted_units: frozenset[str] | None  # or accept exactly these unit strings ('' = none)
     value_range: tuple[float, float] | None
+    # Codes whose scale is not fixed by the code (LOINC 38208-5 "Pain severity - Reported"):
+    # read only when the referenceRange or the unit shows the `value_range` scale.
+    scale_required: frozenset[tuple[str, str]] = frozenset()
+    scale_units: frozenset[str] = frozenset()
+
+    def scale_problem(self, resource: Mapping[str, Any]) -> str | None:
+        """Why a result cannot be read on this kind's scale (None: it can)."""
+        if not self.scale_required or self.value_range is None:
+            return None
+        coded = {(system, code) for system, code, _ in codings(resource.get("code"))}
+        if coded & set(self.codes) - self.scale_required:
+            return None  # also carries a code whose scale is fixed (72514-3)
+        if not coded & self.scale_required:
+            return None
+        quantity = resource.get("valueQuantity")
+        if isinstance(quantity, dict):
+            units = {quantity.get("unit"), quantity.get("code")}
+            if units & self.scale_units:
+                return None
+        low, high = self.value_range
+        for reference in resource.get("referenceRange") or ():
+            if not isinstance(reference, dict):
+                continue
+            bounds = [reference.get(key) for key in ("low", "high")]
+            values = [b.get("value") if isinstance(b, dict) else None for b in bounds]
+            if values == [low, high]:
+                return None
+        return f"scale not shown as {low:g}-{high:g} (no such referenceRange or unit)"
 
 
 # ---------------------------------------------------------------------------------------- drugs
@@ -279,6 +307,10 @@ def _load_labs(data: Mapping[str, Any]) -> tuple[dict[LabKind, LabSpec], dict[st
             target_unit=raw.get("target_unit"),
             accepted_units=frozenset(accepted) if accepted is not None else None,
             value_range=(float(value_range[0]), float(value_range[1])) if value_range else None,
+            scale_required=frozenset(
+                (e["system"], e["code"]) for e in raw["codes"] if e.get("scale_required")
+            ),
+            scale_units=frozenset(raw.get("scale_units", ())),
         )
     missing = set(LabKind) - set(specs)
     if missing:

@@ -92,9 +92,25 @@ _NEGATE_AFTER = (
     "ruled out",
     "exclusion of",
 )
-_NEGATE_BEFORE = ("negatif", "negative", "negatifs", "negatives", "ruled out", "excluded", "exclu", "exclue")
-_NEGATE_AFTER_RE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, _NEGATE_AFTER)) + r")(?![a-z0-9])")
-_NEGATE_BEFORE_RE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, _NEGATE_BEFORE)) + r")(?![a-z0-9])")
+# After: the cue governs what precedes it in its clause ("hémocultures négatives").
+_NEGATE_BEFORE = (
+    "negatif",
+    "negative",
+    "negatifs",
+    "negatives",
+    "ruled out",
+    "excluded",
+    "exclu",
+    "exclue",
+)
+
+
+def _cues(cues: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, cues)) + r")(?![a-z0-9])")
+
+
+_NEGATE_AFTER_RE = _cues(_NEGATE_AFTER)
+_NEGATE_BEFORE_RE = _cues(_NEGATE_BEFORE)
 _NON = re.compile(r"(?<![a-z0-9])non\s([a-z0-9]+)")
 _CLAUSE_END = re.compile(r"\|")
 
@@ -240,3 +256,17 @@ class TextIndex(Generic[K]):
             for position in sorted(candidates)
             if self._rules[position][1].matches(normalised_text)
         )
+
+
+_LEVEL = re.compile(r"(?<![a-z0-9])([ctdls])([0-9]{1,2})(?![a-z0-9])")
+_LEVEL_MAX = {"c": 7, "t": 12, "l": 5, "s": 5}
+
+
+def vertebral_levels(normalised_text: str) -> set[str]:
+    """The vertebral levels a normalised text names ("t12", "l2"; French "D12" is "t12")."""
+    levels = set()
+    for letter, number in _LEVEL.findall(normalised_text):
+        letter = "t" if letter == "d" else letter
+        if 1 <= int(number) <= _LEVEL_MAX[letter]:
+            levels.add(f"{letter}{int(number)}")
+    return levels
