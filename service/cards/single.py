@@ -50,7 +50,11 @@ class SingleCards(CardBuilder):
         if finding.rule_id == "CI-ABS-INFECTION-SUSPECTED":
             reasons = self.infection_reasons(p)
             fields["reasons"] = self.join(reasons)
-            fields["reason"] = short(reasons[0]) if reasons else "?"
+            # The summary names one reason briefly: the record's words, else the finding.
+            if p.get("antibiotics") and not p.get("conditions") and not p.get("temperatures"):
+                fields["reason"] = self.text["infection"]["antibiotic_short"]
+            else:
+                fields["reason"] = short(reasons[0]) if reasons else "?"
         if finding.rule_id == "INF-PROPHYLAXIS" and p.get("neutrophils"):
             lab = p["neutrophils"]
             shown = self.text["rules"]["INF-PROPHYLAXIS"]["neutrophils"].format_map(
@@ -103,7 +107,9 @@ class SingleCards(CardBuilder):
             return str(words["allergy_line"]).format_map(
                 {
                     "display": record.get("display", "?"),
-                    "date": self.day(date) if date else words["not_recorded"],
+                    "recorded": words["allergy_recorded"].format_map({"date": self.day(date)})
+                    if date
+                    else words["allergy_undated"],
                     "verification": words["verification"].get(verification, verification)
                     if verification
                     else words["not_recorded"],
