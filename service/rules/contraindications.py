@@ -50,15 +50,6 @@ CONDITION_RULES: dict[str, str] = {
     "CI-REL-JOINT-OPENING": "joint-opening",
 }
 
-# Rules fired only when documented (codes or text); otherwise they go on the checklist.
-WHEN_DOCUMENTED: tuple[str, ...] = (
-    "CI-ABS-DIFFUSE-PAIN",
-    "CI-ABS-ASYMPTOMATIC-FRACTURE",
-    "CI-REL-POSTERIOR-WALL",
-    "CI-REL-JOINT-OPENING",
-)
-CODED_ONLY = WHEN_DOCUMENTED  # the v1 name, kept for readers of this module
-
 FEVER_CELSIUS = 38.0  # RULES.md CI-ABS-INFECTION-SUSPECTED: body temperature >= 38.0 °C
 FEVER_WINDOW = timedelta(hours=48)
 # Units a temperature is written in (labs.json accepts these, unconverted: UCUM's factor
