@@ -119,10 +119,13 @@ class SingleCards(CardBuilder):
                     "reactions": self.join(reactions) if reactions else words["not_recorded"],
                 }
             )
-        if not record.get("text"):
-            return self.record_line(record)
         status = record.get("verification")
         unconfirmed = status in ("provisional", "differential", "unconfirmed")
+        if not record.get("text"):  # coded: the record's own line, and its status if unsure
+            suffix = words["provisional"].format_map(
+                {"status": words["verification"].get(status, status)}
+            )
+            return self.record_line(record) + (suffix if unconfirmed else "")
         fields = {
             "text": record["text"],
             "date": self.day(record.get("date")),

@@ -42,7 +42,8 @@ class SummaryCard(SingleCards):
                 parts.append(f"**{summary}** — {detail}")
                 if rule_id == "IND-PAIN-UNCONTROLLED":
                     minimum = by_id[rule_id].params.get("uncontrolled_min")
-                    parts.append(self.policy_note("pain_uncontrolled_min", minimum))
+                    note = self.text["rules"][rule_id]["threshold_note"]
+                    parts.append(note.format_map({"value": self.number(minimum)}))
         if "TUMOR-CONTROL" in by_id:
             parts.append(self.rule_text(by_id["TUMOR-CONTROL"])[1])
         checklist = by_id.get("CHECKLIST")

@@ -264,3 +264,23 @@ def test_a_failed_check_is_not_listed_as_passed() -> None:
     assert "Platelets 30 000" not in detail and "TP 90 %" in detail
     sick = facts(conditions=(*IN_SCOPE, condition("skin-infection")))
     assert "no contraindication documented" not in (card(sick, "CHECKLIST").detail or "")
+
+
+def test_a_provisional_coded_infection_is_critical_and_says_so() -> None:
+    """Reading kept (RULES.md "Documented": only refuted / entered-in-error are excluded): a
+    provisional coded infection is documented, and the card says it is not confirmed."""
+    provisional = replace(condition("systemic-infection"), verification="provisional")
+    patient = facts(conditions=(*IN_SCOPE, provisional))
+    shown = card(patient, "CI-ABS-SYSTEMIC-INFECTION")
+    assert shown.indicator.value == "critical"
+    assert "not confirmed: provisional" in (shown.detail or "")
+
+
+def test_pain_threshold_note_names_no_configuration_key() -> None:
+    pain = lab(LabKind.PAIN_SCORE, 7)
+    patient = facts(
+        labs=(*facts().labs, pain), medications=(med("paracetamol", DrugClass.ANALGESIC),)
+    )
+    detail = card(patient, "IND-PAIN-UNCONTROLLED").detail or ""
+    assert "local protocol of the institution" in detail
+    assert "pain_uncontrolled_min" not in detail
