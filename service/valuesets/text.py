@@ -111,6 +111,10 @@ def _cues(cues: Sequence[str]) -> re.Pattern[str]:
 
 _NEGATE_AFTER_RE = _cues(_NEGATE_AFTER)
 _NEGATE_BEFORE_RE = _cues(_NEGATE_BEFORE)
+# A post-positioned cue preceded by one of these words is no negation ("gram negative",
+# "non exclue", "not excluded", "pas exclu").
+_NOT_A_POST_CUE_AFTER = frozenset({"gram", "non", "not", "pas", "never", "jamais", "triple"})
+_POST_CUE_WORDS = 4
 _NON = re.compile(r"(?<![a-z0-9])non\s([a-z0-9]+)")
 _CLAUSE_END = re.compile(r"\|")
 
@@ -124,7 +128,16 @@ def negated_spans(text: str) -> tuple[tuple[int, int], ...]:
         end = next((b for b in bounds if b > match.end()), len(text))
         spans.append((match.end(), end))
     for match in _NEGATE_BEFORE_RE.finditer(text):
+        before = text[: match.start()].split()
+        # "Gram-negative sepsis" is a sepsis; "infection non exclue" is not a negation.
+        if before and before[-1] in _NOT_A_POST_CUE_AFTER:
+            continue
         start = max((b for b in bounds if b <= match.start()), default=0)
+        # What precedes the cue within a few words ("VIH : recherche négative"), not a whole
+        # clause ("sepsis à bacilles à Gram négatif" stays a sepsis).
+        words = [m.start() for m in re.finditer(r"[a-z0-9]+", text[start : match.start()])]
+        if len(words) > _POST_CUE_WORDS:
+            start += words[-_POST_CUE_WORDS]
         spans.append((start, match.start()))
     for match in _NON.finditer(text):
         spans.append((match.start(1), match.end(1)))

@@ -67,6 +67,9 @@ def test_negated_contraindications_are_not_documented(text: str, concept: str) -
         ("Neutropénie fébrile", "systemic-infection"),
         ("Abcès du psoas", "systemic-infection"),
         ("Fièvre", "fever"),
+        ("Sepsis due to Gram-negative bacteria", "systemic-infection"),
+        ("Sepsis à bacilles Gram négatif", "systemic-infection"),
+        ("Pneumonie dont la recherche est restée négative", "systemic-infection"),
     ],
 )
 def test_affirmed_text_is_documented(text: str, concept: str) -> None:
@@ -83,6 +86,8 @@ def test_suspicion_is_marked_suspected_never_documented() -> None:
     found = concepts("Suspected sepsis")
     assert found == {"suspected:systemic-infection"}
     assert concepts("Suspicion de pneumopathie") == {"suspected:systemic-infection"}
+    assert concepts("Sepsis non exclu") == {"suspected:systemic-infection"}
+    assert concepts("HIV negative") == frozenset()
 
 
 @pytest.mark.parametrize(
