@@ -163,9 +163,9 @@ class ConceptValueSet:
     icd_excluded: tuple[str, ...]
     text_rules: tuple[tuple[str, TextRule], ...]
     drug_class_concepts: tuple[tuple[str, frozenset[DrugClass]], ...] = ()
-    # Words that make a text a suspicion ("suspected sepsis", "suspicion de..."): a concept then
-    # matches as SUSPECTED_PREFIX + key, which rules read as suspected, never as documented.
-    hedges: Any = None  # re.Pattern[str] | None
+    # Words that make a text a suspicion ("suspected sepsis", "suspicion de..."), per concept: the
+    # concept then matches as SUSPECTED_PREFIX + key, read as suspected, never as documented.
+    hedges: Mapping[str, Any] = field(default_factory=dict)  # concept -> re.Pattern[str]
     _text_index: TextIndex[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -205,8 +205,12 @@ class ConceptValueSet:
         raw = [t for concept in concept_list for t in texts(concept)]
         text = " | ".join(clause_text(t) for t in raw if t)
         by_text = self._text_index.matching(text)
-        if self.hedges is not None and by_text and self.hedges.search(text):
-            by_text = [SUSPECTED_PREFIX + key for key in by_text]
+        by_text = [
+            SUSPECTED_PREFIX + key
+            if key in self.hedges and self.hedges[key].search(text)
+            else key
+            for key in by_text
+        ]
         quoted = raw[0].strip() if by_text and raw else None
         return frozenset(found | set(by_text)), quoted
 
@@ -380,6 +384,7 @@ def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
     excluded: list[str] = []
     rules = []
     drug_class_concepts = []
+    hedges: dict[str, Any] = {}
     exclusions = data.get("text_exclusions", ())
     for key, raw in data["concepts"].items():
         where = f"{name} {key}"
@@ -395,6 +400,9 @@ def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
             rules.append((key, TextRule.build(raw["text_any"], excluded_here, negation=True)))
         if raw.get("drug_classes"):
             drug_class_concepts.append((key, _classes(raw["drug_classes"], where)))
+        hedge_terms = [*data.get("text_hedges", ()), *raw.get("text_hedge", ())]
+        if hedge_terms:
+            hedges[key] = compile_terms(hedge_terms)
     return ConceptValueSet(
         codes={k: frozenset(v) for k, v in codes.items()},
         icd_systems=frozenset(data.get("icd_systems", ())),
@@ -402,7 +410,7 @@ def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
         icd_excluded=tuple(excluded),
         text_rules=tuple(rules),
         drug_class_concepts=tuple(drug_class_concepts),
-        hedges=compile_terms(data.get("text_hedges", ())),
+        hedges=hedges,
     )
 
 

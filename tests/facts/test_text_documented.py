@@ -88,6 +88,9 @@ def test_suspicion_is_marked_suspected_never_documented() -> None:
     assert concepts("Suspicion de pneumopathie") == {"suspected:systemic-infection"}
     assert concepts("Sepsis non exclu") == {"suspected:systemic-infection"}
     assert concepts("HIV negative") == frozenset()
+    # "Probable" hedges an infection only: a probable coagulopathy stays a contraindication.
+    assert concepts("Coagulopathie probable") == {"coagulopathy"}
+    assert concepts("Pneumonie probable") == {"suspected:systemic-infection"}
 
 
 @pytest.mark.parametrize(
