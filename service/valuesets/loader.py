@@ -206,9 +206,7 @@ class ConceptValueSet:
         text = " | ".join(clause_text(t) for t in raw if t)
         by_text = self._text_index.matching(text)
         by_text = [
-            SUSPECTED_PREFIX + key
-            if key in self.hedges and self.hedges[key].search(text)
-            else key
+            SUSPECTED_PREFIX + key if key in self.hedges and self.hedges[key].search(text) else key
             for key in by_text
         ]
         quoted = raw[0].strip() if by_text and raw else None
