@@ -73,6 +73,10 @@ def _one_condition(valuesets: ValueSets, resource: dict[str, Any]) -> ConditionF
         recorded=recorded.instant if recorded is not None else None,
         matched_text=matched_text,
         verification=_first_code(resource.get("verificationStatus")),
+        # Where the text says the finding is, to compare with the order's target.
+        text_sites=valuesets.body_sites.match([{"text": matched_text}])
+        if matched_text
+        else frozenset(),
     )
 
 

@@ -118,6 +118,7 @@ class ConditionFact:
     # Set when the concepts came from the record's text (no code matched): the card quotes it.
     matched_text: str | None = None
     verification: str | None = None  # verificationStatus code (provisional, confirmed...)
+    text_sites: frozenset[str] = frozenset()  # body-site groups its text names ("spine"...)
 
 
 @dataclass(frozen=True)

@@ -219,17 +219,27 @@ def documented_record(
         "text": condition.matched_text,
         "verification": condition.verification,
         "other_site": bool(condition.matched_text)
-        and names_other_site(condition.matched_text or "", facts.procedures),
+        and names_other_site(condition.matched_text or "", condition.text_sites, facts.procedures),
     }
 
 
-def names_other_site(text: str, procedures: tuple[TargetProcedure, ...]) -> bool:
-    """True when `text` names vertebral levels and none is the level of an order's target
-    (a target without a level cannot tell: False, the card then reads as written)."""
+# Body-site groups that name a region (weight-bearing spans several: not a place).
+REGIONS = frozenset({"spine", "pelvis", "long-bone", "flat-bone"})
+
+
+def names_other_site(
+    text: str, text_sites: frozenset[str], procedures: tuple[TargetProcedure, ...]
+) -> bool:
+    """True when `text` names a place and none is an order's target: vertebral levels first
+    ("L2" while the target is T12), else body regions ("fémur" while the target is a vertebra).
+    A target whose place is unknown cannot tell: False, the card then reads as written."""
     named = vertebral_levels(clause_text(text))
-    if not named:
-        return False
-    targets: set[str] = set()
-    for procedure in procedures:
-        targets |= vertebral_levels(clause_text(procedure.body_site_display or ""))
-    return bool(targets) and not (named & targets)
+    if named:
+        targets: set[str] = set()
+        for procedure in procedures:
+            targets |= vertebral_levels(clause_text(procedure.body_site_display or ""))
+        if targets:
+            return not (named & targets)
+    regions = text_sites & REGIONS
+    target_regions = {site for p in procedures for site in p.body_sites} & REGIONS
+    return bool(regions) and bool(target_regions) and not (regions & target_regions)

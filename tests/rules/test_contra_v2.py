@@ -147,6 +147,17 @@ def test_text_fired_card_quotes_the_text_and_says_if_this_is_the_target() -> Non
     same_level = replace(at_t12, body_site_display="Vertèbre L2")
     patient = facts(procedures=(same_level,), conditions=(*IN_SCOPE, wall))
     assert "if this is the target" not in (card(patient, "CI-REL-POSTERIOR-WALL").detail or "")
+    # A region rather than a level: the joint opening of a femur while the target is T12.
+    femur = replace(
+        condition("joint-opening", display="Ouverture articulaire du fémur"),
+        matched_text="Ouverture articulaire du fémur",
+        text_sites=frozenset({"long-bone", "weight-bearing"}),
+    )
+    patient = facts(procedures=(at_t12,), conditions=(*IN_SCOPE, femur))
+    assert "if this is the target" in (card(patient, "CI-REL-JOINT-OPENING").detail or "")
+    hip = procedure(ProcedureKind.OSTEOPLASTY, frozenset({"long-bone", "weight-bearing"}))
+    patient = facts(procedures=(hip,), conditions=(*IN_SCOPE, femur))
+    assert "if this is the target" not in (card(patient, "CI-REL-JOINT-OPENING").detail or "")
 
 
 # ---- pain ----------------------------------------------------------------------------------
