@@ -136,7 +136,8 @@ class SingleCards(CardBuilder):
             if unconfirmed
             else "",
         }
-        key = "line" if record.get("date") else "line_undated"
+        key = "line_noted" if record.get("suspected") else "line"  # a suspicion is not documented
+        key += "" if record.get("date") else "_undated"
         return str(words[key]).format_map(fields)
 
     def single_card(self, findings: Sequence[Finding]) -> Card:

@@ -143,7 +143,10 @@ def _infection_suspected(facts: PatientFacts, now: datetime, documented: bool) -
             "CI-ABS-INFECTION-SUSPECTED",
             {
                 "conditions": [c.display for c in conditions],
-                "records": [documented_record(c, facts, now) for c in conditions],
+                "records": [
+                    {**documented_record(c, facts, now), "suspected": c in suspected}
+                    for c in conditions
+                ],
                 "temperatures": [
                     {**lab_params(lab, now), "celsius": round(value, 1)}
                     for lab, value in temperatures

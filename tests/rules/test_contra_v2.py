@@ -76,6 +76,15 @@ def test_a_documented_infection_says_it_all() -> None:
     assert fired(patient) == ALWAYS | {"CI-ABS-SYSTEMIC-INFECTION"}
 
 
+def test_a_suspicion_is_quoted_as_noted_not_documented() -> None:
+    suspected = replace(
+        condition("suspected:systemic-infection", display="Suspected sepsis"),
+        matched_text="Suspected sepsis",
+    )
+    detail = card(facts(conditions=(*IN_SCOPE, suspected)), SUSPECTED).detail or ""
+    assert '- Noted: "Suspected sepsis"' in detail and "Documented" not in detail
+
+
 def test_suspected_card_asks_to_rule_out_and_names_prophylaxis() -> None:
     patient = facts(
         labs=(temperature(38.4),), medications=(med("amoxicillin", DrugClass.ANTIBACTERIAL),)
