@@ -120,7 +120,16 @@ def extract_labs(
     results: list[LabResult] = []
     for kind, items in candidates.items():
         items.sort(key=lambda item: item[0], reverse=True)
-        for _, date, resource in _read_by_rules(items, now):
+        chosen = _read_by_rules(items, now)
+        window = valuesets.labs[kind].keep_within  # temperature: every result of the last 48 h
+        if window is not None and now is not None:
+            ids = {id(item[2]) for item in chosen}
+            chosen += [
+                item
+                for item in items
+                if id(item[2]) not in ids and now - window <= item[0] <= now + FUTURE_TOLERANCE
+            ]
+        for _, date, resource in chosen:
             try:
                 results.append(interpret(kind, resource, date, valuesets))
             except Exception as exc:  # this resource only: a lab that cannot be trusted

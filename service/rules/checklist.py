@@ -28,6 +28,7 @@ from service.rules.contraindications import (
     FEVER_CELSIUS,
     FEVER_WINDOW,
     celsius,
+    fevers,
 )
 from service.rules.finding import Finding
 from service.rules.indication import pain_assessable
@@ -124,6 +125,7 @@ def passed_checks(facts: PatientFacts, policy: Policy, now: datetime) -> list[di
         and value is not None
         and value < FEVER_CELSIUS
         and temperature.effective >= now - FEVER_WINDOW
+        and not fevers(facts, now)  # a fever earlier in the 48 h is no pass
     ):
         passed.append(
             {"check": "temperature", "lab": lab_params(temperature, now), "celsius": value}

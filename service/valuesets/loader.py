@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -55,6 +56,8 @@ class LabSpec:
     # read only when the referenceRange or the unit shows the `value_range` scale.
     scale_required: frozenset[tuple[str, str]] = frozenset()
     scale_units: frozenset[str] = frozenset()
+    # Read every result of this long ago, not only the latest (fever: any >= 38 °C in 48 h).
+    keep_within: timedelta | None = None
 
     def scale_problem(self, resource: Mapping[str, Any]) -> str | None:
         """Why a result cannot be read on this kind's scale (None: it can)."""
@@ -313,6 +316,9 @@ def _load_labs(data: Mapping[str, Any]) -> tuple[dict[LabKind, LabSpec], dict[st
                 (e["system"], e["code"]) for e in raw["codes"] if e.get("scale_required")
             ),
             scale_units=frozenset(raw.get("scale_units", ())),
+            keep_within=timedelta(hours=raw["keep_all_within_hours"])
+            if "keep_all_within_hours" in raw
+            else None,
         )
     missing = set(LabKind) - set(specs)
     if missing:

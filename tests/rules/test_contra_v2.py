@@ -304,3 +304,36 @@ def test_pain_threshold_note_names_no_configuration_key() -> None:
     detail = card(patient, "IND-PAIN-UNCONTROLLED").detail or ""
     assert "local protocol of the institution" in detail
     assert "pain_uncontrolled_min" not in detail
+
+
+def test_a_fever_earlier_in_the_48_hours_is_not_hidden_by_a_newer_normal_temperature() -> None:
+    from service.facts.labs import extract_labs
+    from service.valuesets import load_valuesets
+
+    def observation(oid: str, value: float, hours: float) -> dict:
+        return {
+            "resourceType": "Observation",
+            "id": oid,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+            "effectiveDateTime": (NOW - timedelta(hours=hours)).isoformat(),
+            "valueQuantity": {
+                "value": value,
+                "unit": "Cel",
+                "system": "http://unitsofmeasure.org",
+                "code": "Cel",
+            },
+        }
+
+    resources = [
+        observation("t1", 37.1, 1),
+        observation("t2", 39.2, 20),
+        observation("t3", 39.5, 60),
+    ]
+    labs = tuple(extract_labs(resources, load_valuesets(), now=NOW))
+    assert sorted(lab.value for lab in labs) == [37.1, 39.2]  # the 60-hour-old one is not read
+    patient = facts(labs=(*facts().labs, *labs))
+    assert SUSPECTED in fired(patient)
+    assert "Temperature 37.1" not in (card(patient, "CHECKLIST").detail or "")
+    normal = facts(labs=(*facts().labs, labs[0] if labs[0].value == 37.1 else labs[1]))
+    assert "Temperature 37.1 °C" in (card(normal, "CHECKLIST").detail or "")
