@@ -162,7 +162,9 @@ class ConceptValueSet:
 
     codes: Mapping[tuple[str, str], frozenset[str]]
     icd_systems: frozenset[str]
-    icd_prefixes: tuple[tuple[str, str], ...]  # (normalised prefix, concept)
+    # (normalised prefix, concept, the ICD systems it holds in: None = all; R65.2 is severe
+    # sepsis in ICD-10-CM but a non-infectious SIRS in WHO ICD-10)
+    icd_prefixes: tuple[tuple[str, str, frozenset[str] | None], ...]
     icd_excluded: tuple[str, ...]
     text_rules: tuple[tuple[str, TextRule], ...]
     drug_class_concepts: tuple[tuple[str, frozenset[DrugClass]], ...] = ()
@@ -195,7 +197,11 @@ class ConceptValueSet:
                 if system in self.icd_systems and code:
                     key = _icd_key(code)
                     if not key.startswith(self.icd_excluded):
-                        found.update(c for prefix, c in self.icd_prefixes if key.startswith(prefix))
+                        found.update(
+                            c
+                            for prefix, c, only in self.icd_prefixes
+                            if key.startswith(prefix) and (only is None or system in only)
+                        )
         any_code_matched = bool(found)
         if drugs is not None and self.drug_class_concepts:
             for concept in concept_list:
@@ -384,7 +390,7 @@ def _load_drugs(data: Mapping[str, Any]) -> DrugValueSet:
 
 def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
     codes: dict[tuple[str, str], set[str]] = {}
-    prefixes: list[tuple[str, str]] = []
+    prefixes: list[tuple[str, str, frozenset[str] | None]] = []
     excluded: list[str] = []
     rules = []
     drug_class_concepts = []
@@ -397,7 +403,8 @@ def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
             codes.setdefault((entry["system"], entry["code"]), set()).add(key)
         for entry in raw.get("icd_prefixes", ()):
             _check_verified({"code": entry["prefix"], **entry}, where)
-            prefixes.append((_icd_key(entry["prefix"]), key))
+            only = frozenset(entry["systems"]) if "systems" in entry else None
+            prefixes.append((_icd_key(entry["prefix"]), key, only))
         excluded.extend(_icd_key(e["prefix"]) for e in raw.get("icd_exclude_prefixes", ()))
         if raw.get("text_any"):
             excluded_here = [*exclusions, *raw.get("text_exclude", ())]

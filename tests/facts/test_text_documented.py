@@ -215,3 +215,12 @@ def test_not_immunosuppressive_nor_systemic(medication: dict) -> None:
 
 def test_clauses_keep_negation_inside_their_clause() -> None:
     assert clause_text("Sepsis; pas de fièvre") == "sepsis | pas de fievre"
+
+
+def test_r65_codes_read_in_their_own_icd_edition() -> None:
+    """R65.2 is severe sepsis in ICD-10-CM but a SIRS of non-infectious origin in WHO ICD-10;
+    R65.0/R65.1 are infectious SIRS in WHO ICD-10 (R65.1 is non-infectious in CM)."""
+    assert "systemic-infection" in coded(ICD10CM, "R65.21")
+    assert "systemic-infection" not in coded(ICD10, "R65.2")
+    assert "systemic-infection" in coded(ICD10, "R65.1")
+    assert "systemic-infection" not in coded(ICD10CM, "R65.10")
