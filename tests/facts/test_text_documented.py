@@ -60,6 +60,7 @@ def test_negated_contraindications_are_not_documented(text: str, concept: str) -
     ("text", "concept"),
     [
         ("Fracture asymptomatique non instable de T12", "asymptomatic-fracture"),
+        ("Tassement asymptomatique et stable de L1", "asymptomatic-fracture"),
         ("Douleurs non localisées diffuses", "diffuse-pain"),
         ("Non-small cell carcinoma of lung, TNM stage 1", "lung-cancer"),
         ("Sepsis, pas de fièvre", "systemic-infection"),
