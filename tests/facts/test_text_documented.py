@@ -36,6 +36,8 @@ def coded(system: str, code: str) -> frozenset[str]:
         "Absence de spondylodiscite",
         "Hémocultures négatives, pas de sepsis",
         "Patient denies fever",
+        "Pneumopathie interstitielle diffuse",
+        "Pneumopathie radique",
     ],
 )
 def test_negated_or_non_infectious_text_is_no_infection(text: str) -> None:
@@ -61,6 +63,8 @@ def test_negated_contraindications_are_not_documented(text: str, concept: str) -
     [
         ("Fracture asymptomatique non instable de T12", "asymptomatic-fracture"),
         ("Tassement asymptomatique et stable de L1", "asymptomatic-fracture"),
+        ("Ostéomyélite du pubis", "systemic-infection"),
+        ("Sepsis following radiation therapy", "systemic-infection"),
         ("Douleurs non localisées diffuses", "diffuse-pain"),
         ("Non-small cell carcinoma of lung, TNM stage 1", "lung-cancer"),
         ("Sepsis, pas de fièvre", "systemic-infection"),
