@@ -64,6 +64,7 @@ def test_negated_contraindications_are_not_documented(text: str, concept: str) -
         ("Fracture asymptomatique non instable de T12", "asymptomatic-fracture"),
         ("Tassement asymptomatique et stable de L1", "asymptomatic-fracture"),
         ("Ostéomyélite du pubis", "systemic-infection"),
+        ("Recul du mur postérieur de T12, canal normal", "posterior-wall"),
         ("Sepsis following radiation therapy", "systemic-infection"),
         ("Douleurs non localisées diffuses", "diffuse-pain"),
         ("Non-small cell carcinoma of lung, TNM stage 1", "lung-cancer"),
