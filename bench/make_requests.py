@@ -56,6 +56,8 @@ PREFETCH_KEYS = (
     "medicationRequests",
     "conditions",
     "allergies",
+    "temperature",
+    "neutrophils",
 )
 
 # (LOINC code, display, UCUM unit, low, high): laboratory results seen in the Synthea bundles,
@@ -531,6 +533,8 @@ def build_typical(
             builder.key_conditions() + builder.other_conditions(38), fhir_server
         ),
         "allergies": searchset(builder.allergies(3), fhir_server),
+        "temperature": searchset([], fhir_server),
+        "neutrophils": searchset([], fhir_server),
     }
     return _hook_request(builder, fhir_server, prefetch)
 
@@ -549,6 +553,8 @@ def build_small(
         "medicationRequests": searchset(builder.antiplatelets(), fhir_server),
         "conditions": searchset(builder.key_conditions(), fhir_server),
         "allergies": searchset(builder.allergies(1), fhir_server),
+        "temperature": searchset([], fhir_server),
+        "neutrophils": searchset([], fhir_server),
     }
     return _hook_request(builder, fhir_server, prefetch)
 

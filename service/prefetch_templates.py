@@ -21,10 +21,12 @@ KEY_CATEGORIES: dict[str, DataCategory] = {
     "medicationRequests": DataCategory.MEDICATIONS,
     "conditions": DataCategory.CONDITIONS,
     "allergies": DataCategory.ALLERGIES,
+    "temperature": DataCategory.TEMPERATURE,
+    "neutrophils": DataCategory.NEUTROPHILS,
 }
 
 # Enough recent results to hold the latest of each kind even when a kind is measured often.
-_COUNTS = {"platelets": 10, "coagulation": 30, "pain": 10}
+_COUNTS = {"platelets": 10, "coagulation": 30, "pain": 10, "temperature": 20, "neutrophils": 10}
 
 
 def _observations(valuesets: ValueSets, kinds: tuple[LabKind, ...], count: int) -> str:
@@ -53,4 +55,7 @@ def prefetch_templates(valuesets: ValueSets) -> dict[str, str]:
         "conditions": f"Condition?patient={PATIENT}",
         # No status filter: an allergy without clinicalStatus still counts (see facts/clinical.py).
         "allergies": f"AllergyIntolerance?patient={PATIENT}",
+        # CI-ABS-INFECTION-SUSPECTED (fever in the last 48 h) and INF-PROPHYLAXIS (neutrophils).
+        "temperature": _observations(valuesets, (LabKind.TEMPERATURE,), _COUNTS["temperature"]),
+        "neutrophils": _observations(valuesets, (LabKind.NEUTROPHILS,), _COUNTS["neutrophils"]),
     }

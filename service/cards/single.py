@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cds_hooks.cards import (
@@ -39,6 +39,7 @@ class SingleCards(CardBuilder):
             "procedures": self.join(list(p.get("procedures", ()))),
             "reasons": self.join(list(p.get("reasons", ()))),
             "cryo": self.text["cryo_margin"] if p.get("cryoablation") else "",
+            "controlled_max": self.number(p.get("controlled_max")),
             "days": p.get("max_age_days", ""),
             "n_days": self.days(p.get("max_age_days", "")),
         }
@@ -46,6 +47,20 @@ class SingleCards(CardBuilder):
             fields["tests"] = self.join([self.test_name(t) for t in p.get("missing", ())])
         if finding.rule_id == "BLEED-LAB-UNINTERPRETABLE":
             fields["tests"] = self.join([self.test_name(r["kind"]) for r in p.get("results", ())])
+        if finding.rule_id == "CI-ABS-INFECTION-SUSPECTED":
+            reasons = self.infection_reasons(p)
+            fields["reasons"] = self.join(reasons)
+            # The summary names one reason briefly: the record's words, else the finding.
+            if p.get("antibiotics") and not p.get("conditions") and not p.get("temperatures"):
+                fields["reason"] = self.text["infection"]["antibiotic_short"]
+            else:
+                fields["reason"] = short(reasons[0]) if reasons else "?"
+        if finding.rule_id == "INF-PROPHYLAXIS" and p.get("neutrophils"):
+            lab = p["neutrophils"]
+            shown = self.text["rules"]["INF-PROPHYLAXIS"]["neutrophils"].format_map(
+                {"value": self.value_with_unit(lab), "date": self.day(lab.get("date"))}
+            )
+            fields["reasons"] = self.join([*p.get("reasons", ()), shown])
         if finding.rule_id == "DATA-UNAVAILABLE":
             # The checks that could not run in words, and why each category is missing; the
             # rule IDs go to the audit and the log, never to clinician text.
@@ -84,7 +99,74 @@ class SingleCards(CardBuilder):
     def rule_text(self, finding: Finding) -> tuple[str, str]:
         wording = self.text["rules"][finding.rule_id]
         fields = self.fields(finding)
-        return wording["summary"].format_map(fields), wording["detail"].format_map(fields)
+        p = finding.params
+        summary, detail = wording["summary"], wording["detail"]
+        # Worded by the ordered procedure: an ablation alone puts in no cement.
+        if p.get("ablation_only") and "detail_ablation" in wording:
+            detail = wording["detail_ablation"]
+        if p.get("antibiotic_only") and "summary_antibiotic" in wording:
+            summary = wording["summary_antibiotic"]
+        return summary.format_map(fields), detail.format_map(fields)
+
+    def infection_reasons(self, params: Mapping[str, Any]) -> list[str]:
+        """Why an infection is suspected, in words: suspected conditions, fever, antibiotics."""
+        words = self.text["infection"]
+        reasons = [str(c) for c in params.get("conditions", ())]
+        for lab in params.get("temperatures", ()):
+            reasons.append(
+                words["temperature"].format_map(
+                    {"value": self.number(lab.get("celsius")), "date": self.day(lab.get("date"))}
+                )
+            )
+        if params.get("antibiotics"):
+            antibiotics = self.join([str(a) for a in params["antibiotics"]])
+            reasons.append(words["antibiotic"].format_map({"antibiotics": antibiotics}))
+        return reasons
+
+    def documented_line(self, record: Mapping[str, Any]) -> str:
+        """A Condition or allergy behind a contraindication: quoted when read from its text,
+        with its date, "if this is the target" when it names another site, and its status."""
+        words = self.text["documented"]
+        if record.get("kind") == "allergy":
+            verification = record.get("verification")
+            criticality = record.get("criticality")
+            reactions = [str(r) for r in record.get("reactions", ())]
+            date = record.get("date")
+            return str(words["allergy_line"]).format_map(
+                {
+                    "display": record.get("display", "?"),
+                    "recorded": words["allergy_recorded"].format_map({"date": self.day(date)})
+                    if date
+                    else words["allergy_undated"],
+                    "verification": words["verification"].get(verification, verification)
+                    if verification
+                    else words["not_recorded"],
+                    "criticality": words["criticality"].get(criticality, criticality)
+                    if criticality
+                    else words["not_recorded"],
+                    "reactions": self.join(reactions) if reactions else words["not_recorded"],
+                }
+            )
+        status = record.get("verification")
+        unconfirmed = status in ("provisional", "differential", "unconfirmed")
+        if not record.get("text"):  # coded: the record's own line, and its status if unsure
+            suffix = words["provisional"].format_map(
+                {"status": words["verification"].get(status, status)}
+            )
+            return self.record_line(record) + (suffix if unconfirmed else "")
+        fields = {
+            "text": record["text"],
+            "date": self.day(record.get("date")),
+            "site": words["other_site"] if record.get("other_site") else "",
+            "status": words["provisional"].format_map(
+                {"status": words["verification"].get(status, status)}
+            )
+            if unconfirmed
+            else "",
+        }
+        key = "line_noted" if record.get("suspected") else "line"  # a suspicion is not documented
+        key += "" if record.get("date") else "_undated"
+        return str(words[key]).format_map(fields)
 
     def single_card(self, findings: Sequence[Finding]) -> Card:
         finding = findings[0]
@@ -113,7 +195,11 @@ class SingleCards(CardBuilder):
         if finding.rule_id == "BLEED-INR-HIGH":
             lines.append(self.policy_note("inr_max", p.get("threshold")))
         records = list(p.get("records", ()))
-        lines.extend(self.record_line(record) for record in records)
+        lines.extend(
+            self.documented_line(record) if "kind" in record else self.record_line(record)
+            for record in records
+        )
+        lines.extend(self.clinical_notes(finding))
         shown = {str(record.get("reference")) for record in records}
         references = sorted({ref.reference for f in findings for ref in f.evidence} - shown)
         if references and not ("value" in p and "kind" in p):
@@ -128,6 +214,35 @@ class SingleCards(CardBuilder):
             CATALOG[finding.rule_id].section,
             suggestions,
         )
+
+    def clinical_notes(self, finding: Finding) -> list[str]:
+        """The lines a contraindication or procedure card adds after its records."""
+        p = finding.params
+        wording = self.text["rules"][finding.rule_id]
+        notes: list[str] = []
+        if finding.rule_id == "CI-ABS-COAGULOPATHY":
+            labs = list(p.get("labs", ()))
+            notes.extend(self.lab_line(lab) for lab in labs)
+            if not labs:
+                notes.append(self.text["no_coagulation_labs"])
+        if finding.rule_id == "CI-REL-EPIDURAL" and p.get("compression"):
+            notes.append(wording["compression_note"])
+        if finding.rule_id == "CI-ABS-INFECTION-SUSPECTED":
+            notes.extend(
+                self.text["infection"]["temperature_line"].format_map(
+                    {"value": self.number(lab.get("celsius")), "date": self.day(lab.get("date"))}
+                )
+                for lab in p.get("temperatures", ())
+            )
+            if p.get("antibiotics"):
+                notes.append(self.text["infection"]["prophylaxis_note"])
+        if finding.rule_id == "CI-ABS-CEMENT-ALLERGY" and any(
+            r.get("antibiotic") for r in p.get("records", ())
+        ):
+            notes.append(wording["antibiotic_note"])
+        if finding.rule_id == "INF-PROPHYLAXIS" and p.get("corticosteroid"):
+            notes.append(wording["steroid_note"])
+        return notes
 
     def lab_order_suggestions(self, tests: list[str]) -> tuple[Suggestion, ...]:
         if not self.facts.patient_id:

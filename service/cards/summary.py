@@ -1,8 +1,13 @@
-"""The summary card: scope, indication, tumour control and the checklist."""
+"""The summary card: scope, indication, tumour control, the checks that passed and the checklist.
+
+No rule ID in its text (RULES.md: clinician text carries none); the IDs stay in the card's
+rules extension. Checklist items are listed in words.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from cds_hooks.cards import (
     Card,
@@ -29,20 +34,28 @@ class SummaryCard(SingleCards):
         parts: list[str] = []
         for rule_id in ("SCOPE-NO-BONE-METASTASIS", "SCOPE-NOT-LUNG-PRIMARY"):
             if rule_id in by_id:
-                parts.append(f"**{rule_id}** — {self.rule_text(by_id[rule_id])[1]}")
+                summary, detail = self.rule_text(by_id[rule_id])
+                parts.append(f"**{summary}** — {detail}")
         for rule_id in ("IND-PAIN-UNCONTROLLED", "IND-OPIOID-INTOLERANCE"):
             if rule_id in by_id:
-                parts.append(f"**{rule_id}** — {self.rule_text(by_id[rule_id])[1]}")
+                summary, detail = self.rule_text(by_id[rule_id])
+                parts.append(f"**{summary}** — {detail}")
                 if rule_id == "IND-PAIN-UNCONTROLLED":
                     minimum = by_id[rule_id].params.get("uncontrolled_min")
-                    parts.append(self.policy_note("pain_uncontrolled_min", minimum))
+                    note = self.text["rules"][rule_id]["threshold_note"]
+                    parts.append(note.format_map({"value": self.number(minimum)}))
         if "TUMOR-CONTROL" in by_id:
-            parts.append(self.text["rules"]["TUMOR-CONTROL"]["detail"])
-        items = list(by_id["CHECKLIST"].params.get("items", ())) if "CHECKLIST" in by_id else []
+            parts.append(self.rule_text(by_id["TUMOR-CONTROL"])[1])
+        checklist = by_id.get("CHECKLIST")
+        passed = list(checklist.params.get("passed", ())) if checklist else []
+        if passed:
+            lines = "\n".join(f"- {self.passed_line(check)}" for check in passed)
+            parts.append(f"{self.text['rules']['CHECKLIST']['passed_header']}\n\n{lines}")
+        items = list(checklist.params.get("items", ())) if checklist else []
         if items:
             bullets = "\n".join(f"- [ ] {self.text['checklist'][item]}" for item in items)
             parts.append(f"{self.text['rules']['CHECKLIST']['detail']}\n\n{bullets}")
-        if "CHECKLIST" in by_id:
+        if checklist is not None:
             # Worded by the ordered procedure: a pure thermal ablation puts in no cement.
             ablation_only = bool(self.facts.procedures) and all(
                 p.kind.is_thermal_ablation for p in self.facts.procedures
@@ -55,3 +68,20 @@ class SummaryCard(SingleCards):
                 self.rule_text(findings[0])[0] or self.text["rules"]["TUMOR-CONTROL"]["detail"]
             )
         return self.card(findings, summary, "\n\n".join(parts), SUMMARY_SECTION)
+
+    def passed_line(self, check: Mapping[str, Any]) -> str:
+        """'Platelets 210 000/mm³ on 03/12: meets > 50 000/mm³' in the card's language."""
+        template = str(self.text["passed"][check["check"]])
+        lab = check.get("lab") or {}
+        value = self.value_with_unit(lab) if lab else ""
+        if check["check"] == "temperature":
+            value = self.number(check.get("celsius"))
+        return template.format_map(
+            {
+                "value": value,
+                "date": self.day(lab.get("date")) if lab else "",
+                "threshold": self.number(check.get("threshold")),
+                "conditions": check.get("conditions", ""),
+                "allergies": check.get("allergies", ""),
+            }
+        )

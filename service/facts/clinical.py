@@ -62,7 +62,7 @@ def extract_conditions(
 def _one_condition(valuesets: ValueSets, resource: dict[str, Any]) -> ConditionFact | None:
     if not condition_is_active(resource):
         return None
-    concepts = valuesets.conditions.match([resource.get("code")])
+    concepts, matched_text = valuesets.conditions.match_detail([resource.get("code")])
     if not concepts:
         return None
     recorded = parse_fhir_datetime(resource.get("recordedDate"))
@@ -73,7 +73,34 @@ def _one_condition(valuesets: ValueSets, resource: dict[str, Any]) -> ConditionF
         source=resource_ref(resource),
         recorded=recorded.instant if recorded is not None else None,
         onset=onset.instant if onset is not None else None,
+        matched_text=matched_text,
+        verification=_first_code(resource.get("verificationStatus")),
+        # Where the text says the finding is, to compare with the order's target.
+        text_sites=valuesets.body_sites.match([{"text": matched_text}])
+        if matched_text
+        else frozenset(),
     )
+
+
+def _first_code(concept: Any) -> str | None:
+    codes = sorted(status_codes(concept))
+    return codes[0] if codes else None
+
+
+def _reaction_texts(reactions: list[Any]) -> tuple[str, ...]:
+    """The manifestations of every reaction, as the record words them."""
+    found: list[str] = []
+    for reaction in reactions:
+        if not isinstance(reaction, dict):
+            continue
+        for manifestation in as_list(reaction.get("manifestation")):
+            shown = display_of(manifestation)
+            if shown and shown not in found:
+                found.append(shown)
+        description = reaction.get("description")
+        if isinstance(description, str) and description.strip() and description not in found:
+            found.append(description.strip())
+    return tuple(found)
 
 
 def extract_allergies(
@@ -89,8 +116,19 @@ def _one_allergy(valuesets: ValueSets, resource: dict[str, Any]) -> AllergyFact 
     for reaction in as_list(resource.get("reaction")):
         if isinstance(reaction, dict):
             substances.append(reaction.get("substance"))
-    concepts = valuesets.allergies.match(substances, drugs=valuesets.drugs)
+    concepts, matched_text = valuesets.allergies.match_detail(substances, drugs=valuesets.drugs)
     if not concepts:
         return None
     display = next((d for d in map(display_of, substances) if d), "allergy")
-    return AllergyFact(concepts=concepts, display=display, source=resource_ref(resource))
+    recorded = parse_fhir_datetime(resource.get("recordedDate") or resource.get("onsetDateTime"))
+    criticality = resource.get("criticality")
+    return AllergyFact(
+        concepts=concepts,
+        display=display,
+        source=resource_ref(resource),
+        recorded=recorded.instant if recorded is not None else None,
+        verification=_first_code(resource.get("verificationStatus")),
+        criticality=criticality if isinstance(criticality, str) else None,
+        reactions=_reaction_texts(as_list(resource.get("reaction"))),
+        matched_text=matched_text,
+    )

@@ -122,6 +122,8 @@ LAB_CATEGORIES = {
     LabKind.INR: DataCategory.COAGULATION,
     LabKind.PT_SECONDS: DataCategory.COAGULATION,
     LabKind.PAIN_SCORE: DataCategory.PAIN,
+    LabKind.TEMPERATURE: DataCategory.TEMPERATURE,
+    LabKind.NEUTROPHILS: DataCategory.NEUTROPHILS,
 }
 
 
@@ -158,8 +160,17 @@ def extract_labs(
         items.sort(key=lambda item: item[0], reverse=True)
         if now is None:
             results.extend(_read(kind, item, valuesets) for item in items[:MAX_PER_KIND])
-        else:
-            results.extend(_read_by_rules(kind, items, now, valuesets))
+            continue
+        window = valuesets.labs[kind].keep_within  # temperature: every result of the last 48 h
+        recent = (
+            [item for item in items if now - window <= item[0] <= now + FUTURE_TOLERANCE]
+            if window is not None
+            else []
+        )
+        taken = {id(item) for item in recent}
+        older = [item for item in items if id(item) not in taken]
+        results.extend(_read(kind, item, valuesets) for item in recent)
+        results.extend(_read_by_rules(kind, older, now, valuesets))
     results.sort(key=lambda r: r.effective or _NEVER, reverse=True)
     return results
 
@@ -229,6 +240,8 @@ def interpret(
     value: float | None = None
     if problem is None:
         value, problem = _normalise(spec, raw_value, units, valuesets)
+    if problem is None:  # 38208-5: only on a 0-10 scale shown by the result (labs.json)
+        problem = spec.scale_problem(resource)
     if problem is None:
         checked = _zoned(resource, date.instant) if date and date.zone_assumed else resource
         invalid = validation_error(checked)

@@ -30,6 +30,8 @@ class DataCategory(StrEnum):
     MEDICATIONS = "medications"
     CONDITIONS = "conditions"
     ALLERGIES = "allergies"
+    TEMPERATURE = "temperature"
+    NEUTROPHILS = "neutrophils"
 
 
 class LabKind(StrEnum):
@@ -38,6 +40,10 @@ class LabKind(StrEnum):
     INR = "inr"  # ratio, unitless
     PT_SECONDS = "pt-seconds"  # prothrombin time in seconds: never comparable to the TP threshold
     PAIN_SCORE = "pain"  # 0-10
+    # Body temperature: kept as written (Cel or [degF]); the rule converts, since UCUM's
+    # factor-based conversion cannot do the affine Fahrenheit -> Celsius one.
+    TEMPERATURE = "temperature"
+    NEUTROPHILS = "neutrophils"  # normalised to count per mm3 (= per uL)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,8 @@ class DrugClass(StrEnum):
     ANALGESIC = "analgesic"  # ATC N02 (incl. opioids) or NSAID (M01A)
     IMMUNOSUPPRESSANT = "immunosuppressant"
     CYTOTOXIC = "cytotoxic"
+    ANTIBACTERIAL = "antibacterial"  # ATC J01: antibacterials for systemic use
+    CORTICOSTEROID = "corticosteroid"  # ATC H02AB: systemic glucocorticoids
 
 
 class MedicationSourceKind(StrEnum):
@@ -120,6 +128,10 @@ class ConditionFact:
     source: ResourceRef
     recorded: datetime | None = None
     onset: datetime | None = None  # onsetDateTime, when given (MED-CARDIAC-RISK: ACS < 12 months)
+    # Set when the concepts came from the record's text (no code matched): the card quotes it.
+    matched_text: str | None = None
+    verification: str | None = None  # verificationStatus code (provisional, confirmed...)
+    text_sites: frozenset[str] = frozenset()  # body-site groups its text names ("spine"...)
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,11 @@ class AllergyFact:
     concepts: frozenset[str]
     display: str
     source: ResourceRef
+    recorded: datetime | None = None  # recordedDate (else onset)
+    verification: str | None = None  # verificationStatus code (confirmed, unconfirmed...)
+    criticality: str | None = None  # low, high, unable-to-assess
+    reactions: tuple[str, ...] = ()  # reaction manifestations, as the record words them
+    matched_text: str | None = None
 
 
 class ProcedureKind(StrEnum):

@@ -2,7 +2,9 @@
 
 Pain rules need a recent usable pain score and an active analgesic; without either they do not
 fire and the checklist asks the team to assess pain (never silent). Scores strictly between
-`pain_controlled_max` and `pain_uncontrolled_min` fire neither rule.
+`pain_controlled_max` and `pain_uncontrolled_min` fire neither rule. NONIND-PAIN-CONTROLLED stays
+quiet when IND-OPIOID-INTOLERANCE fires: pain controlled at the price of poorly tolerated opioids
+is an indication (§3), not a non-indication.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def pain_assessable(facts: PatientFacts, policy: Policy, now: datetime) -> bool:
 
 def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding]:
     findings: list[Finding] = []
+    intolerance = _opioid_intolerance(facts)
     analgesics = medications_in(facts, DrugClass.ANALGESIC, DrugClass.OPIOID)
     score = usable_pain_score(facts, policy, now)
     if analgesics and score is not None and score.value is not None:
@@ -50,24 +53,27 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
         evidence = [score.source, *(m.source for m in analgesics)]
         if rounded(score.value) >= rounded(policy.pain_uncontrolled_min):
             findings.append(fire("IND-PAIN-UNCONTROLLED", params, evidence))
-        elif rounded(score.value) <= rounded(policy.pain_controlled_max):
+        elif rounded(score.value) <= rounded(policy.pain_controlled_max) and intolerance is None:
             findings.append(fire("NONIND-PAIN-CONTROLLED", params, evidence))
-
-    opioids = medications_in(facts, DrugClass.OPIOID)
-    if opioids:
-        effects = conditions_with(facts, *OPIOID_INTOLERANCE_CONCEPTS)
-        allergies = tuple(a for a in facts.allergies if "opioid-allergy" in a.concepts)
-        if effects or allergies:
-            findings.append(
-                fire(
-                    "IND-OPIOID-INTOLERANCE",
-                    {
-                        "opioids": [m.display for m in opioids],
-                        "effects": [c.display for c in effects] + [a.display for a in allergies],
-                    },
-                    [m.source for m in opioids]
-                    + [c.source for c in effects]
-                    + [a.source for a in allergies],
-                )
-            )
+    if intolerance is not None:
+        findings.append(intolerance)
     return findings
+
+
+def _opioid_intolerance(facts: PatientFacts) -> Finding | None:
+    """IND-OPIOID-INTOLERANCE: an active opioid and a complication or an intolerance of it."""
+    opioids = medications_in(facts, DrugClass.OPIOID)
+    if not opioids:
+        return None
+    effects = conditions_with(facts, *OPIOID_INTOLERANCE_CONCEPTS)
+    allergies = tuple(a for a in facts.allergies if "opioid-allergy" in a.concepts)
+    if not effects and not allergies:
+        return None
+    return fire(
+        "IND-OPIOID-INTOLERANCE",
+        {
+            "opioids": [m.display for m in opioids],
+            "effects": [c.display for c in effects] + [a.display for a in allergies],
+        },
+        [m.source for m in opioids] + [c.source for c in effects] + [a.source for a in allergies],
+    )

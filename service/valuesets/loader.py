@@ -11,13 +11,14 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from service.facts.model import DrugClass, LabKind, ProcedureKind
 from service.valuesets.codeable import codings, normalised_text, texts
-from service.valuesets.text import TextIndex, TextRule
+from service.valuesets.text import TextIndex, TextRule, clause_text, compile_terms
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"
@@ -51,6 +52,36 @@ class LabSpec:
     target_unit: str | None  # convert with UCUM to this unit
     accepted_units: frozenset[str] | None  # or accept exactly these unit strings ('' = none)
     value_range: tuple[float, float] | None
+    # Codes whose scale is not fixed by the code (LOINC 38208-5 "Pain severity - Reported"):
+    # read only when the referenceRange or the unit shows the `value_range` scale.
+    scale_required: frozenset[tuple[str, str]] = frozenset()
+    scale_units: frozenset[str] = frozenset()
+    # Read every result of this long ago, not only the latest (fever: any >= 38 °C in 48 h).
+    keep_within: timedelta | None = None
+
+    def scale_problem(self, resource: Mapping[str, Any]) -> str | None:
+        """Why a result cannot be read on this kind's scale (None: it can)."""
+        if not self.scale_required or self.value_range is None:
+            return None
+        coded = {(system, code) for system, code, _ in codings(resource.get("code"))}
+        if coded & set(self.codes) - self.scale_required:
+            return None  # also carries a code whose scale is fixed (72514-3)
+        if not coded & self.scale_required:
+            return None
+        quantity = resource.get("valueQuantity")
+        if isinstance(quantity, dict):
+            units = {quantity.get("unit"), quantity.get("code")}
+            if units & self.scale_units:
+                return None
+        low, high = self.value_range
+        for reference in resource.get("referenceRange") or ():
+            if not isinstance(reference, dict):
+                continue
+            bounds = [reference.get(key) for key in ("low", "high")]
+            values = [b.get("value") if isinstance(b, dict) else None for b in bounds]
+            if values == [low, high]:
+                return None
+        return f"scale not shown as {low:g}-{high:g} (no such referenceRange or unit)"
 
 
 # ---------------------------------------------------------------------------------------- drugs
@@ -131,10 +162,15 @@ class ConceptValueSet:
 
     codes: Mapping[tuple[str, str], frozenset[str]]
     icd_systems: frozenset[str]
-    icd_prefixes: tuple[tuple[str, str], ...]  # (normalised prefix, concept)
+    # (normalised prefix, concept, the ICD systems it holds in: None = all; R65.2 is severe
+    # sepsis in ICD-10-CM but a non-infectious SIRS in WHO ICD-10)
+    icd_prefixes: tuple[tuple[str, str, frozenset[str] | None], ...]
     icd_excluded: tuple[str, ...]
     text_rules: tuple[tuple[str, TextRule], ...]
     drug_class_concepts: tuple[tuple[str, frozenset[DrugClass]], ...] = ()
+    # Words that make a text a suspicion ("suspected sepsis", "suspicion de..."), per concept: the
+    # concept then matches as SUSPECTED_PREFIX + key, read as suspected, never as documented.
+    hedges: Mapping[str, Any] = field(default_factory=dict)  # concept -> re.Pattern[str]
     _text_index: TextIndex[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -142,6 +178,14 @@ class ConceptValueSet:
 
     def match(self, concepts: Iterable[Any], drugs: DrugValueSet | None = None) -> frozenset[str]:
         """Concepts matched by any of the CodeableConcepts; text only if no code matched."""
+        return self.match_detail(concepts, drugs)[0]
+
+    def match_detail(
+        self, concepts: Iterable[Any], drugs: DrugValueSet | None = None
+    ) -> tuple[frozenset[str], str | None]:
+        """(concepts, the text they were read from: None when a code or drug matched).
+
+        Text is read clause by clause, never where negated (RULES.md "Documented")."""
         concept_list = [c for c in concepts if isinstance(c, dict)]
         found: set[str] = set()
         any_code_matched = False
@@ -153,7 +197,11 @@ class ConceptValueSet:
                 if system in self.icd_systems and code:
                     key = _icd_key(code)
                     if not key.startswith(self.icd_excluded):
-                        found.update(c for prefix, c in self.icd_prefixes if key.startswith(prefix))
+                        found.update(
+                            c
+                            for prefix, c, only in self.icd_prefixes
+                            if key.startswith(prefix) and (only is None or system in only)
+                        )
         any_code_matched = bool(found)
         if drugs is not None and self.drug_class_concepts:
             for concept in concept_list:
@@ -162,10 +210,19 @@ class ConceptValueSet:
                         if match.classes & classes:
                             found.add(name)
         if any_code_matched:
-            return frozenset(found)
-        text = normalised_text([t for concept in concept_list for t in texts(concept)])
-        found.update(self._text_index.matching(text))
-        return frozenset(found)
+            return frozenset(found), None
+        raw = [t for concept in concept_list for t in texts(concept)]
+        text = " | ".join(clause_text(t) for t in raw if t)
+        by_text = self._text_index.matching(text)
+        by_text = [
+            SUSPECTED_PREFIX + key if key in self.hedges and self.hedges[key].search(text) else key
+            for key in by_text
+        ]
+        quoted = raw[0].strip() if by_text and raw else None
+        return frozenset(found | set(by_text)), quoted
+
+
+SUSPECTED_PREFIX = "suspected:"
 
 
 # ---------------------------------------------------------------------------------- procedures
@@ -261,6 +318,13 @@ def _load_labs(data: Mapping[str, Any]) -> tuple[dict[LabKind, LabSpec], dict[st
             target_unit=raw.get("target_unit"),
             accepted_units=frozenset(accepted) if accepted is not None else None,
             value_range=(float(value_range[0]), float(value_range[1])) if value_range else None,
+            scale_required=frozenset(
+                (e["system"], e["code"]) for e in raw["codes"] if e.get("scale_required")
+            ),
+            scale_units=frozenset(raw.get("scale_units", ())),
+            keep_within=timedelta(hours=raw["keep_all_within_hours"])
+            if "keep_all_within_hours" in raw
+            else None,
         )
     missing = set(LabKind) - set(specs)
     if missing:
@@ -326,10 +390,11 @@ def _load_drugs(data: Mapping[str, Any]) -> DrugValueSet:
 
 def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
     codes: dict[tuple[str, str], set[str]] = {}
-    prefixes: list[tuple[str, str]] = []
+    prefixes: list[tuple[str, str, frozenset[str] | None]] = []
     excluded: list[str] = []
     rules = []
     drug_class_concepts = []
+    hedges: dict[str, Any] = {}
     exclusions = data.get("text_exclusions", ())
     for key, raw in data["concepts"].items():
         where = f"{name} {key}"
@@ -338,12 +403,17 @@ def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
             codes.setdefault((entry["system"], entry["code"]), set()).add(key)
         for entry in raw.get("icd_prefixes", ()):
             _check_verified({"code": entry["prefix"], **entry}, where)
-            prefixes.append((_icd_key(entry["prefix"]), key))
+            only = frozenset(entry["systems"]) if "systems" in entry else None
+            prefixes.append((_icd_key(entry["prefix"]), key, only))
         excluded.extend(_icd_key(e["prefix"]) for e in raw.get("icd_exclude_prefixes", ()))
         if raw.get("text_any"):
-            rules.append((key, TextRule.build(raw["text_any"], exclusions)))
+            excluded_here = [*exclusions, *raw.get("text_exclude", ())]
+            rules.append((key, TextRule.build(raw["text_any"], excluded_here, negation=True)))
         if raw.get("drug_classes"):
             drug_class_concepts.append((key, _classes(raw["drug_classes"], where)))
+        hedge_terms = [*data.get("text_hedges", ()), *raw.get("text_hedge", ())]
+        if hedge_terms:
+            hedges[key] = compile_terms(hedge_terms)
     return ConceptValueSet(
         codes={k: frozenset(v) for k, v in codes.items()},
         icd_systems=frozenset(data.get("icd_systems", ())),
@@ -351,6 +421,7 @@ def _load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
         icd_excluded=tuple(excluded),
         text_rules=tuple(rules),
         drug_class_concepts=tuple(drug_class_concepts),
+        hedges=hedges,
     )
 
 

@@ -3,7 +3,16 @@
 A term is one or more words; a trailing `*` makes a word a prefix ("vertebroplast*" matches
 "vertébroplastie", "metasta* osseuse*" matches "métastases osseuses"). Text and terms are
 normalised the same way: accents stripped, case folded, ligatures expanded, every run of
-non-alphanumeric characters turned into one space.
+non-alphanumeric characters turned into one space. Invisible format characters (zero-width space
+U+200B, joiners, soft hyphen, BOM: Unicode category Cf) are removed first, so that "sep\u200bsis"
+still reads "sepsis".
+
+Conditions and allergies are also read with negation (RULES.md "Documented"): their text is cut
+into clauses (`clause_text`), and a term found where a negation cue governs it does not count
+(`negated_starts`): "pas de", "sans", "absence de", "aucun", "no", "not", "without", "absence
+of", "negative for", "denies" negate the rest of their clause; "non" negates the one word after it
+("non septique", while "non instable" as a whole term is a term, not a negated "instable");
+"négatif" and "ruled out" negate what precedes them in the clause.
 """
 
 from __future__ import annotations
@@ -20,6 +29,9 @@ R = TypeVar("R")
 
 _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß": "ss"})
 _NON_ALNUM = re.compile(r"[^a-z0-9*]+")
+# Clause boundaries for negation: sentence and list punctuation, brackets, line breaks.
+_CLAUSE = re.compile(r"[.;:!?,()\[\]{}\n\r|/]+|\s[-–—]\s")
+CLAUSE_SEPARATOR = " | "
 
 # Displays repeat from one call to the next (the same drug and condition names across
 # patients), so results are remembered by text; only short texts, so that the memory is bounded
@@ -41,12 +53,103 @@ def remembered(function: Callable[[str], R]) -> Callable[[str], R]:
 @remembered
 def normalise(text: str) -> str:
     """'Vertébroplastie  L2/L3' -> 'vertebroplastie l2 l3'."""
+    if not text.isascii():
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     if text.isascii():  # most displays: no ligature, no accent, NFKD leaves them as they are
         stripped = text
     else:
         decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
         stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_ALNUM.sub(" ", stripped.casefold().replace("*", " ")).strip()
+
+
+def clause_text(text: str) -> str:
+    """`text` normalised clause by clause, the clauses joined by " | " (never inside a term)."""
+    clauses = (normalise(part) for part in _CLAUSE.split(text))
+    return CLAUSE_SEPARATOR.join(clause for clause in clauses if clause)
+
+
+# Negation cues, normalised. Before: the cue governs the rest of its clause.
+_NEGATE_AFTER = (
+    "pas de",
+    "pas d",
+    "sans",
+    "absence de",
+    "absence d",
+    "aucun",
+    "aucune",
+    "ni",
+    "no",
+    "not",
+    "without",
+    "absence of",
+    "negative for",
+    "negatif pour",
+    "negative pour",
+    "denies",
+    "denied",
+    "free of",
+    "ruled out",
+    "exclusion of",
+)
+# After: the cue governs what precedes it in its clause ("hémocultures négatives").
+_NEGATE_BEFORE = (
+    "negatif",
+    "negative",
+    "negatifs",
+    "negatives",
+    "ruled out",
+    "excluded",
+    "exclu",
+    "exclue",
+)
+
+
+def _cues(cues: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, cues)) + r")(?![a-z0-9])")
+
+
+_NEGATE_AFTER_RE = _cues(_NEGATE_AFTER)
+_NEGATE_BEFORE_RE = _cues(_NEGATE_BEFORE)
+# A post-positioned cue preceded by one of these words is no negation ("gram negative",
+# "non exclue", "not excluded", "pas exclu").
+_NOT_A_POST_CUE_AFTER = frozenset({"gram", "non", "not", "pas", "never", "jamais", "triple"})
+_POST_CUE_WORDS = 4
+_NON = re.compile(r"(?<![a-z0-9])non\s([a-z0-9]+)")
+_CLAUSE_END = re.compile(r"\|")
+
+
+@remembered
+def negated_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Character spans of `text` (normalised by `clause_text`) governed by a negation cue."""
+    spans: list[tuple[int, int]] = []
+    bounds = [0, *(m.start() for m in _CLAUSE_END.finditer(text)), len(text)]
+    for match in _NEGATE_AFTER_RE.finditer(text):
+        end = next((b for b in bounds if b > match.end()), len(text))
+        spans.append((match.end(), end))
+    for match in _NEGATE_BEFORE_RE.finditer(text):
+        before = text[: match.start()].split()
+        # "Gram-negative sepsis" is a sepsis; "infection non exclue" is not a negation.
+        if before and before[-1] in _NOT_A_POST_CUE_AFTER:
+            continue
+        start = max((b for b in bounds if b <= match.start()), default=0)
+        # What precedes the cue within a few words ("VIH : recherche négative"), not a whole
+        # clause ("sepsis à bacilles à Gram négatif" stays a sepsis).
+        words = [m.start() for m in re.finditer(r"[a-z0-9]+", text[start : match.start()])]
+        if len(words) > _POST_CUE_WORDS:
+            start += words[-_POST_CUE_WORDS]
+        spans.append((start, match.start()))
+    for match in _NON.finditer(text):
+        spans.append((match.start(1), match.end(1)))
+    return tuple(spans)
+
+
+def _affirmed(pattern: re.Pattern[str], text: str, spans: tuple[tuple[int, int], ...]) -> bool:
+    """`pattern` occurs in `text` at least once where no negation governs its first word."""
+    for match in pattern.finditer(text):
+        if not any(start <= match.start() < end for start, end in spans):
+            return True
+    return False
 
 
 def _term_words(term: str) -> list[tuple[str, bool]]:
@@ -87,12 +190,19 @@ class TextRule:
 
     groups: tuple[tuple[re.Pattern[str], ...], ...]
     exclusions: re.Pattern[str] | None = None
+    # Read with negation (conditions, allergies): every term of a group must occur affirmed.
+    negation: bool = False
     # The first word of the first term of each group: a text can only match the rule if one of
     # them is a word of the text (see TextIndex).
     first_words: frozenset[tuple[str, bool]] = frozenset()
 
     @classmethod
-    def build(cls, any_of: Sequence[Sequence[str]], exclusions: Iterable[str] = ()) -> TextRule:
+    def build(
+        cls,
+        any_of: Sequence[Sequence[str]],
+        exclusions: Iterable[str] = (),
+        negation: bool = False,
+    ) -> TextRule:
         groups = []
         first_words = set()
         for group in any_of:
@@ -100,13 +210,23 @@ class TextRule:
             if compiled:
                 groups.append(compiled)
                 first_words.add(_term_words(group[0])[0])
-        return cls(tuple(groups), compile_terms(list(exclusions)), frozenset(first_words))
+        return cls(
+            groups=tuple(groups),
+            exclusions=compile_terms(list(exclusions)),
+            first_words=frozenset(first_words),
+            negation=negation,
+        )
 
     def matches(self, normalised_text: str) -> bool:
         if not normalised_text or not self.groups:
             return False
         if self.exclusions is not None and self.exclusions.search(normalised_text):
             return False
+        if self.negation:
+            spans = negated_spans(normalised_text)
+            return any(
+                all(_affirmed(p, normalised_text, spans) for p in group) for group in self.groups
+            )
         return any(all(p.search(normalised_text) for p in group) for group in self.groups)
 
 
@@ -149,3 +269,17 @@ class TextIndex(Generic[K]):
             for position in sorted(candidates)
             if self._rules[position][1].matches(normalised_text)
         )
+
+
+_LEVEL = re.compile(r"(?<![a-z0-9])([ctdls])([0-9]{1,2})(?![a-z0-9])")
+_LEVEL_MAX = {"c": 7, "t": 12, "l": 5, "s": 5}
+
+
+def vertebral_levels(normalised_text: str) -> set[str]:
+    """The vertebral levels a normalised text names ("t12", "l2"; French "D12" is "t12")."""
+    levels = set()
+    for letter, number in _LEVEL.findall(normalised_text):
+        letter = "t" if letter == "d" else letter
+        if 1 <= int(number) <= _LEVEL_MAX[letter]:
+            levels.add(f"{letter}{int(number)}")
+    return levels

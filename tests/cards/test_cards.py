@@ -250,7 +250,8 @@ def test_summary_card_lists_checklist_items() -> None:
     card = card_with(cards_for(facts()), "CHECKLIST")
     assert card.indicator is Indicator.INFO
     assert rules_of(card) == ["TUMOR-CONTROL", "CHECKLIST"]
-    assert "CI-REL-JOINT-OPENING" in (card.detail or "")
+    assert "No lesion opening into a joint" in (card.detail or "")
+    assert "CI-REL-JOINT-OPENING" not in (card.detail or "")  # v2: items in words, no rule ID
     assert not card.override_reasons
 
 

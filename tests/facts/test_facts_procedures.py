@@ -109,7 +109,7 @@ def test_generic_ablation_code_with_a_bone_site_is_a_trigger(valuesets, all_trig
     )
     (procedure,) = procedures_in_scope(hook_request([order]), valuesets, all_triggers)
     assert procedure.kind is ProcedureKind.RADIOFREQUENCY_ABLATION
-    assert procedure.body_sites == {"long-bone"}
+    assert procedure.body_sites == {"long-bone", "weight-bearing"}
 
 
 def test_combined_act_gives_one_procedure_per_kind(valuesets, all_triggers):
@@ -131,18 +131,18 @@ def test_trigger_set_is_configurable(valuesets):
 @pytest.mark.parametrize(
     ("body_site", "groups"),
     [
-        (codeable(SNOMED, "71341001"), {"long-bone"}),
+        (codeable(SNOMED, "71341001"), {"long-bone", "weight-bearing"}),
         (codeable(SNOMED, "119524001"), {"long-bone"}),
-        (codeable(SNOMED, "66794005"), {"spine"}),
-        (codeable(SNOMED, "54735007"), {"pelvis"}),
-        (codeable(SNOMED, "22356005"), {"pelvis", "flat-bone"}),
+        (codeable(SNOMED, "66794005"), {"spine", "weight-bearing"}),
+        (codeable(SNOMED, "54735007"), {"pelvis", "weight-bearing"}),
+        (codeable(SNOMED, "22356005"), {"pelvis", "flat-bone", "weight-bearing"}),
         (codeable(SNOMED, "56873002"), {"flat-bone"}),
-        (codeable(text="Tibia gauche"), {"long-bone"}),
-        (codeable(text="Col du fémur droit"), {"long-bone"}),
+        (codeable(text="Tibia gauche"), {"long-bone", "weight-bearing"}),
+        (codeable(text="Col du fémur droit"), {"long-bone", "weight-bearing"}),
         (codeable(text="Humérus proximal"), {"long-bone"}),
-        (codeable(text="Aile iliaque droite"), {"pelvis"}),
-        (codeable(text="Cotyle gauche"), {"pelvis"}),
-        (codeable(text="Vertèbre L2"), {"spine"}),
+        (codeable(text="Aile iliaque droite"), {"pelvis", "weight-bearing"}),
+        (codeable(text="Cotyle gauche"), {"pelvis", "weight-bearing"}),
+        (codeable(text="Vertèbre L2"), {"spine", "weight-bearing"}),
     ],
 )
 def test_body_sites(valuesets, all_triggers, body_site, groups):

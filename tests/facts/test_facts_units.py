@@ -101,9 +101,23 @@ def test_pain_outside_the_scale_is_uninterpretable(valuesets):
 
 
 def test_pain_as_value_integer(valuesets):
-    resource = observation("38208-5", effective="2026-11-20")
+    resource = observation("72514-3", effective="2026-11-20")
     resource["valueInteger"] = 7
     assert one_lab(valuesets, resource).value == 7.0
+
+
+def test_pain_38208_5_needs_a_0_to_10_scale(valuesets):
+    """v2: 38208-5 'Pain severity - Reported' is read as 0-10 only when the result shows it."""
+    bare = observation("38208-5", effective="2026-11-20")
+    bare["valueInteger"] = 7
+    unscaled = one_lab(valuesets, bare)
+    assert unscaled.value is None and "scale" in (unscaled.problem or "")
+    ranged = {**bare, "referenceRange": [{"low": {"value": 0}, "high": {"value": 10}}]}
+    assert one_lab(valuesets, ranged).value == 7.0
+    other_scale = {**bare, "referenceRange": [{"low": {"value": 0}, "high": {"value": 100}}]}
+    assert one_lab(valuesets, other_scale).value is None
+    per_ten = observation("38208-5", 4, "/10", effective="2026-11-20")
+    assert one_lab(valuesets, per_ten).value == 4.0
 
 
 def test_non_numeric_value_is_uninterpretable(valuesets):

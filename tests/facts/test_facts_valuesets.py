@@ -110,6 +110,8 @@ EXPECTED_KEYS = {
     "medicationRequests",
     "conditions",
     "allergies",
+    "temperature",
+    "neutrophils",
 }
 
 

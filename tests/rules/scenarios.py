@@ -115,4 +115,19 @@ def kitchen_sink() -> list[tuple[PatientFacts, datetime]]:
             ),
             NOW + timedelta(days=10),
         ),
+        # v2: a fever and an antibiotic without a documented infection; an ablation alone on
+        # a weight-bearing site.
+        (
+            facts(
+                labs=(lab(LabKind.TEMPERATURE, 38.6, unit="Cel"),),
+                medications=(med("amoxicillin", DrugClass.ANTIBACTERIAL),),
+                procedures=(
+                    procedure(
+                        ProcedureKind.RADIOFREQUENCY_ABLATION,
+                        frozenset({"spine", "weight-bearing"}),
+                    ),
+                ),
+            ),
+            NOW,
+        ),
     ]
