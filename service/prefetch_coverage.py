@@ -1,6 +1,6 @@
 """When the first pages of a prefetch search already hold everything the rules read from it.
 
-The lab searches (`platelets`, `coagulation`, `pain`) are sorted newest first (`_sort=-date`)
+The lab searches (`platelets`, `coagulation`, `pain`, `neutrophils`, `temperature`) are sorted newest first (`_sort=-date`)
 and the rules read only the results inside the lab window (`lab_max_age_days`), plus the newest
 result before it (shown as "older than N days"). So once the pages at hand hold an entry dated
 before the window, every entry on a later page is older still: the `next` link is not needed,
@@ -23,7 +23,7 @@ from cds_hooks.service import Coverage
 from service.facts.dates import EARLIEST_ZONE, parse_fhir_datetime
 
 # The keys whose templates sort by `-date` and whose rules read only the lab window.
-LAB_WINDOW_KEYS = ("platelets", "coagulation", "pain")
+LAB_WINDOW_KEYS = ("platelets", "coagulation", "pain", "neutrophils", "temperature")
 SORTED_NEWEST_FIRST = "_sort=-date"
 # From the start of a day at UTC+14 (the earliest instant `parse_fhir_datetime` gives a date)
 # to its end at UTC-12: 24 h + 26 h.

@@ -27,7 +27,8 @@ from service.valuesets import load_valuesets
 NOW = datetime.fromisoformat("2026-11-26T09:00:00+01:00")
 TEMPLATES = prefetch_templates(load_valuesets())
 RULES = "cementoplasty-cds/rules"
-LAB_KEYS = ("platelets", "coagulation", "pain")
+# Every lab search of the templates (catalog v2 added temperature and neutrophils).
+LAB_KEYS = ("platelets", "coagulation", "pain", "neutrophils", "temperature")
 
 
 def observation(when: str, oid: str = "o") -> dict[str, Any]:
@@ -70,7 +71,7 @@ def test_only_lab_keys_sorted_newest_first_have_a_coverage() -> None:
     coverage = lab_window_coverage(TEMPLATES, NOW, 7)
     assert set(coverage) == set(LAB_KEYS)
     unsorted = {**TEMPLATES, "pain": TEMPLATES["pain"].replace("&_sort=-date", "")}
-    assert set(lab_window_coverage(unsorted, NOW, 7)) == {"platelets", "coagulation"}
+    assert set(lab_window_coverage(unsorted, NOW, 7)) == set(LAB_KEYS) - {"pain"}
 
 
 # --- Synthea: paged prefetch, no FHIR server ----------------------------------------------------

@@ -161,16 +161,12 @@ def extract_labs(
         if now is None:
             results.extend(_read(kind, item, valuesets) for item in items[:MAX_PER_KIND])
             continue
-        window = valuesets.labs[kind].keep_within  # temperature: every result of the last 48 h
-        recent = (
-            [item for item in items if now - window <= item[0] <= now + FUTURE_TOLERANCE]
-            if window is not None
-            else []
-        )
-        taken = {id(item) for item in recent}
-        older = [item for item in items if id(item) not in taken]
-        results.extend(_read(kind, item, valuesets) for item in recent)
-        results.extend(_read_by_rules(kind, older, now, valuesets))
+        window = valuesets.labs[kind].keep_within
+        if window is not None:  # temperature: the rules read every result of the last 48 h
+            recent = [i for i in items if now - window <= i[0] <= now + FUTURE_TOLERANCE]
+            results.extend(_read(kind, item, valuesets) for item in recent)
+        else:
+            results.extend(_read_by_rules(kind, items, now, valuesets))
     results.sort(key=lambda r: r.effective or _NEVER, reverse=True)
     return results
 

@@ -11,7 +11,7 @@ import flask
 import pytest
 from shared_data import shared_path
 
-from service.config import Config, Policy
+from service.config import AuthConfig, Config, Policy
 from service.rule_pages import catalog, create_rule_pages_blueprint, page_url, rule_ids
 from service.rules.catalog import RULE_IDS
 
@@ -88,7 +88,9 @@ def test_page_url_is_absolute_and_names_every_rule_of_the_card() -> None:
 def test_the_service_serves_the_pages_without_authentication(tmp_path: Path) -> None:
     from service.app import create_app
 
-    config = replace(Config(), store_url=f"sqlite:///{tmp_path}/store.sqlite3")
+    config = replace(
+        Config(), auth=AuthConfig(required=False), store_url=f"sqlite:///{tmp_path}/store.sqlite3"
+    )
     response = create_app(config).test_client().get("/rules/CHECKLIST?lang=en")
     assert response.status_code == 200
 
