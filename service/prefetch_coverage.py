@@ -1,11 +1,12 @@
 """When the first pages of a prefetch search already hold everything the rules read from it.
 
-The lab searches (`platelets`, `coagulation`, `pain`, `neutrophils`, `temperature`) are sorted newest first (`_sort=-date`)
-and the rules read only the results inside the lab window (`lab_max_age_days`), plus the newest
-result before it (shown as "older than N days"). So once the pages at hand hold an entry dated
-before the window, every entry on a later page is older still: the `next` link is not needed,
-and the key is complete, not partial (26 % of Synthea patients got a DATA-UNAVAILABLE card for
-their labs from that `next` link alone when no FHIR server could be called).
+The lab searches (`platelets`, `coagulation`, `pain`, `neutrophils`, `temperature`) are sorted
+newest first (`_sort=-date`) and the rules read only the results inside the lab window
+(`lab_max_age_days`), plus the newest result before it (shown as "older than N days"). So once
+the pages at hand hold an entry dated before the window, every entry on a later page is older
+still: the `next` link is not needed, and the key is complete, not partial (26 % of Synthea
+patients got a DATA-UNAVAILABLE card for their labs from that `next` link alone when no FHIR
+server could be called).
 
 An entry's date is taken as the latest instant it can denote (a date without a time: the end of
 that day in the westernmost time zone), so a page is never called covered too early. Results

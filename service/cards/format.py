@@ -83,7 +83,7 @@ class CardText:
         comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
         if comparator and not value.startswith(tuple("<>≤≥")):
             value = f"{comparator} {value}"
-        return f"{value} {lab.get('original_unit') or ''}".strip()
+        return f"{value} {clinician_unit(lab.get('original_unit'))}".strip()
 
     def shown_value(self, lab: Mapping[str, Any]) -> str:
         """The normalised value with its comparator, without unit ("< 20 000"): what a summary
@@ -130,7 +130,6 @@ class CardText:
             "value": self.value_with_unit(lab),
             "original": original or "?",
             "date": self.day(lab.get("date")),
-            "reference": lab.get("reference", "?"),
             "problem": self.lab_problem(lab),
             "n_days": self.days(lab.get("max_age_days", "")),
         }
@@ -181,7 +180,7 @@ class CardText:
         return str(self.text[key]).format_map({"n": count})
 
     def record_line(self, record: Mapping[str, Any]) -> str:
-        """A Condition or allergy behind a card: name, date (or that none is recorded), resource."""
+        """A Condition or allergy behind a card: name and date (or that none is recorded)."""
         if not record.get("dated"):
             key = "record_line_plain"
         else:
@@ -190,7 +189,6 @@ class CardText:
             {
                 "display": record.get("display", "?"),
                 "date": self.day(record.get("date")),
-                "reference": record.get("reference", "?"),
             }
         )
 
@@ -212,8 +210,41 @@ class CardText:
         return template.format_map({**fields, "drugs": f"+{len(names)}"})
 
     def policy_note(self, name: str, value: Any) -> str:
+        """A local-protocol value, in words ("results of the last 7 days are read"), said to be
+        the institution's local protocol, not guideline text: never its configuration key."""
         shown = self.number(value) if isinstance(value, (int, float)) else str(value)
-        return self.text["policy_note"].format_map({"name": name, "value": shown})
+        what = str(self.text["policy_values"][name]).format_map({"value": shown})
+        return str(self.text["policy_note"]).format_map({"what": what})
+
+
+# UCUM codes as a laboratory system sends them, written as a clinician writes them.
+_CLINICIAN_UNITS = {
+    "10*9/L": "G/L",
+    "10*3/uL": "×10³/µL",
+    "10*3/mm3": "×10³/mm³",
+    "/uL": "/µL",
+    "/mm3": "/mm³",
+    "{INR}": "",
+    "{ratio}": "",
+    "{score}": "",
+    "Cel": "°C",
+    "[degF]": "°F",
+}
+_UCUM_POWER = re.compile(r"10\*(\d+)")
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def clinician_unit(unit: Any) -> str:
+    """A unit as written on a card: the lab's own spelling ("G/L", "K/µL"), except UCUM's
+    machine notation ("10*9/L", "{INR}", "mm3"), rewritten as a clinician writes it."""
+    if not isinstance(unit, str):
+        return ""
+    text = unit.strip()
+    if text in _CLINICIAN_UNITS:
+        return _CLINICIAN_UNITS[text]
+    text = _UCUM_POWER.sub(lambda m: "×10" + m[1].translate(_SUPERSCRIPT), text)
+    text = re.sub(r"\{[^}]*\}", "", text)  # UCUM annotations ("{cells}") say nothing more
+    return text.replace("uL", "µL").replace("mm3", "mm³").strip()
 
 
 def _drug_label(display: str) -> str:

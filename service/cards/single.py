@@ -24,9 +24,9 @@ class SingleCards(CardBuilder):
         p = finding.params
         conditions = [str(c) for c in p.get("conditions", ())]
         fields: dict[str, Any] = {
-            "value": self.number(p.get("value"), p.get("kind", "")),
+            # With its comparator: "< 20 000", never a bound shown as an exact value.
+            "value": self.shown_value(p),
             "date": self.day(p.get("date")),
-            "reference": p.get("reference", "?"),
             "threshold": self.number(p.get("threshold"), p.get("kind", "")),
             "conditions": self.join(conditions),
             "condition": short(conditions[0]) if conditions else "",
@@ -185,7 +185,6 @@ class SingleCards(CardBuilder):
                         {
                             "test": self.test_name(stale.get("kind", "")),
                             "date": self.day(stale.get("date")),
-                            "reference": stale.get("reference", "?"),
                             "days": p.get("max_age_days", ""),
                             "n_days": self.days(p.get("max_age_days", "")),
                         }
@@ -200,10 +199,8 @@ class SingleCards(CardBuilder):
             for record in records
         )
         lines.extend(self.clinical_notes(finding))
-        shown = {str(record.get("reference")) for record in records}
-        references = sorted({ref.reference for f in findings for ref in f.evidence} - shown)
-        if references and not ("value" in p and "kind" in p):
-            lines.append(self.text["evidence"].format_map({"references": ", ".join(references)}))
+        # Which resources the card relies on is machine-readable (the evidence extension), never
+        # a resource id in the text.
         suggestions: tuple[Suggestion, ...] = ()
         if finding.rule_id == "BLEED-LAB-MISSING":
             suggestions = self.lab_order_suggestions(list(p.get("missing", ())))

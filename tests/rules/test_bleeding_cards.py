@@ -84,14 +84,14 @@ def test_comparators_are_kept_and_floats_rounded(locale: str) -> None:
     )
     detail = card(facts(labs=(bound, *coagulation())), "BLEED-PLATELETS-LOW", locale).detail
     assert "< 20 000/mm³" in detail
-    assert "< 20 10*3/uL" in detail  # as reported, with its comparator
+    assert "< 20 ×10³/µL" in detail  # as reported, with its comparator, as a clinician writes it
     raw = replace(
         lab(LabKind.PLATELETS, 45_642.23091570517, unit="10*3/uL"),
         original_value="45.64223091570517",
     )
     detail = card(facts(labs=(raw, *coagulation())), "BLEED-PLATELETS-LOW", locale).detail
     assert "45.64223091570517" not in detail and "45,64223091570517" not in detail
-    assert {"en": "45.64 10*3/uL", "fr": "45,64 10*3/uL"}[locale] in detail
+    assert {"en": "45.64 ×10³/µL", "fr": "45,64 ×10³/µL"}[locale] in detail
     assert "45 642/mm³" in detail
 
 
