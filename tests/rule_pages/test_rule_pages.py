@@ -106,3 +106,27 @@ def test_pages_escape_what_they_show(language: str) -> None:
         .get_data(as_text=True)
     )
     assert "<script>x" not in html and "&lt;script&gt;" in html
+
+
+def test_every_concept_a_page_names_is_in_the_value_sets() -> None:
+    """A page lists the codes of the concepts its rule reads: a renamed concept would silently
+    empty that list, so every name must exist in the value-set files."""
+    from service.rule_pages.codes import _valueset
+
+    known = {
+        "conditions": set(_valueset("conditions")["concepts"]),
+        "allergies": set(_valueset("allergies")["concepts"]),
+        "labs": set(_valueset("labs")["kinds"]),
+        "body_sites": set(_valueset("body_sites")["groups"]),
+        "drug_classes": {
+            c
+            for entry in _valueset("drugs")["ingredients"].values()
+            for c in entry.get("classes", ())
+        }
+        | {c for entry in _valueset("drugs")["atc_class_prefixes"] for c in entry["classes"]},
+    }
+    for rule_id, entry in catalog()["rules"].items():
+        for kind, names in entry["codes"].items():
+            if kind == "procedures":
+                continue
+            assert set(names) <= known[kind], (rule_id, kind, set(names) - known[kind])
