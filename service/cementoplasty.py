@@ -23,6 +23,7 @@ from cds_hooks.service import (
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Config
 from service.facts.extract import extract_facts, procedures_in_scope
+from service.moments.medication_order import evaluate_medication_order
 from service.rules.engine import RULESET_VERSION, evaluate_rules
 from service.rules.finding import Finding
 from service.valuesets import ValueSets
@@ -30,6 +31,8 @@ from service.valuesets import ValueSets
 SERVICE_IDS = {
     "order-select": "cementoplasty-order-select",
     "order-sign": "cementoplasty-order-sign",
+    "patient-view": "cementoplasty-patient-view",
+    "appointment-book": "cementoplasty-appointment-book",
 }
 
 USAGE_REQUIREMENTS = (
@@ -50,6 +53,15 @@ _DESCRIPTIONS = {
         "Cementoplasty and bone ablation safety checks before the order is signed: "
         "contraindications, bleeding risk (platelets, TP, INR) and an antithrombotic hold plan, "
         "from a French guideline on bone metastases of lung cancer."
+    ),
+    "patient-view": (
+        "When a chart is opened and a cementoplasty or bone ablation is planned: the same safety "
+        "checks against the planned procedure, with the days left before each antithrombotic "
+        "hold. No card when nothing is planned."
+    ),
+    "appointment-book": (
+        "When the appointment of a cementoplasty or bone ablation is booked or moved: the safety "
+        "checks and the antithrombotic hold plan recomputed from the appointment's date."
     ),
 }
 
@@ -84,7 +96,10 @@ class CementoplastyService:
     def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
         # TRIGGER needs only the draft orders: an order out of scope costs no FHIR call.
         if not procedures_in_scope(request, self.valuesets, self.config.trigger_procedures):
-            return Evaluation(CdsResponse(), {"ruleset": RULESET_VERSION, "in_scope": False})
+            # An antithrombotic ordered while a procedure is planned (service/moments/).
+            return evaluate_medication_order(
+                request, prefetch, locale, self.config, self.valuesets, self.clock
+            )
         data = prefetch.resolve()
         if data.nothing_obtained:
             raise PatientDataUnavailable(

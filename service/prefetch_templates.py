@@ -8,6 +8,7 @@ comma-separated: OR, as FHIR search defines it); `_sort` and `_count`. No nested
 from __future__ import annotations
 
 from service.facts.model import DataCategory, LabKind
+from service.facts.planned import APPOINTMENT_STATUSES, PLANNED_STATUSES
 from service.valuesets import ValueSets
 
 PATIENT = "{{context.patientId}}"
@@ -22,6 +23,10 @@ KEY_CATEGORIES: dict[str, DataCategory] = {
     "conditions": DataCategory.CONDITIONS,
     "allergies": DataCategory.ALLERGIES,
 }
+
+# The statuses of a planned procedure, as service/facts/planned.py reads them.
+_PLANNED_REQUEST_STATUSES = ",".join(sorted(PLANNED_STATUSES))
+_PLANNED_APPOINTMENT_STATUSES = ",".join(APPOINTMENT_STATUSES)
 
 # Enough recent results to hold the latest of each kind even when a kind is measured often.
 _COUNTS = {"platelets": 10, "coagulation": 30, "pain": 10}
@@ -47,4 +52,12 @@ def prefetch_templates(valuesets: ValueSets) -> dict[str, str]:
         "conditions": f"Condition?patient={PATIENT}&clinical-status=active",
         # No status filter: an allergy without clinicalStatus still counts (see facts/clinical.py).
         "allergies": f"AllergyIntolerance?patient={PATIENT}",
+        # The planned procedure (patient-view, appointment-book, a medication ordered): no code
+        # filter, a local code named by its text only must still be found.
+        "plannedServiceRequests": (
+            f"ServiceRequest?patient={PATIENT}&status={_PLANNED_REQUEST_STATUSES}"
+        ),
+        "plannedAppointments": (
+            f"Appointment?patient={PATIENT}&status={_PLANNED_APPOINTMENT_STATUSES}"
+        ),
     }
