@@ -18,7 +18,10 @@ from build import (
     baseline,
     bundle,
     concept,
+    inr,
+    platelets,
     service_request,
+    tp,
 )
 
 from service.app import create_app
@@ -106,6 +109,10 @@ def record_prefetch(
 ) -> Json:
     """The baseline patient's prefetch (fixtures/build.py) with the planned procedure keys."""
     prefetch = copy.deepcopy(baseline()["prefetch"])
+    # The baseline's results are dated for the fixtures' "now" (2026-11-26): here, two days
+    # before NOW, so that they are recent for a procedure on PROCEDURE_DAY.
+    prefetch["platelets"] = [platelets(210_000, days=4)]
+    prefetch["coagulation"] = [tp(88, days=4), inr(1.1, days=4)]
     prefetch.update(changes)
     prefetch["plannedServiceRequests"] = list(requests)
     prefetch["plannedAppointments"] = list(appointments)
