@@ -100,7 +100,8 @@ class MomentCards(PlanCard):
 
     def countdown(self, findings: Sequence[Finding]) -> str | None:
         """'Procedure on 09/12: clopidogrel is to be stopped from 04/12 — in 2 days', for the
-        earliest hold; None when no hold is dated (the plan card keeps its own summary)."""
+        earliest hold; without a dated hold, the days to the procedure; None without a date
+        (the plan card keeps its own summary)."""
         procedure = self.earliest()
         day = _day(procedure) if procedure else None
         holds = [
@@ -108,11 +109,22 @@ class MomentCards(PlanCard):
             for f in findings
             if f.rule_id != LATE and f.hold is not None and f.hold.hold_from is not None
         ]
-        if day is None or not holds:
+        words = self.text["moments"]
+        if day is None:
             return None
+        if not holds:  # a VKA relay, an aspirin to document: no hold day, the procedure's
+            drugs = [f for f in findings if is_antithrombotic(f.rule_id) and f.rule_id != LATE]
+            if not drugs:
+                return None
+            return str(words["countdown_undated"]).format_map(
+                {
+                    "date": self.day(day),
+                    "in": self.in_days(day),
+                    "drug": self.join([self.drug_name(f.params) for f in drugs]),
+                }
+            )
         finding, hold = min(holds, key=lambda item: item[1].hold_from or date.max)
         assert hold.hold_from is not None
-        words = self.text["moments"]
         late = any(f.rule_id == LATE and f.params.get("drug") == hold.drug for f in findings)
         key = "countdown_late" if late else "countdown"
         return str(words[key]).format_map(

@@ -39,7 +39,14 @@ def test_summaries_fit_with_the_longest_values(language: str) -> None:
         "delay": "5 jours",
         "in": words["in_days"].format(n=30),
     }
-    for key in ("countdown", "countdown_late", "order_hold", "order_late", "order_other"):
+    for key in (
+        "countdown",
+        "countdown_late",
+        "countdown_undated",
+        "order_hold",
+        "order_late",
+        "order_other",
+    ):
         summary = words[key].format_map(fields)
         assert len(summary) <= SUMMARY_MAX, (key, len(summary), summary)
     assert len(words["order_nodate"].format_map(fields)) <= SUMMARY_MAX

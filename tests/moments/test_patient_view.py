@@ -7,7 +7,7 @@ import copy
 
 import flask
 import pytest
-from build import med_statement, platelets
+from build import RXNORM, concept, med_request, med_statement, platelets
 from moment_support import (
     CLOPIDOGREL,
     NOW,
@@ -22,6 +22,8 @@ from moment_support import (
     record_prefetch,
     rules_of,
 )
+
+WARFARIN = concept(RXNORM, "855332", "Warfarin Sodium 5 MG Oral Tablet")
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +142,13 @@ def test_discovery_lists_patient_view_with_the_planned_keys(app: flask.Flask) ->
     order = by_id["cementoplasty-order-select"]["prefetch"]
     assert {"patient", "platelets", "medicationRequests", "plannedServiceRequests"} <= set(order)
     assert SUBJECT_ID
+
+
+def test_a_vka_counts_the_days_to_the_procedure(app: flask.Flask) -> None:
+    """A VKA has no stop day in the guideline: the countdown is to the procedure."""
+    warfarin = med_request("mr-warfarin", WARFARIN)
+    _, body = post(app, patient_view(record_prefetch([planned()], medicationRequests=[warfarin])))
+    assert plan_card(body)["summary"] == (
+        "Procedure on 2026-12-09 (in 7 days): warfarin — hold plan to agree with anaesthesia "
+        "and the prescriber"
+    )
