@@ -24,6 +24,11 @@ KEY_CATEGORIES: dict[str, DataCategory] = {
     "allergies": DataCategory.ALLERGIES,
 }
 
+# Keys of the planned procedure (patient-view, appointment-book, a medication ordered). Not in
+# KEY_CATEGORIES on purpose: a procedure order does not read them, so their absence is no gap in
+# the data its rules need (DATA-UNAVAILABLE); a moment that finds nothing planned stays quiet.
+PLANNED_KEYS = ("plannedServiceRequests", "plannedAppointments")
+
 # The statuses of a planned procedure, as service/facts/planned.py reads them.
 _PLANNED_REQUEST_STATUSES = ",".join(sorted(PLANNED_STATUSES))
 _PLANNED_APPOINTMENT_STATUSES = ",".join(APPOINTMENT_STATUSES)
