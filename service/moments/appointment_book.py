@@ -16,6 +16,7 @@ from service.facts.planned import (
     planned_procedures,
     planned_resources,
 )
+from service.facts.refs import as_list
 from service.moments.planned import PlannedProcedureService, quiet, resolve
 
 
@@ -44,7 +45,7 @@ class AppointmentBookService(PlannedProcedureService):
     def _may_be_procedure(self, appointment: dict[str, Any]) -> bool:
         """Decided from the appointment alone: based on a ServiceRequest (which the record
         may show to be a cementoplasty), or naming the procedure itself."""
-        for item in appointment.get("basedOn") or ():
+        for item in as_list(appointment.get("basedOn")):
             reference = item.get("reference") if isinstance(item, dict) else None
             if isinstance(reference, str) and "ServiceRequest/" in reference:
                 return True

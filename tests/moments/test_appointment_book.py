@@ -14,6 +14,7 @@ from moment_support import (
     appointment,
     appointment_book,
     make_app,
+    patient_view,
     plan_card,
     planned,
     post,
@@ -124,3 +125,25 @@ def test_appointment_book_context_is_checked(app: flask.Flask, change, message: 
     change(body["context"])
     status, response = post(app, body)
     assert status == 400 and message in json.dumps(response)
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"basedOn": 3},
+        {"basedOn": {"reference": "ServiceRequest/sr-planned-1"}},
+        {"basedOn": [{"reference": 3}], "serviceType": "x"},
+        {"start": 20261210, "status": ["booked"]},
+        {"reasonCode": [{"coding": "x", "text": 7}]},
+    ],
+)
+def test_odd_appointments_never_crash(app: flask.Flask, odd: dict) -> None:
+    booked = {**appointment(), **odd}
+    status, body = post(app, appointment_book([booked, "x", {"resource": 3}], on_clopidogrel()))
+    assert status == 200 and isinstance(body["cards"], list)
+    status, body = post(app, patient_view_of([booked]))
+    assert status == 200 and isinstance(body["cards"], list)
+
+
+def patient_view_of(appointments: list) -> dict:
+    return patient_view(on_clopidogrel(appointments))
