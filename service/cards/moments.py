@@ -45,12 +45,21 @@ class MomentCards(PlanCard):
     def procedure_name(self, procedure: TargetProcedure) -> str:
         return str(self.text["moments"]["kinds"].get(procedure.kind.value, procedure.display))
 
-    def earliest(self) -> TargetProcedure | None:
-        """The procedure the plan is computed for: the earliest dated one, else the first."""
-        dated = [p for p in self.facts.procedures if _day(p) is not None]
-        if dated:
-            return min(dated, key=lambda p: _day(p) or date.max)
-        return self.facts.procedures[0] if self.facts.procedures else None
+    def planned_for(
+        self, findings: Sequence[Finding]
+    ) -> tuple[TargetProcedure | None, date | None]:
+        """The procedure the hold plan was computed for, and its day: the day is the rules'
+        own (`procedure_date` of the MED-* findings), never decided a second time here."""
+        written = next(
+            (f.params.get("procedure_date") for f in findings if is_antithrombotic(f.rule_id)),
+            None,
+        )
+        day = date.fromisoformat(written) if isinstance(written, str) else None
+        same_day = [p for p in self.facts.procedures if day is not None and _day(p) == day]
+        procedure = same_day[0] if same_day else None
+        if procedure is None and self.facts.procedures:
+            procedure = self.facts.procedures[0]
+        return procedure, day
 
     def in_days(self, day: date) -> str:
         """'today', 'tomorrow', 'in 5 days', '2 days ago' from the site's today."""
@@ -102,8 +111,7 @@ class MomentCards(PlanCard):
         """'Procedure on 09/12: clopidogrel is to be stopped from 04/12 — in 2 days', for the
         earliest hold; without a dated hold, the days to the procedure; None without a date
         (the plan card keeps its own summary)."""
-        procedure = self.earliest()
-        day = _day(procedure) if procedure else None
+        _, day = self.planned_for(findings)
         holds = [
             (f, f.hold)
             for f in findings
@@ -143,9 +151,8 @@ class MomentCards(PlanCard):
         words = self.text["moments"]
         late = {f.params.get("drug") for f in findings if f.rule_id == LATE}
         drug_findings = [f for f in findings if f.rule_id != LATE]
-        procedure = self.earliest()
+        procedure, day = self.planned_for(findings)
         assert procedure is not None  # called only when a procedure is planned
-        day = _day(procedure)
         lines = [self.planned_line(), self.text["plan"]["agreement"]]
         for finding in drug_findings:
             line = self.plan_line(finding, finding.params.get("drug") in late)
