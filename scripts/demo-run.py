@@ -34,40 +34,56 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8080, help="the service's port")
     parser.add_argument("--fhir-port", type=int, default=8091, help="the FHIR server's port")
     parser.add_argument("--no-fhir", action="store_true", help="no embedded FHIR server")
-    parser.add_argument("--workdir", type=Path, default=REPO / "data", help="data and logs")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=REPO,
+        help="where data/ goes: the service's store (demo profile) and the FHIR server's data",
+    )
     parser.add_argument("--workers", type=int, default=1, help="service workers")
     args = parser.parse_args()
-    args.workdir.mkdir(parents=True, exist_ok=True)
+    data = args.workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
 
     children: list[subprocess.Popen[bytes]] = []
 
-    def stop(*_: object) -> None:
-        for child in reversed(children):
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
-        sys.exit(0)
+    def interrupted(*_: object) -> None:
+        raise SystemExit(0)  # runs the `finally` below: the children are stopped
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    if not args.no_fhir:
-        base_url = f"http://127.0.0.1:{args.fhir_port}/fhir"
-        children.append(start_fhir(base_url, args.fhir_port, args.workdir / "demo-fhir"))
-        wait_for(f"{base_url}/metadata", children[-1], "FHIR server")
-        load_demo_patients(base_url)
-        print_sandbox_help(base_url, args.host, args.port)
-    env = {**os.environ, "CDS_CONFIG": str(REPO / "service" / "profiles" / "demo.toml")}
-    service = [str(Path(sys.executable).parent / "cementoplasty-cds"), "serve"]
-    service += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
-    children.append(subprocess.Popen(service, env=env, cwd=REPO, start_new_session=True))
-    while all(child.poll() is None for child in children):
-        time.sleep(0.5)
-    stop()
-    return 1
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        if not args.no_fhir:
+            base_url = f"http://127.0.0.1:{args.fhir_port}/fhir"
+            children.append(start_fhir(base_url, args.fhir_port, data / "demo-fhir"))
+            wait_for(f"{base_url}/metadata", children[-1], "FHIR server")
+            load_demo_patients(base_url)
+            print_sandbox_help(base_url, args.host, args.port)
+        env = {**os.environ, "CDS_CONFIG": str(REPO / "service" / "profiles" / "demo.toml")}
+        service = [str(Path(sys.executable).parent / "cementoplasty-cds"), "serve"]
+        service += ["--host", args.host, "--port", str(args.port), "--workers", str(args.workers)]
+        # The demo profile's store is data/demo.sqlite3, relative to the working folder.
+        children.append(
+            subprocess.Popen(service, env=env, cwd=args.workdir, start_new_session=True)
+        )
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        return 1  # a server stopped by itself
+    finally:
+        stop(children)
+
+
+def stop(children: list[subprocess.Popen[bytes]]) -> None:
+    """Each child (its own process group: gunicorn's workers too), the service first."""
+    for child in reversed(children):
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
 
 
 def start_fhir(base_url: str, port: int, workdir: Path) -> subprocess.Popen[bytes]:
