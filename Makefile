@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(VENV)/bin/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $(STAMP)
 
-# Runs the service with the demo profile on http://127.0.0.1:8080 (not a production setup).
+# Runs the service with the demo profile on http://127.0.0.1:8080 (not a production setup) and,
+# embedded by default, a local FHIR R4 server on http://127.0.0.1:8091/fhir holding the demo
+# patients (scripts/demo-patients.py), so that the CDS Hooks sandbox shows cards (README "Try it
+# in the CDS Hooks sandbox"). `make demo DEMO_ARGS=--no-fhir`: the service alone.
+DEMO_ARGS ?=
 demo: setup
-	CDS_CONFIG=service/profiles/demo.toml $(VENV)/bin/cementoplasty-cds serve --host 127.0.0.1 --port 8080
+	$(VENV)/bin/python scripts/demo-run.py $(DEMO_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -21,6 +21,8 @@ from cds_hooks.service import FhirAuthorization, HookRequest
 MAX_JSON_DEPTH = 100
 
 ORDER_HOOKS = ("order-select", "order-sign")
+PATIENT_VIEW = "patient-view"
+APPOINTMENT_BOOK = "appointment-book"
 
 
 def parse_json_object(
@@ -90,6 +92,10 @@ def parse_hook_request(service_id: str, expected_hook: str, body: bytes) -> Hook
 
     if hook in ORDER_HOOKS:
         _check_order_context(hook, context)
+    elif hook == PATIENT_VIEW:
+        _required_patient_id(hook, context)
+    elif hook == APPOINTMENT_BOOK:
+        _check_appointment_context(hook, context)
 
     return HookRequest(
         service_id=service_id,
@@ -135,10 +141,28 @@ def selection_references(entry: Any) -> set[str]:
     return references
 
 
-def _check_order_context(hook: str, context: Mapping[str, Any]) -> None:
+def _required_patient_id(hook: str, context: Mapping[str, Any]) -> None:
     patient_id = context.get("patientId")
     if not isinstance(patient_id, str) or not patient_id.strip():
         raise RequestError(f"'context.patientId' is required on {hook}.", "required")
+
+
+def _check_appointment_context(hook: str, context: Mapping[str, Any]) -> None:
+    """appointment-book: `patientId` and the `appointments` Bundle are required (CDS Hooks
+    library, appointment-book 1.0)."""
+    _required_patient_id(hook, context)
+    appointments = context.get("appointments")
+    if not isinstance(appointments, dict) or appointments.get("resourceType") != "Bundle":
+        raise RequestError(
+            f"'context.appointments' is required on {hook} and must be a Bundle.", "required"
+        )
+    entries = appointments.get("entry")
+    if entries is not None and not isinstance(entries, list):
+        raise RequestError("'context.appointments.entry' must be an array.")
+
+
+def _check_order_context(hook: str, context: Mapping[str, Any]) -> None:
+    _required_patient_id(hook, context)
     draft_orders = context.get("draftOrders")
     if not isinstance(draft_orders, dict):
         raise RequestError(

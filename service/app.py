@@ -33,6 +33,7 @@ from service.cementoplasty import CementoplastyService, Clock, service_definitio
 from service.config import SUPPORTED_LOCALES, Config, ConfigError, load_config
 from service.config_check import check_policy_against_valuesets
 from service.facts.warmup import warm_up as warm_up_facts
+from service.moments.services import moment_services
 from service.observability import (
     configure_logging,
     count_feedback,
@@ -89,6 +90,10 @@ def create_app(
     for service in services:
         _warm_up(service)
     _warm_up_http(services, config)
+    services = [
+        *services,
+        *moment_services(templates, config, valuesets, clock or site_clock(config.time_zone)),
+    ]
     prepare_request_metrics([service.definition.id for service in services])
     _warm_up_store(store)
     authenticate = build_authenticate(config, store)

@@ -7,29 +7,22 @@ contract; it holds no clinical logic of its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from cds_hooks.cards import Card, CdsResponse
+from cds_hooks.cards import CdsResponse
 from cds_hooks.service import (
     Evaluation,
     HookRequest,
     PrefetchSource,
-    ResolvedPrefetch,
     ServiceDefinition,
 )
-from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Config
+from service.evaluation import resolve, run_rules
 from service.facts.extract import extract_facts, procedures_in_scope
-from service.facts.model import DataCategory
-from service.prefetch_coverage import lab_window_coverage
-from service.prefetch_templates import KEY_CATEGORIES
-from service.rules import availability
-from service.rules.engine import RULESET_VERSION, evaluate_rules
-from service.rules.finding import Finding
+from service.moments.medication_order import evaluate_medication_order
 from service.valuesets import ValueSets
 
 log = logging.getLogger("service.cementoplasty")
@@ -37,6 +30,8 @@ log = logging.getLogger("service.cementoplasty")
 SERVICE_IDS = {
     "order-select": "cementoplasty-order-select",
     "order-sign": "cementoplasty-order-sign",
+    "patient-view": "cementoplasty-patient-view",
+    "appointment-book": "cementoplasty-appointment-book",
 }
 
 USAGE_REQUIREMENTS = (
@@ -57,6 +52,15 @@ _DESCRIPTIONS = {
         "Cementoplasty and bone ablation safety checks before the order is signed: "
         "contraindications, bleeding risk (platelets, TP, INR) and an antithrombotic hold plan, "
         "from a French guideline on bone metastases of lung cancer."
+    ),
+    "patient-view": (
+        "When a chart is opened and a cementoplasty or bone ablation is planned: the same safety "
+        "checks against the planned procedure, with the days left before each antithrombotic "
+        "hold. No card when nothing is planned."
+    ),
+    "appointment-book": (
+        "When the appointment of a cementoplasty or bone ablation is booked or moved: the safety "
+        "checks and the antithrombotic hold plan recomputed from the appointment's date."
     ),
 }
 
@@ -91,85 +95,12 @@ class CementoplastyService:
     def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
         # TRIGGER needs only the draft orders: an order out of scope costs no FHIR call.
         if not procedures_in_scope(request, self.valuesets, self.config.trigger_procedures):
-            return Evaluation(CdsResponse(), {"ruleset": RULESET_VERSION, "in_scope": False})
-        now = self.clock()
-        # A lab search sorted newest first that already reaches before the lab window is
-        # complete: its `next` link is not needed (see prefetch_coverage).
-        coverage = lab_window_coverage(
-            self.definition.prefetch, now, self.config.policy.lab_max_age_days
-        )
-        data = prefetch.resolve(coverage)
-        # No patient data at all is not an error: the cards say that no check could run
-        # (RULES.md: when an order is in scope, the clinician always gets cards).
-        facts = extract_facts(request, data, self.valuesets, self.config.trigger_procedures, now)
-        findings = evaluate_rules(facts, self.config.policy, now)
-        findings = availability.with_fetch_gaps(findings, _gaps_by_category(data))
-        _log_unavailable(request, findings)
-        cards = render_cards(findings, facts, locale, now, self.config.public_base_urls[0])
-        audit = _audit_record(request, findings, cards, data.unavailable)
-        return Evaluation(CdsResponse(cards=cards), audit)
-
-
-def _gaps_by_category(data: ResolvedPrefetch) -> dict[DataCategory, list[tuple[str, bool]]]:
-    """(failure code, partial) of each prefetch key not (fully) obtained, by data category."""
-    gaps: dict[DataCategory, list[tuple[str, bool]]] = {}
-    for key, gap in data.unavailable.items():
-        category = KEY_CATEGORIES.get(key)
-        if category is not None:
-            gaps.setdefault(category, []).append((str(gap.code), gap.partial))
-    return gaps
-
-
-def _log_unavailable(request: HookRequest, findings: Sequence[Finding]) -> None:
-    """The rules a DATA-UNAVAILABLE left (partly) unevaluated go to the log, not to the card."""
-    for finding in findings:
-        if finding.rule_id != availability.RULE_ID:
-            continue
-        reasons = finding.params.get("reasons", {})
-        unreadable = finding.params.get("unreadable", {})
-        described = []
-        for category in finding.params["categories"]:
-            why = list(reasons.get(category, []))
-            if unreadable.get(category):
-                why.append(f"{unreadable[category]} unreadable")
-            described.append(f"{category} ({', '.join(why) or 'unreadable'})")
-        log.info(
-            "data unavailable for %s%s: %s; rules not fully evaluated: %s",
-            request.hook_instance[:64],
-            " (no check could run)" if finding.params.get("nothing_obtained") else "",
-            "; ".join(described),
-            ", ".join(finding.params["rules"]) or "none",
-        )
-
-
-def _audit_record(
-    request: HookRequest,
-    findings: Sequence[Finding],
-    cards: Sequence[Card],
-    unavailable: Mapping[str, str],
-) -> dict[str, Any]:
-    return {
-        "ruleset": RULESET_VERSION,
-        "in_scope": True,
-        "patient_id": request.patient_id,
-        "rules": sorted({f.rule_id for f in findings}),
-        "cards": [
-            {
-                "uuid": card.uuid,
-                "indicator": card.indicator.value,
-                "rules": list((card.extension or {}).get(RULES_EXTENSION, [])),
-            }
-            for card in cards
-        ],
-        "resources": {
-            f.rule_id: sorted(
-                {
-                    ref.reference + (f"/_history/{ref.version}" if ref.version else "")
-                    for ref in f.evidence
-                }
+            # An antithrombotic ordered while a procedure is planned (service/moments/).
+            return evaluate_medication_order(
+                request, prefetch, locale, self.config, self.valuesets, self.clock, self.definition
             )
-            for f in findings
-            if f.evidence
-        },
-        "unavailable": sorted(unavailable),
-    }
+        now = self.clock()
+        data = resolve(self.definition, prefetch, self.config, now)
+        facts = extract_facts(request, data, self.valuesets, self.config.trigger_procedures, now)
+        _, cards, audit = run_rules(request, data, facts, self.config, now, locale)
+        return Evaluation(CdsResponse(cards=cards), audit)

@@ -8,6 +8,7 @@ comma-separated: OR, as FHIR search defines it); `_sort` and `_count`. No nested
 from __future__ import annotations
 
 from service.facts.model import DataCategory, LabKind
+from service.facts.planned import APPOINTMENT_STATUSES, PLANNED_STATUSES
 from service.valuesets import ValueSets
 
 PATIENT = "{{context.patientId}}"
@@ -24,6 +25,15 @@ KEY_CATEGORIES: dict[str, DataCategory] = {
     "temperature": DataCategory.TEMPERATURE,
     "neutrophils": DataCategory.NEUTROPHILS,
 }
+
+# Keys of the planned procedure (patient-view, appointment-book, a medication ordered). Not in
+# KEY_CATEGORIES on purpose: a procedure order does not read them, so their absence is no gap in
+# the data its rules need (DATA-UNAVAILABLE); a moment that finds nothing planned stays quiet.
+PLANNED_KEYS = ("plannedServiceRequests", "plannedAppointments")
+
+# The statuses of a planned procedure, as service/facts/planned.py reads them.
+_PLANNED_REQUEST_STATUSES = ",".join(sorted(PLANNED_STATUSES))
+_PLANNED_APPOINTMENT_STATUSES = ",".join(APPOINTMENT_STATUSES)
 
 # Enough recent results to hold the latest of each kind even when a kind is measured often.
 _COUNTS = {"platelets": 10, "coagulation": 30, "pain": 10, "temperature": 20, "neutrophils": 10}
@@ -58,4 +68,12 @@ def prefetch_templates(valuesets: ValueSets) -> dict[str, str]:
         # CI-ABS-INFECTION-SUSPECTED (fever in the last 48 h) and INF-PROPHYLAXIS (neutrophils).
         "temperature": _observations(valuesets, (LabKind.TEMPERATURE,), _COUNTS["temperature"]),
         "neutrophils": _observations(valuesets, (LabKind.NEUTROPHILS,), _COUNTS["neutrophils"]),
+        # The planned procedure (patient-view, appointment-book, a medication ordered): no code
+        # filter, a local code named by its text only must still be found.
+        "plannedServiceRequests": (
+            f"ServiceRequest?patient={PATIENT}&status={_PLANNED_REQUEST_STATUSES}"
+        ),
+        "plannedAppointments": (
+            f"Appointment?patient={PATIENT}&status={_PLANNED_APPOINTMENT_STATUSES}"
+        ),
     }

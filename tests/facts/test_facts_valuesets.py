@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from service.facts.model import DataCategory, DrugClass, LabKind, ProcedureKind
-from service.prefetch_templates import KEY_CATEGORIES, prefetch_templates
+from service.prefetch_templates import KEY_CATEGORIES, PLANNED_KEYS, prefetch_templates
 from service.valuesets import load_valuesets
 
 FILES = [
@@ -117,7 +117,7 @@ EXPECTED_KEYS = {
 
 def test_prefetch_keys_and_categories(valuesets):
     templates = prefetch_templates(valuesets)
-    assert set(templates) == EXPECTED_KEYS
+    assert set(templates) == EXPECTED_KEYS | set(PLANNED_KEYS)
     assert set(KEY_CATEGORIES) == EXPECTED_KEYS
     assert set(KEY_CATEGORIES.values()) == set(DataCategory)
     assert templates["patient"] == "Patient/{{context.patientId}}"

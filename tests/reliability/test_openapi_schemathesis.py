@@ -107,6 +107,8 @@ def test_openapi_document_lists_every_endpoint(
     assert set(service_id["schema"]["enum"]) == {
         "cementoplasty-order-select",
         "cementoplasty-order-sign",
+        "cementoplasty-patient-view",
+        "cementoplasty-appointment-book",
     }
     anonymous = requests.get(f"{service.base_url}/cds-services", timeout=10)
     assert anonymous.status_code == 401

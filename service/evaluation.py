@@ -1,0 +1,117 @@
+"""One evaluation of the rules, shared by every service: prefetch resolution with the lab
+coverage, facts -> rules -> data gaps -> cards, the log of what could not be evaluated, and the
+audit record. The services (`service/cementoplasty.py`, `service/moments/`) only decide which
+procedure the rules run for.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from cds_hooks.cards import Card
+from cds_hooks.service import HookRequest, PrefetchSource, ResolvedPrefetch, ServiceDefinition
+from service.cards.render import RULES_EXTENSION, render_cards
+from service.config import Config
+from service.facts.model import DataCategory, PatientFacts
+from service.prefetch_coverage import lab_window_coverage
+from service.prefetch_templates import KEY_CATEGORIES
+from service.rules import availability
+from service.rules.engine import RULESET_VERSION, evaluate_rules
+from service.rules.finding import Finding
+
+log = logging.getLogger("service.evaluation")
+
+
+def resolve(
+    definition: ServiceDefinition, prefetch: PrefetchSource, config: Config, now: datetime
+) -> ResolvedPrefetch:
+    """The request's data. A lab search sorted newest first that already reaches before the lab
+    window is complete: its `next` link is not needed (see prefetch_coverage)."""
+    coverage = lab_window_coverage(definition.prefetch, now, config.policy.lab_max_age_days)
+    return prefetch.resolve(coverage)
+
+
+def run_rules(
+    request: HookRequest,
+    data: ResolvedPrefetch,
+    facts: PatientFacts,
+    config: Config,
+    now: datetime,
+    locale: str,
+) -> tuple[list[Finding], tuple[Card, ...], dict[str, Any]]:
+    """(findings, cards, audit record) for `facts`. No patient data at all is not an error: the
+    cards say that no check could run (RULES.md: when an order is in scope, the clinician always
+    gets cards)."""
+    findings = evaluate_rules(facts, config.policy, now)
+    findings = availability.with_fetch_gaps(findings, gaps_by_category(data))
+    log_unavailable(request, findings)
+    cards = render_cards(findings, facts, locale, now, config.public_base_urls[0])
+    return findings, cards, audit_record(request, findings, cards, data.unavailable)
+
+
+def gaps_by_category(data: ResolvedPrefetch) -> dict[DataCategory, list[tuple[str, bool]]]:
+    """(failure code, partial) of each prefetch key not (fully) obtained, by data category."""
+    gaps: dict[DataCategory, list[tuple[str, bool]]] = {}
+    for key, gap in data.unavailable.items():
+        category = KEY_CATEGORIES.get(key)
+        if category is not None:
+            gaps.setdefault(category, []).append((str(gap.code), gap.partial))
+    return gaps
+
+
+def log_unavailable(request: HookRequest, findings: Sequence[Finding]) -> None:
+    """The rules a DATA-UNAVAILABLE left (partly) unevaluated go to the log, not to the card."""
+    for finding in findings:
+        if finding.rule_id != availability.RULE_ID:
+            continue
+        reasons = finding.params.get("reasons", {})
+        unreadable = finding.params.get("unreadable", {})
+        described = []
+        for category in finding.params["categories"]:
+            why = list(reasons.get(category, []))
+            if unreadable.get(category):
+                why.append(f"{unreadable[category]} unreadable")
+            described.append(f"{category} ({', '.join(why) or 'unreadable'})")
+        log.info(
+            "data unavailable for %s%s: %s; rules not fully evaluated: %s",
+            request.hook_instance[:64],
+            " (no check could run)" if finding.params.get("nothing_obtained") else "",
+            "; ".join(described),
+            ", ".join(finding.params["rules"]) or "none",
+        )
+
+
+def audit_record(
+    request: HookRequest,
+    findings: Sequence[Finding],
+    cards: Sequence[Card],
+    unavailable: Mapping[str, str],
+) -> dict[str, Any]:
+    return {
+        "ruleset": RULESET_VERSION,
+        "in_scope": True,
+        "patient_id": request.patient_id,
+        "rules": sorted({f.rule_id for f in findings}),
+        "cards": [
+            {
+                "uuid": card.uuid,
+                "indicator": card.indicator.value,
+                "rules": list((card.extension or {}).get(RULES_EXTENSION, [])),
+            }
+            for card in cards
+        ],
+        "resources": {
+            f.rule_id: sorted(
+                {
+                    ref.reference + (f"/_history/{ref.version}" if ref.version else "")
+                    for ref in f.evidence
+                }
+            )
+            for f in findings
+            if f.evidence
+        },
+        "unavailable": sorted(unavailable),
+    }

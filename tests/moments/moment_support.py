@@ -1,0 +1,199 @@
+"""Hook requests of the moments (patient-view, appointment-book, a medication ordered), built
+from fixtures/build.py's FHIR builders, and the real app at a fixed "now" to post them to."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import flask
+from build import (
+    RXNORM,
+    SUBJECT,
+    T12,
+    VERTEBROPLASTY,
+    baseline,
+    bundle,
+    concept,
+    inr,
+    platelets,
+    service_request,
+    tp,
+)
+
+from service.app import create_app
+from service.config import AuthConfig, Config, FhirConfig
+from service.storage import Store
+
+Json = dict[str, Any]
+
+# Two days before clopidogrel's hold for a vertebroplasty on 2026-12-09 (hold from 12-04).
+NOW = datetime.fromisoformat("2026-12-02T09:00:00+01:00")
+PROCEDURE_DAY = "2026-12-09"
+RULES = "cementoplasty-cds/rules"
+
+CLOPIDOGREL = concept(RXNORM, "32968", "clopidogrel")
+# The sandbox's Rx View picks products (RxNorm SCD) that drugs.json does not list: they are
+# matched by the ingredient name in the display.
+CLOPIDOGREL_TABLET = concept(RXNORM, "309362", "Clopidogrel 75 MG Oral Tablet")
+APIXABAN = concept(RXNORM, "1364430", "apixaban 5 MG Oral Tablet")
+PARACETAMOL = concept(RXNORM, "161", "acetaminophen")
+ABLATION = concept(None, None, "Radiofrequency ablation of bone metastasis")
+
+
+def make_app(now: datetime = NOW) -> flask.Flask:
+    """The real app, auth off, no FHIR server, an in-memory store, a fixed clock."""
+    config = Config(
+        auth=AuthConfig(required=False),
+        fhir=FhirConfig(allowed_servers=()),
+        store_url="sqlite://",
+        log_level="WARNING",
+    )
+    return create_app(config, store=Store("sqlite://"), clock=lambda: now)
+
+
+def planned(
+    sid: str = "sr-planned-1",
+    when: str | None = PROCEDURE_DAY,
+    status: str = "active",
+    code: Json = VERTEBROPLASTY,
+    site: Json | None = T12,
+) -> Json:
+    return service_request(sid, code, site, when, status)
+
+
+def appointment(
+    aid: str = "appt-1",
+    start: str = "2026-12-09T08:30:00+01:00",
+    based_on: str | None = "sr-planned-1",
+    status: str = "booked",
+    service_type: Json | None = None,
+) -> Json:
+    resource: Json = {
+        "resourceType": "Appointment",
+        "id": aid,
+        "status": status,
+        "start": start,
+        "end": start.replace("08:30", "10:00"),
+        "participant": [{"actor": SUBJECT, "status": "accepted"}],
+    }
+    if based_on:
+        resource["basedOn"] = [{"reference": f"ServiceRequest/{based_on}"}]
+    if service_type:
+        resource["serviceType"] = [service_type]
+    return resource
+
+
+def draft_medication(mid: str = "request-123", medication: Json | None = CLOPIDOGREL) -> Json:
+    """A draft MedicationRequest as the sandbox's Rx View sends it (no medication at first)."""
+    resource: Json = {
+        "resourceType": "MedicationRequest",
+        "id": mid,
+        "status": "draft",
+        "intent": "order",
+        "subject": SUBJECT,
+        "authoredOn": "2026-12-02",
+    }
+    if medication is not None:
+        resource["medicationCodeableConcept"] = medication
+    return resource
+
+
+def record_prefetch(
+    requests: list[Json] = (),  # type: ignore[assignment]
+    appointments: list[Json] = (),  # type: ignore[assignment]
+    **changes: list[Json],
+) -> Json:
+    """The baseline patient's prefetch (fixtures/build.py) with the planned procedure keys."""
+    prefetch = copy.deepcopy(baseline()["prefetch"])
+    # The baseline's results are dated for the fixtures' "now" (2026-11-26): here, two days
+    # before NOW, so that they are recent for a procedure on PROCEDURE_DAY.
+    prefetch["platelets"] = [platelets(210_000, days=4)]
+    prefetch["coagulation"] = [tp(88, days=4), inr(1.1, days=4)]
+    prefetch.update(changes)
+    prefetch["plannedServiceRequests"] = list(requests)
+    prefetch["plannedAppointments"] = list(appointments)
+    return {
+        key: bundle(value) if isinstance(value, list) else value for key, value in prefetch.items()
+    }
+
+
+def patient_view(prefetch: Json) -> Json:
+    return {
+        "hook": "patient-view",
+        "hookInstance": "0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a001",
+        "context": {"userId": "Practitioner/prac-ir-3", "patientId": SUBJECT_ID},
+        "prefetch": prefetch,
+    }
+
+
+def medication_order(
+    hook: str, drafts: list[Json], prefetch: Json | None, selections: list[str] | None = None
+) -> Json:
+    context: Json = {
+        "userId": "Practitioner/prac-ir-3",
+        "patientId": SUBJECT_ID,
+        "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": d} for d in drafts]},
+    }
+    if selections is not None:
+        context["selections"] = selections
+    body: Json = {
+        "hook": hook,
+        "hookInstance": "0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a002",
+        "context": context,
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return body
+
+
+def appointment_book(appointments: list[Json], prefetch: Json | None) -> Json:
+    body: Json = {
+        "hook": "appointment-book",
+        "hookInstance": "0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a003",
+        "context": {
+            "userId": "Practitioner/prac-ir-3",
+            "patientId": SUBJECT_ID,
+            "appointments": {
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": [{"resource": a} for a in appointments],
+            },
+        },
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return body
+
+
+SUBJECT_ID = SUBJECT["reference"].split("/")[1]
+SERVICE = {
+    "patient-view": "cementoplasty-patient-view",
+    "appointment-book": "cementoplasty-appointment-book",
+    "order-select": "cementoplasty-order-select",
+    "order-sign": "cementoplasty-order-sign",
+}
+
+
+def post(app: flask.Flask, body: Mapping[str, Any], locale: str = "en") -> tuple[int, Any]:
+    response = app.test_client().post(
+        f"/cds-services/{SERVICE[str(body['hook'])]}",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/json", "Accept-Language": locale},
+    )
+    return response.status_code, response.get_json(silent=True)
+
+
+def rules_of(response: Mapping[str, Any]) -> list[str]:
+    return sorted(rule for card in response["cards"] for rule in card["extension"][RULES])
+
+
+def plan_card(response: Mapping[str, Any]) -> Json:
+    cards = [
+        c for c in response["cards"] if any(r.startswith("MED-") for r in c["extension"][RULES])
+    ]
+    assert len(cards) == 1, response
+    return cards[0]
