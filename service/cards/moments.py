@@ -150,12 +150,13 @@ class MomentCards(PlanCard):
         """One card for the antithrombotic(s) being ordered while a procedure is planned."""
         words = self.text["moments"]
         late = {f.params.get("drug") for f in findings if f.rule_id == LATE}
-        drug_findings = [f for f in findings if f.rule_id != LATE]
+        drug_findings, attached, planned = self.plan_parts(findings)
         procedure, day = self.planned_for(findings)
         assert procedure is not None  # called only when a procedure is planned
         lines = [self.planned_line(), self.text["plan"]["agreement"]]
         for finding in drug_findings:
-            line = self.plan_line(finding, finding.params.get("drug") in late)
+            extra = attached.get(str(finding.params.get("record")), {})
+            line = self.plan_line(finding, extra, planned)
             if line:
                 lines.append(line)
         lines.append(str(words["order_note"]))

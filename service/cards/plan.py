@@ -30,8 +30,11 @@ CARDIAC = "MED-CARDIAC-RISK"
 
 
 class PlanCard(CardBuilder):
-    def plan_card(self, findings: Sequence[Finding]) -> Card:
-        plan = self.text["plan"]
+    def plan_parts(
+        self, findings: Sequence[Finding]
+    ) -> tuple[list[Finding], dict[str, dict[str, Mapping[str, Any]]], Mapping[str, Any] | None]:
+        """(one finding per medication record, what is attached to each record (too late, time
+        unknown) by record, the one procedure the plan is for)."""
         attached: dict[str, dict[str, Mapping[str, Any]]] = {}
         for finding in findings:
             if finding.rule_id in ATTACHED:
@@ -41,6 +44,11 @@ class PlanCard(CardBuilder):
         procedure = next(
             (f.params["procedure"] for f in findings if f.params.get("procedure")), None
         )
+        return records, attached, procedure
+
+    def plan_card(self, findings: Sequence[Finding]) -> Card:
+        plan = self.text["plan"]
+        records, attached, procedure = self.plan_parts(findings)
         lines: list[str] = [plan["agreement"]]
         lines.extend(self.procedure_lines(procedure))
         suggestions: list[Suggestion] = []

@@ -25,8 +25,10 @@ from moment_support import (
 )
 
 from cds_hooks.request import parse_hook_request
+from service.cementoplasty import service_definition
 from service.config import Config
 from service.moments.medication_order import antithrombotic_drafts, evaluate_medication_order
+from service.prefetch_templates import prefetch_templates
 from service.valuesets import load_valuesets
 
 VALUESETS = load_valuesets()
@@ -89,8 +91,9 @@ def test_a_contained_medication_is_resolved_from_the_draft() -> None:
 def test_no_antithrombotic_costs_no_fhir_call(medication) -> None:
     body = medication_order("order-select", [draft_medication(medication=medication)], None)
     config = Config()
+    definition = service_definition("order-select", prefetch_templates(VALUESETS))
     evaluation = evaluate_medication_order(
-        parsed(body), NoFhirCall(), "en", config, VALUESETS, lambda: NOW
+        parsed(body), NoFhirCall(), "en", config, VALUESETS, lambda: NOW, definition
     )
     assert evaluation.response.cards == ()
 
