@@ -114,31 +114,40 @@ def _schemas() -> dict[str, Any]:
         },
         "HookRequest": {
             "type": "object",
+            "description": "A CDS Hooks call. Context by hook (checked by the parser): "
+            "order-select and order-sign need `patientId` and `draftOrders` (a Bundle; "
+            "`selections` is optional on order-select); patient-view needs `patientId`; "
+            "appointment-book needs `patientId` and `appointments` (a Bundle).",
             "required": ["hook", "hookInstance", "context"],
             "properties": {
-                "hook": {"type": "string", "enum": ["order-select", "order-sign"]},
-                "hookInstance": {"type": "string", "format": "uuid"},
+                "hook": {
+                    "type": "string",
+                    "enum": ["order-select", "order-sign", "patient-view", "appointment-book"],
+                },
+                "hookInstance": _non_empty_string(),
                 "fhirServer": {"type": "string", "format": "uri"},
                 "fhirAuthorization": _ref("FhirAuthorization"),
                 "context": {
                     "type": "object",
-                    "required": ["userId", "patientId", "draftOrders"],
+                    "required": ["patientId"],
                     "properties": {
-                        "userId": _non_empty_string(),
+                        "userId": {"type": "string"},
                         "patientId": _non_empty_string(),
                         "encounterId": {"type": "string"},
                         "selections": {"type": "array", "items": {"type": "string"}},
-                        "draftOrders": {
-                            "type": "object",
-                            "required": ["resourceType"],
-                            "properties": {
-                                "resourceType": {"type": "string", "enum": ["Bundle"]},
-                                "entry": {"type": "array", "items": {"type": "object"}},
-                            },
-                        },
+                        "draftOrders": _ref("ContextBundle"),
+                        "appointments": _ref("ContextBundle"),
                     },
                 },
                 "prefetch": {"type": "object"},
+            },
+        },
+        "ContextBundle": {
+            "type": "object",
+            "required": ["resourceType"],
+            "properties": {
+                "resourceType": {"type": "string", "enum": ["Bundle"]},
+                "entry": {"type": "array", "items": {"type": "object"}},
             },
         },
         "Action": {
