@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from service.cementoplasty import SERVICE_IDS
 from service.config import Config, FhirConfig
 
-_SERVICE_OF_HOOK = {
-    "order-select": "cementoplasty-order-select",
-    "order-sign": "cementoplasty-order-sign",
-}
+# Each hook's service: the one table the app registers them from (service/cementoplasty.py).
+_SERVICE_OF_HOOK = SERVICE_IDS
 
 
 def evaluate_offline(
