@@ -55,7 +55,21 @@ def parse_fhir_datetime(value: object, assumed_zone: tzinfo | None = None) -> Fh
     if naive is None:
         return date_
     instant = naive.replace(tzinfo=assumed_zone)
-    return FhirDate(instant, date_.day, "time", zone_assumed=True)
+    return _within_calendar(FhirDate(instant, date_.day, "time", zone_assumed=True))
+
+
+# Python's datetime spans years 1 to 9999: an instant on the first or last day of that span (a
+# "9999-12-31T23:59:59Z" sentinel, "0001-01-01") cannot be moved to another time zone. Such a date
+# is no date a rule can use: it is reported as out of range, never an error of the whole call.
+_FIRST_USABLE_YEAR, _LAST_USABLE_YEAR = 2, 9998
+
+
+def _within_calendar(date_: FhirDate | None) -> FhirDate | None:
+    if date_ is None or date_.instant is None:
+        return date_
+    if _FIRST_USABLE_YEAR <= date_.instant.year <= _LAST_USABLE_YEAR:
+        return date_
+    return FhirDate(None, None, "unknown", "date out of range")
 
 
 NO_ZONE = "time without a time zone (invalid FHIR)"
@@ -92,12 +106,17 @@ def _parse(value: object) -> FhirDate | None:
         except ValueError:
             pass  # out of range: `_PATTERN` says so in its own words
         else:
-            return FhirDate(instant, instant.date(), "time")
+            return _within_calendar(FhirDate(instant, instant.date(), "time"))
     return _parse_with_pattern(value)
 
 
 def _parse_with_pattern(value: str) -> FhirDate:
     """Every form FHIR allows (and the problems of those it does not)."""
+    parsed = _read_pattern(value)
+    return _within_calendar(parsed) or parsed
+
+
+def _read_pattern(value: str) -> FhirDate:
     match = _PATTERN.match(value.strip())
     if match is None:
         return FhirDate(None, None, "unknown", "date is not a FHIR date")
