@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -252,6 +252,7 @@ class PrefetchResolver:
         self._lock = threading.Lock()
         self._result: ResolvedPrefetch | None = None
         self._coverage: Mapping[str, Coverage] = {}
+        self._keys: frozenset[str] | None = None  # None: every key of the templates
         self._client: FhirClient | None = None
         self._client_refusal: FetchError | None = None
         self.fetch_count = 0  # HTTP-level fetch tasks started (for logs and tests)
@@ -261,10 +262,15 @@ class PrefetchResolver:
         """The result if `resolve()` has run, else None (it is never run just for a log)."""
         return self._result
 
-    def resolve(self, coverage: Mapping[str, Coverage] | None = None) -> ResolvedPrefetch:
+    def resolve(
+        self,
+        coverage: Mapping[str, Coverage] | None = None,
+        keys: Collection[str] | None = None,
+    ) -> ResolvedPrefetch:
         with self._lock:
             if self._result is None:
                 self._coverage = coverage or {}
+                self._keys = None if keys is None else frozenset(keys)
                 self._result = self._resolve()
             return self._result
 
@@ -279,6 +285,8 @@ class PrefetchResolver:
         unavailable: dict[str, Unavailable] = {}
         to_fetch: dict[str, _Fetch] = {}
         for key, template in self._templates.items():
+            if self._keys is not None and key not in self._keys:
+                continue  # not read by this call: neither used nor fetched nor reported missing
             outcome = self._from_prefetch(key, template)
             if isinstance(outcome, _Fetch):
                 to_fetch[key] = outcome

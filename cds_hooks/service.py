@@ -7,7 +7,7 @@ call), and serialises the `Evaluation` the service returns. The service never se
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -112,11 +112,16 @@ class ResolvedPrefetch:
 
 
 class PrefetchSource(Protocol):
-    def resolve(self, coverage: Mapping[str, Coverage] | None = None) -> ResolvedPrefetch:
-        """Resolve every prefetch key (at most once per call; later calls return the same).
+    def resolve(
+        self,
+        coverage: Mapping[str, Coverage] | None = None,
+        keys: Collection[str] | None = None,
+    ) -> ResolvedPrefetch:
+        """Resolve the prefetch keys (at most once per call; later calls return the same).
 
         `coverage[key]`, when given, says when the pages of that key's search obtained so far
-        are enough: a `next` link is then not followed and the key is complete.
+        are enough: a `next` link is then not followed and the key is complete. `keys`, when
+        given, are the only keys this call reads: the others are neither fetched nor reported.
         """
         ...
 

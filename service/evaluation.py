@@ -17,7 +17,7 @@ from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Config
 from service.facts.model import DataCategory, PatientFacts
 from service.prefetch_coverage import lab_window_coverage
-from service.prefetch_templates import KEY_CATEGORIES
+from service.prefetch_templates import KEY_CATEGORIES, PLANNED_KEYS
 from service.rules import availability
 from service.rules.engine import RULESET_VERSION, evaluate_rules
 from service.rules.finding import Finding
@@ -26,12 +26,19 @@ log = logging.getLogger("service.evaluation")
 
 
 def resolve(
-    definition: ServiceDefinition, prefetch: PrefetchSource, config: Config, now: datetime
+    definition: ServiceDefinition,
+    prefetch: PrefetchSource,
+    config: Config,
+    now: datetime,
+    planned: bool = False,
 ) -> ResolvedPrefetch:
     """The request's data. A lab search sorted newest first that already reaches before the lab
-    window is complete: its `next` link is not needed (see prefetch_coverage)."""
+    window is complete: its `next` link is not needed (see prefetch_coverage). The keys of the
+    planned procedure are read only when the call looks for one (`planned`): a procedure order
+    neither fetches them nor reports them missing."""
     coverage = lab_window_coverage(definition.prefetch, now, config.policy.lab_max_age_days)
-    return prefetch.resolve(coverage)
+    keys = None if planned else [k for k in definition.prefetch if k not in PLANNED_KEYS]
+    return prefetch.resolve(coverage, keys)
 
 
 def run_rules(

@@ -41,7 +41,7 @@ def resolve(
     """The request's data, as every service resolves it. Nothing obtained is no error here: with
     no data nothing is seen as planned, and a moment with nothing planned stays quiet (no order
     is in scope, unlike a procedure order, which always gets cards)."""
-    return resolve_prefetch(definition, prefetch, config, now)
+    return resolve_prefetch(definition, prefetch, config, now, planned=True)
 
 
 @dataclass
