@@ -145,6 +145,10 @@ def _required_patient_id(hook: str, context: Mapping[str, Any]) -> None:
     patient_id = context.get("patientId")
     if not isinstance(patient_id, str) or not patient_id.strip():
         raise RequestError(f"'context.patientId' is required on {hook}.", "required")
+    if len(patient_id) > MAX_IDENTIFIER_LENGTH:
+        raise RequestError(
+            f"'context.patientId' is longer than {MAX_IDENTIFIER_LENGTH} characters.", "value"
+        )
 
 
 def _check_appointment_context(hook: str, context: Mapping[str, Any]) -> None:
@@ -228,10 +232,17 @@ def _auth_string(value: Mapping[str, Any], name: str) -> str:
     return field_value
 
 
+# An identifier longer than this is no identifier (a FHIR id has at most 64 characters, a
+# hookInstance is a UUID): refused at the door rather than stored, logged or audited.
+MAX_IDENTIFIER_LENGTH = 200
+
+
 def _required_string(raw: Mapping[str, Any], name: str) -> str:
     value = raw.get(name)
     if not isinstance(value, str) or not value.strip():
         raise RequestError(f"'{name}' is required and must be a non-empty string.", "required")
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        raise RequestError(f"'{name}' is longer than {MAX_IDENTIFIER_LENGTH} characters.", "value")
     return value
 
 

@@ -29,12 +29,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
+from service.observability import count_audit_lost
 from service.storage.spool import AuditSpool
 from service.storage.store import Store
 
 log = logging.getLogger("service.storage.audit")
+# What the store answers when it works but refuses a record: not an outage.
+REFUSED = (DataError, IntegrityError)
 
 MAX_QUEUED = 2000
 MAX_BATCH = 200
@@ -121,6 +124,11 @@ class AuditWriter:
         elif records:
             try:
                 self._store.record_audits(records)
+            except REFUSED:
+                # The store answers but refuses a record (too long a value, a constraint): not an
+                # outage. Spooling it would block every later record behind it; each record is
+                # tried alone, and only the refused ones are lost (logged, counted).
+                self._write_one_by_one(records)
             except SQLAlchemyError as exc:
                 if self._spool is None:
                     log.error("audit batch of %d not stored: %s", len(records), type(exc).__name__)
@@ -146,11 +154,21 @@ class AuditWriter:
         self._spool_first = True
         self._spool.append(records)
 
+    def _write_one_by_one(self, records: list[Mapping[str, Any]]) -> None:
+        for record in records:
+            try:
+                self._store.record_audits([record])
+            except REFUSED as exc:
+                log.error("audit record refused by the store, not stored: %s", type(exc).__name__)
+                count_audit_lost("refused", 1)
+
     def _store_replayed(self, records: list[dict[str, Any]]) -> None:
         """Store a replayed batch; a record the store refuses (a bug, not an outage) is logged
         and skipped, or it would block the spool behind it for ever."""
         try:
             self._store.record_audits(records)
+        except REFUSED:
+            self._write_one_by_one(records)  # an outage (OperationalError) still raises
         except SQLAlchemyError:
             raise
         except Exception:

@@ -132,6 +132,10 @@ _DELETE = object()
         (mutate("context.selections", "ServiceRequest/sr1"), "selections"),
         (mutate("context.selections", [1]), "selections"),
         (mutate("context.selections", ["ServiceRequest/nope"]), "'ServiceRequest/nope'"),
+        # No identifier longer than a store column: refused here, never stored (a review saw a
+        # 201-character hookInstance stall the audit trail on PostgreSQL).
+        (mutate("hookInstance", "h" * 201), "hookInstance"),
+        (mutate("context.patientId", "p" * 201), "patientId"),
     ],
 )
 def test_invalid_requests_name_the_problem(body: Any, expected: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from service.storage import Store
 from service.storage import audit_writer as audit_writer_module
@@ -215,3 +215,30 @@ def test_the_spool_settings_are_read_from_the_store_table(tmp_path: Path) -> Non
     assert parse_config({}).store_spool_dir == Config().store_spool_dir == Path("data/audit-spool")
     with pytest.raises(ConfigError, match=r"store\.spool_max_mb"):
         parse_config({"store": {"spool_max_mb": 0}})
+
+
+class RefusingStore(FlakyStore):
+    """A working store that refuses one record's value, as PostgreSQL refuses a string longer
+    than its column (DataError): the database answers, it is no outage."""
+
+    def record_audits(self, records):
+        if any(r["hookInstance"] == "refused" for r in records):
+            raise DataError("INSERT", {}, Exception("value too long for type character varying"))
+        return super().record_audits(records)
+
+
+def test_a_record_the_store_refuses_never_blocks_the_audit_trail(tmp_path: Path) -> None:
+    """One refused record (a review found a 201-character hookInstance on PostgreSQL) was taken
+    for an outage: spooled, replayed and refused for ever, every later record behind it."""
+    real = Store(f"sqlite:///{tmp_path}/store.sqlite3")
+    spool = AuditSpool(tmp_path / "spool", "x", max_bytes=1 << 20)
+    writer = AuditWriter(RefusingStore(real), spool)  # type: ignore[arg-type]
+    before = lost("refused")
+    writer.submit({**record(0), "hookInstance": "refused"})
+    for n in range(1, 6):
+        writer.submit(record(n))
+    writer.flush()
+    writer.close()
+    assert hooks(real) == [f"hook-{n}" for n in range(1, 6)]
+    assert not spool.pending()
+    assert lost("refused") - before == 1
