@@ -267,7 +267,11 @@ class PlanCard(CardBuilder):
             dates = plan["combination_dates"].format_map(
                 {"hold_from": self.day(hold.hold_from), "last": self.day(hold.last_dose_on)}
             )
-        text = plan["combination"].format_map({"display": p.get("display", "?"), "dates": dates})
+        already = list(p.get("aspirin_already", ()))
+        key = "combination_aspirin_already" if already else "combination"
+        text = plan[key].format_map(
+            {"display": p.get("display", "?"), "dates": dates, "aspirin": self.join(already)}
+        )
         return text + self.day_suffix(hold, extra)
 
     def hold_text(

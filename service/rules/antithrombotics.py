@@ -110,6 +110,9 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
         if record.is_clopidogrel_aspirin:
             rule_id = "MED-CLOPIDOGREL"
             params["combination"] = True
+            # An aspirin record already active: the combination is replaced by it, never by a
+            # second aspirin on top (which could pass 160 mg/day).
+            params["aspirin_already"] = sorted({r.display for r in aspirin_records})
             hold, late = day_hold(record, CLOPIDOGREL_DAYS, procedure, now)
         elif drug_class is DrugClass.CLOPIDOGREL:
             rule_id = "MED-CLOPIDOGREL"

@@ -71,7 +71,8 @@ def test_duoplavin_request_to_the_prescriber() -> None:
     (request,) = suggested(card)
     assert request["resourceType"] == "CommunicationRequest"
     assert request["about"] == [{"reference": "MedicationRequest/mr-duoplavin"}]
-    assert "aspirine seule" in card["detail"]
+    # Kardégic is already taken: it replaces the combination, no new aspirin on top.
+    assert "prend déjà de l'aspirine" in card["detail"]
 
 
 def test_two_orders_task_ends_on_the_day_its_hold_is_for() -> None:
