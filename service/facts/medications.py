@@ -145,6 +145,13 @@ def _one(
             concept = medication.get("code")
     elif concept is None:
         unresolved = "no medication[x]"
+    elif not isinstance(concept, dict):
+        # A medication element that is not a CodeableConcept cannot be read: reported, never a
+        # silently missing drug (an antithrombotic may be behind it).
+        unresolved = "medicationCodeableConcept is not an object"
+    no_code = medication is not None and not isinstance(medication.get("code"), dict)
+    if no_code and not as_list(medication.get("ingredient")):  # type: ignore[union-attr]
+        unresolved = "the referenced Medication has no code and no ingredient"
 
     matches = valuesets.drugs.match(concept, extra_texts)
     if not matches and medication is not None:

@@ -339,3 +339,30 @@ def test_aspirin_fact_carries_dose_or_problem(valuesets, all_triggers):
     assert facts[with_dose["id"]].dose_problem is None
     assert facts[without["id"]].daily_dose_mg is None
     assert facts[without["id"]].dose_problem
+
+
+def test_a_medication_that_cannot_be_read_is_reported_not_dropped() -> None:
+    """A review found these dropped with no DATA-UNAVAILABLE: a Plavix order disappeared."""
+    from service.facts.medications import MedicationIndex, extract_medications
+    from service.valuesets import load_valuesets
+
+    listed = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-list",
+        "status": "active",
+        "intent": "order",
+        "medicationCodeableConcept": [{"text": "Plavix 75 mg"}],
+    }
+    no_code = {
+        "resourceType": "MedicationRequest",
+        "id": "mr-nocode",
+        "status": "active",
+        "intent": "order",
+        "contained": [{"resourceType": "Medication", "id": "m"}],
+        "medicationReference": {"reference": "#m"},
+    }
+    facts, invalid = extract_medications(
+        [listed, no_code], [], MedicationIndex([], {}), load_valuesets()
+    )
+    assert facts == []
+    assert {item.source.id for item in invalid} == {"mr-list", "mr-nocode"}
