@@ -117,6 +117,36 @@ _NOT_A_POST_CUE_AFTER = frozenset({"gram", "non", "not", "pas", "never", "jamais
 _POST_CUE_WORDS = 4
 _NON = re.compile(r"(?<![a-z0-9])non\s([a-z0-9]+)")
 _CLAUSE_END = re.compile(r"\|")
+# Words after which a negation no longer applies ("no fever but pneumonia", "sans fièvre mais
+# pneumopathie"): the scope terminators of NegEx, in English and French (normalised).
+_SCOPE_END = (
+    "but",
+    "however",
+    "although",
+    "except",
+    "yet",
+    "whereas",
+    "mais",
+    "cependant",
+    "toutefois",
+    "sauf",
+    "neanmoins",
+    "pourtant",
+)
+_SCOPE_END_RE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SCOPE_END) + r")(?![a-z0-9])")
+
+
+def excluded_clauses(exclusions: re.Pattern[str], text: str) -> tuple[tuple[int, int], ...]:
+    """The clauses of `text` (normalised by `clause_text`) holding an exclusion term ("history
+    of", "screening", a namesake such as "osteitis deformans"): only those clauses are set
+    aside, never the whole text ("Sepsis; history of pneumonia" is a sepsis)."""
+    bounds = [0, *(m.start() for m in _CLAUSE_END.finditer(text)), len(text)]
+    spans = []
+    for match in exclusions.finditer(text):
+        start = max(b for b in bounds if b <= match.start())
+        end = next((b for b in bounds if b > match.start()), len(text))
+        spans.append((start, end))
+    return tuple(spans)
 
 
 @remembered
@@ -126,7 +156,9 @@ def negated_spans(text: str) -> tuple[tuple[int, int], ...]:
     bounds = [0, *(m.start() for m in _CLAUSE_END.finditer(text)), len(text)]
     for match in _NEGATE_AFTER_RE.finditer(text):
         end = next((b for b in bounds if b > match.end()), len(text))
-        spans.append((match.end(), end))
+        # "No fever but pneumonia": a contrast word ends the negation's scope (NegEx).
+        stop = _SCOPE_END_RE.search(text, match.end(), end)
+        spans.append((match.end(), stop.start() if stop else end))
     for match in _NEGATE_BEFORE_RE.finditer(text):
         before = text[: match.start()].split()
         # "Gram-negative sepsis" is a sepsis; "infection non exclue" is not a negation.
@@ -220,13 +252,15 @@ class TextRule:
     def matches(self, normalised_text: str) -> bool:
         if not normalised_text or not self.groups:
             return False
-        if self.exclusions is not None and self.exclusions.search(normalised_text):
-            return False
         if self.negation:
             spans = negated_spans(normalised_text)
+            if self.exclusions is not None:
+                spans += excluded_clauses(self.exclusions, normalised_text)
             return any(
                 all(_affirmed(p, normalised_text, spans) for p in group) for group in self.groups
             )
+        if self.exclusions is not None and self.exclusions.search(normalised_text):
+            return False
         return any(all(p.search(normalised_text) for p in group) for group in self.groups)
 
 

@@ -86,7 +86,11 @@ def test_text_fallback(valuesets, text, expected):
     ],
 )
 def test_suspected_or_past_text_does_not_match(valuesets, text):
-    assert concepts_of(valuesets, condition(codeable(text=text))) == []
+    # A hedged text may leave a "suspected:<concept>" mark (read only for infections), never the
+    # documented concept itself.
+    found = concepts_of(valuesets, condition(codeable(text=text)))
+    documented = {c for concepts in found for c in concepts if not c.startswith("suspected:")}
+    assert documented == set()
 
 
 def test_text_is_not_read_when_a_code_matched(valuesets):
