@@ -165,6 +165,9 @@ def negated_spans(text: str) -> tuple[tuple[int, int], ...]:
         if before and before[-1] in _NOT_A_POST_CUE_AFTER:
             continue
         start = max((b for b in bounds if b <= match.start()), default=0)
+        if not re.search(r"[a-z0-9]", text[start : match.start()]) and start > 0:
+            # The cue opens its clause ("Sepsis: excluded"): it is about the clause before it.
+            start = max((b for b in bounds if b < start), default=0)
         # What precedes the cue within a few words ("VIH : recherche négative"), not a whole
         # clause ("sepsis à bacilles à Gram négatif" stays a sepsis).
         words = [m.start() for m in re.finditer(r"[a-z0-9]+", text[start : match.start()])]

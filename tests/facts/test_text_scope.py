@@ -51,3 +51,14 @@ def test_a_documented_finding_beside_an_exclusion_or_a_negation_is_read(
 )
 def test_what_is_excluded_or_negated_stays_so(text: str, concept: str) -> None:
     assert concept not in concepts(text)
+
+
+@pytest.mark.parametrize("text", ["Sepsis: excluded", "Pneumonie : exclue"])
+def test_a_negation_after_a_colon_applies_to_what_precedes_it(text: str) -> None:
+    assert "systemic-infection" not in concepts(text)
+
+
+@pytest.mark.parametrize("text", ["Sepsis (non confirmed)", "Pneumonie non confirmée"])
+def test_an_unconfirmed_infection_is_only_suspected(text: str) -> None:
+    found = concepts(text)
+    assert "systemic-infection" not in found and "suspected:systemic-infection" in found
