@@ -31,10 +31,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import jwt
 import requests
+from pydantic import ConfigDict, Field
 
 from cds_hooks.errors import Unauthorized
 
@@ -59,27 +60,43 @@ class ReplayGuard(Protocol):
 
 @dataclass(frozen=True)
 class TrustedClient:
-    iss: str
+    """One `[[auth.clients]]` table: a CDS Client's issuer and where its keys are."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)
+
+    iss: Annotated[str, Field(min_length=1)]
     jwks_file: Path | None = None
-    jku: tuple[str, ...] = ()  # allow-listed JWK Set URLs
+    # Allow-listed JWK Set URLs (one string or a list in TOML).
+    jku: tuple[str, ...] = ()
     tenant: str | None = None
+
+
+# Algorithms an `[auth] algorithms` list may name: asymmetric only.
+SUPPORTED_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS384")
 
 
 @dataclass(frozen=True)
 class AuthSettings:
+    """`[auth]` in the configuration, plus the service's public base URLs."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)
+
     # The audience of a call is one of these + the request path: every URL the service is
     # reached by (loopback spellings in the demo; an internal and an external host name).
-    public_base_urls: tuple[str, ...]
+    public_base_urls: Annotated[tuple[str, ...], Field(min_length=1)]
     clients: tuple[TrustedClient, ...] = ()
     required: bool = True
-    algorithms: tuple[str, ...] = ("ES384", "RS384")
-    clock_skew_s: int = 60
-    max_lifetime_s: int = 3600
-    jwks_fetch_timeout_s: float = 2.0
-    jwks_refresh_interval_s: float = 60.0  # at most one re-fetch per URL per interval
+    # Never empty: an empty list would refuse every token.
+    algorithms: Annotated[tuple[str, ...], Field(min_length=1)] = ("ES384", "RS384")
+    clock_skew_s: Annotated[int, Field(ge=0, le=600)] = 60
+    max_lifetime_s: Annotated[int, Field(ge=1, le=24 * 3600)] = 3600
+    jwks_fetch_timeout_s: Annotated[float, Field(ge=0.1, le=30)] = 2.0
+    # At most one re-fetch per URL per interval.
+    jwks_refresh_interval_s: Annotated[float, Field(ge=1, le=3600)] = 60.0
     # A set fetched through `jku` is trusted this long, then fetched again: a key the client
     # withdraws (compromised) stops being accepted within this delay. Pinned files never expire.
-    jwks_max_age_s: float = 3600.0
+    # At least the refetch interval, at most a day.
+    jwks_max_age_s: Annotated[float, Field(ge=60, le=86400)] = 3600.0
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
+from pydantic import ConfigDict, Field
 
 from cds_hooks.request import decode_json
 from cds_hooks.service import FailureCode
@@ -35,17 +36,25 @@ _CHUNK_BYTES = 64 * 1024
 
 @dataclass(frozen=True)
 class FhirFetchSettings:
-    """How the service may read from a CDS Client's FHIR server (`[fhir]` in the config)."""
+    """How the service may read from a CDS Client's FHIR server (`[fhir]` in the config).
 
-    allowed_servers: tuple[str, ...] = ()  # FHIR base URLs; "*" allows any server
+    The bounds are checked when a configuration is validated against this class (pydantic
+    reads `__pydantic_config__` and the `Field` bounds); constructing it in code trusts the
+    caller.
+    """
+
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)
+
+    # FHIR base URLs; "*" allows any server (demo only).
+    allowed_servers: tuple[str, ...] = ()
     allow_http: bool = False
-    deadline_s: float = 1.5  # all fallback fetches of one call, together
-    request_timeout_s: float = 1.0  # connect / read timeout of one HTTP request
-    max_pages: int = 5  # pages of one search, the first included
-    max_response_bytes: int = 8 * 1024 * 1024
+    deadline_s: Annotated[float, Field(ge=0.05, le=30)] = 1.5  # all fetches of one call
+    request_timeout_s: Annotated[float, Field(ge=0.05, le=30)] = 1.0  # one HTTP request
+    max_pages: Annotated[int, Field(ge=1, le=100)] = 5  # pages of one search, the first included
+    max_response_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 8 * 1024 * 1024
     # Distinct referenced resources (e.g. medicationReference) fetched in one call: bounds the
     # fan-out a request with many references can cause on the FHIR server and the pool.
-    max_referenced_fetches: int = 50
+    max_referenced_fetches: Annotated[int, Field(ge=1, le=500)] = 50
 
 
 class FetchError(Exception):

@@ -30,7 +30,7 @@ from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.request import parse_hook_request
 from service.auth_setup import build_authenticate, check_clients
 from service.cementoplasty import CementoplastyService, Clock, service_definition, site_clock
-from service.config import SUPPORTED_LOCALES, Config, ConfigError, load_config
+from service.config import Config, ConfigError, load_config
 from service.config_check import check_policy_against_valuesets
 from service.facts.warmup import warm_up as warm_up_facts
 from service.moments.services import moment_services
@@ -39,18 +39,18 @@ from service.observability import (
     count_feedback,
     count_prefetch,
     install_operations_routes,
-    log_request,
     prepare_request_metrics,
 )
 from service.prefetch_templates import prefetch_templates
+from service.request_log import WARM_UP_ENVIRON, add_request_log_fields, install_request_log
 from service.rule_pages import create_rule_pages_blueprint
 from service.storage import Store
 from service.storage.audit_writer import AuditWriter
 from service.storage.spool import AuditSpool
 from service.valuesets import load_valuesets
+from service.vocabulary import SUPPORTED_LOCALES
 
 log = logging.getLogger("service.app")
-feedback_log = logging.getLogger("service.feedback")
 
 HOOKS = ("order-select", "order-sign")
 # What a client is told to wait before sending feedback again while the store is down.
@@ -62,7 +62,7 @@ def create_app(
 ) -> Flask:
     """The app. `clock` (tests, fixtures) fixes "now" for the rules; default: the real time."""
     config = config or load_config()
-    configure_logging(config.log_level)
+    configure_logging(config.logging.level)
     if config.demo:
         log.warning(
             "DEMO PROFILE: this is NOT a production configuration (any FHIR server, http "
@@ -70,10 +70,10 @@ def create_app(
         )
     try:
         check_clients(config)
-    except ConfigError as exc:
+        store = store or Store(config.store.url)  # ValueError: a store it cannot open
+    except ValueError as exc:  # ConfigError included
         log.error("refusing to start: %s", exc)
-        raise
-    store = store or Store(config.store_url)
+        raise ConfigError(str(exc)) from None
     valuesets = load_valuesets()
     check_policy_against_valuesets(config.policy, valuesets)
     warm_up_facts()
@@ -83,7 +83,7 @@ def create_app(
             service_definition(hook, templates),
             config,
             valuesets,
-            clock or site_clock(config.time_zone),
+            clock or site_clock(config.locale.time_zone),
         )
         for hook in HOOKS
     ]
@@ -92,14 +92,16 @@ def create_app(
     _warm_up_http(services, config)
     services = [
         *services,
-        *moment_services(templates, config, valuesets, clock or site_clock(config.time_zone)),
+        *moment_services(
+            templates, config, valuesets, clock or site_clock(config.locale.time_zone)
+        ),
     ]
     prepare_request_metrics([service.definition.id for service in services])
     _warm_up_store(store)
     authenticate = build_authenticate(config, store)
 
     app = Flask("cementoplasty_cds")
-    app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
+    app.config["MAX_CONTENT_LENGTH"] = config.server.max_request_bytes
 
     def store_feedback(service_id: str, items: list[dict[str, Any]]) -> None:
         try:
@@ -111,12 +113,11 @@ def create_app(
             count_feedback(str(item.get("outcome", "unknown")))
 
     spool = AuditSpool(
-        config.store_spool_dir,
+        config.store.spool_dir,
         store.url.render_as_string(hide_password=True),
-        config.store_spool_max_bytes,
+        config.store.spool_max_bytes,
     )
     audit_writer = AuditWriter(store, spool)
-    app.extensions["cementoplasty_store"] = store
     app.extensions["cementoplasty_audit"] = audit_writer
 
     def after_evaluation(record: EvaluationRecord) -> None:
@@ -125,9 +126,9 @@ def create_app(
     app.register_blueprint(
         create_blueprint(
             services,
-            fhir=FhirFetchSettings(**dataclasses.asdict(config.fhir)),
+            fhir=config.fhir,
             supported_locales=SUPPORTED_LOCALES,
-            default_locale=config.locale_default,
+            default_locale=config.locale.default,
             authenticate=authenticate,
             feedback_sink=store_feedback,
             on_evaluated=after_evaluation,
@@ -136,10 +137,12 @@ def create_app(
     )
     register_error_handlers(app)
     # Private Network Access (a public page calling loopback): the demo profile only.
-    install_cors(app, config.cors_allowed_origins, allow_private_network=config.demo)
+    install_cors(app, config.cors.allowed_origins, allow_private_network=config.demo)
     install_operations_routes(app, store)
-    app.register_blueprint(create_rule_pages_blueprint(config.policy, config.locale_default))
-    app.test_client().get("/healthz")  # the first real request finds Flask's paths warm too
+    app.register_blueprint(create_rule_pages_blueprint(config.policy, config.locale.default))
+    install_request_log(app)
+    # The first real request finds Flask's paths warm too; not a request to log or count.
+    app.test_client().get("/healthz", environ_overrides={WARM_UP_ENVIRON: True})
     return app
 
 
@@ -187,7 +190,7 @@ def _warm_up_http(services: list[CementoplastyService], config: Config) -> None:
             services,
             fhir=FhirFetchSettings(),  # no FHIR server allowed: the warm-up never calls one
             supported_locales=SUPPORTED_LOCALES,
-            default_locale=config.locale_default,
+            default_locale=config.locale.default,
         )
     )
     client = scratch.test_client()
@@ -232,24 +235,18 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
     if record.prefetch is not None:
         count_prefetch(record.prefetch)
     latency_ms = round(record.latency_s * 1000, 2)
-    log_request(
-        {
-            "method": "POST",
-            "service": record.service_id,
-            "hook": request.hook if request else None,
-            "hookInstance": request.hook_instance if request else None,
-            "status": record.status,
-            "latency_ms": latency_ms,
-            "cards": dict(Counter(card.indicator.value for card in cards)),
-            "rule_ids": audit.get("rules", []),
-            # key -> failure code (e.g. "no-authorization": the request gave no token)
-            "data_unavailable": {key: str(unavailable[key].code) for key in sorted(unavailable)},
-            "fhir_fallback": {
-                "calls": len(fetched),
-                "failures": sum(1 for key in fetched if key in unavailable),
-            },
-            "error": _ERROR_CODES.get(record.status, "error") if record.status >= 400 else None,
-        }
+    add_request_log_fields(
+        service=record.service_id,
+        hook=request.hook if request else None,
+        hookInstance=request.hook_instance if request else None,
+        cards=dict(Counter(card.indicator.value for card in cards)),
+        rule_ids=audit.get("rules", []),
+        # key -> failure code (e.g. "no-authorization": the request gave no token)
+        data_unavailable={key: str(unavailable[key].code) for key in sorted(unavailable)},
+        fhir_fallback={
+            "calls": len(fetched),
+            "failures": sum(1 for key in fetched if key in unavailable),
+        },
     )
     if request is None or not audit.get("in_scope"):
         return  # nothing was evaluated: an out-of-scope order or an invalid request
@@ -273,35 +270,18 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
 
 
 def _log_feedback(record: FeedbackRecord) -> None:
-    """One line per feedback call: counts only. Never a card or suggestion id, a comment or an
+    """The feedback call's log line: counts only. Never a card or suggestion id, a comment or an
     override reason's text (free text may name the patient), never the token."""
-    fields: dict[str, Any] = {
-        "service": record.service_id,
-        "status": record.status,
-        "latency_ms": round(record.latency_s * 1000, 2),
-    }
-    if record.items is not None:
-        overrides = [item.get("overrideReason") or {} for item in record.items]
-        fields |= {
-            "feedback_items": len(record.items),
-            "feedback_cards": len({item["card"] for item in record.items}),
-            "outcomes": dict(Counter(str(item["outcome"]) for item in record.items)),
-            "override_reasons": sum(1 for override in overrides if override.get("reason")),
-            "accepted_suggestions": sum(
-                len(item.get("acceptedSuggestions") or ()) for item in record.items
-            ),
-        }
-    if record.status >= 400:
-        fields["error"] = _ERROR_CODES.get(record.status, "error")
-    feedback_log.info("feedback", extra={"fields": fields})
-
-
-# A short, fixed code per error status for the log line (never a message built from input).
-_ERROR_CODES = {
-    400: "invalid-request",
-    401: "unauthorized",
-    404: "unknown-service",
-    413: "too-large",
-    415: "unsupported-media-type",
-    500: "internal-error",
-}
+    add_request_log_fields(service=record.service_id)
+    if record.items is None:
+        return
+    overrides = [item.get("overrideReason") or {} for item in record.items]
+    add_request_log_fields(
+        feedback_items=len(record.items),
+        feedback_cards=len({item["card"] for item in record.items}),
+        outcomes=dict(Counter(str(item["outcome"]) for item in record.items)),
+        override_reasons=sum(1 for override in overrides if override.get("reason")),
+        accepted_suggestions=sum(
+            len(item.get("acceptedSuggestions") or ()) for item in record.items
+        ),
+    )

@@ -5,30 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from cds_hooks.auth import AuthSettings, ClientAuthenticator, ReplayGuard, TrustedClient
+from cds_hooks.auth import ClientAuthenticator, ReplayGuard
 from cds_hooks.errors import Unauthorized
 from service.config import Config, ConfigError
 from service.observability import count_auth_refusal
-
-
-def auth_settings_from_config(config: Config) -> AuthSettings:
-    auth = config.auth
-    return AuthSettings(
-        public_base_urls=config.public_base_urls,
-        clients=tuple(
-            TrustedClient(
-                iss=client.iss, jwks_file=client.jwks_file, jku=client.jku, tenant=client.tenant
-            )
-            for client in auth.clients
-        ),
-        required=auth.required,
-        algorithms=auth.algorithms,
-        clock_skew_s=auth.clock_skew_s,
-        max_lifetime_s=auth.max_lifetime_s,
-        jwks_fetch_timeout_s=auth.jwks_fetch_timeout_s,
-        jwks_max_age_s=auth.jwks_max_age_s,
-    )
-
+from service.request_log import add_request_log_fields
 
 NO_CLIENT = (
     "auth.required = true but no [[auth.clients]] is configured: every CDS call would be "
@@ -46,7 +27,7 @@ def check_clients(config: Config) -> None:
 
 def build_authenticator(config: Config, replay_guard: ReplayGuard) -> ClientAuthenticator:
     """One per worker; `replay_guard` is the shared store (`service.storage.Store`)."""
-    return ClientAuthenticator(auth_settings_from_config(config), replay_guard)
+    return ClientAuthenticator(config.auth, replay_guard)
 
 
 def build_authenticate(config: Config, replay_guard: ReplayGuard) -> Callable[[Any], None]:
@@ -55,9 +36,11 @@ def build_authenticate(config: Config, replay_guard: ReplayGuard) -> Callable[[A
 
     def authenticate(flask_request: Any) -> None:
         try:
-            authenticator(flask_request)
+            client = authenticator(flask_request)
         except Unauthorized as refusal:
             count_auth_refusal(refusal.code)
             raise
+        if client is not None:
+            add_request_log_fields(client=client.iss)  # a configured issuer, never the token
 
     return authenticate

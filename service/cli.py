@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         from service.server import run_server
 
         return run_server(
-            config, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+            host=args.host, port=args.port, workers=args.workers, threads=args.threads
         )
     if args.command == "evaluate":
         return _evaluate(config, args.request, args.service, args.locale, args.now)
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         from service.report import render_report
         from service.storage import Store
 
-        print(render_report(Store(config.store_url)))
+        print(render_report(Store(config.store.url)))
         return 0
     return 2
 

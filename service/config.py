@@ -1,100 +1,160 @@
 """Service configuration: one TOML file named by the CDS_CONFIG environment variable.
 
-Every key has a documented, safe default (README "Configuration"). A bad value stops start-up
-with a `ConfigError` naming the key. The demo profile (`service/profiles/demo.toml`) is an
-ordinary configuration file with `demo = true`, which the app logs loudly at start-up.
+The file's shape is the `Config` dataclass below, one table per section; pydantic validates a
+file against it (`parse_config`): an unknown key at any level, a value of the wrong type (no
+string for a number, no 2.5 for a whole number) or out of its bounds stops start-up with a
+`ConfigError` naming the key. The protocol settings (`[fhir]`, `[auth]`, `[[auth.clients]]`)
+are `cds_hooks`' own classes, embedded as they are. Every key has a documented, safe default
+(README "Configuration", checked against these classes by tests/test_config_readme.py). The demo
+profile (`service/profiles/demo.toml`) is an ordinary file with `demo = true`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from service.facts.model import ProcedureKind
+from pydantic import AfterValidator, ConfigDict, Field, TypeAdapter, ValidationError
+
+from cds_hooks.auth import SUPPORTED_ALGORITHMS, AuthSettings, TrustedClient
+from cds_hooks.fhir_client import FhirFetchSettings
+from service.rules.policy import Policy
+from service.vocabulary import Language, ProcedureKind
 
 DEMO_PROFILE = Path(__file__).parent / "profiles" / "demo.toml"
+DEFAULT_PUBLIC_BASE_URLS = ("http://127.0.0.1:8080",)
+
+_SECTION = ConfigDict(extra="forbid", strict=True)
 
 
 class ConfigError(ValueError):
     """The configuration cannot be used; the message names the key."""
 
 
-@dataclass(frozen=True)
-class Policy:
-    """Local policy values of RULES.md: the guideline does not give them."""
-
-    lab_max_age_days: int = 7
-    inr_max: float = 1.5
-    pain_controlled_max: float = 3
-    pain_uncontrolled_min: float = 4
-    # Hold delays (days before the procedure) for antithrombotics the guideline does not list,
-    # by ingredient key (e.g. {"prasugrel": 7}). None by default: the card says none is given.
-    unlisted_hold_days: Mapping[str, int] = field(default_factory=dict)
-    # The usual interruption of a vitamin K antagonist, in days before the procedure: the guideline
-    # gives none (MED-VKA, MED-VKA-TOO-LATE); the card calls it the institution's local protocol.
-    vka_stop_days: int = 5
+def _existing_time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+    return name
 
 
 @dataclass(frozen=True)
-class FhirConfig:
-    allowed_servers: tuple[str, ...] = ()
-    allow_http: bool = False
-    deadline_s: float = 1.5
-    request_timeout_s: float = 1.0
-    max_pages: int = 5
-    max_response_bytes: int = 8 * 1024 * 1024
+class LocaleSettings:
+    """`[locale]`: the language of a card when the call names none, and the site's clock."""
+
+    __pydantic_config__ = _SECTION
+
+    default: Language = "en"
+    # The site's time zone: "today" for the hold plan, and every time shown on a card.
+    time_zone: Annotated[str, AfterValidator(_existing_time_zone)] = "Europe/Paris"
+
+
+def _store_url(url: str) -> str:
+    # The folder of a SQLite file must exist: checked when the store opens it
+    # (service.storage.engine), where the working folder of the running service is known.
+    if not url.startswith(("sqlite://", "postgresql")):
+        raise ValueError("must be a sqlite:// or postgresql:// SQLAlchemy URL")
+    return url
 
 
 @dataclass(frozen=True)
-class AuthClient:
-    iss: str
-    jwks_file: Path | None = None
-    jku: tuple[str, ...] = ()  # allow-listed JWK Set URLs
-    tenant: str | None = None
+class StoreSettings:
+    """`[store]`: where feedback, audit records and seen token IDs are kept."""
+
+    __pydantic_config__ = _SECTION
+
+    # A relative SQLite path is relative to the working folder (its folder must exist).
+    url: Annotated[str, AfterValidator(_store_url)] = "sqlite:///data/cementoplasty-cds.sqlite3"
+    # Audit records the store cannot take wait here (service.storage.spool), on a local disk
+    # that outlives the process; relative to the configuration file's folder.
+    spool_dir: Path = Path("data/audit-spool")
+    spool_max_mb: Annotated[int, Field(ge=1, le=1 << 20)] = 256  # per worker process
+
+    @property
+    def spool_max_bytes(self) -> int:
+        return self.spool_max_mb * 2**20
 
 
 @dataclass(frozen=True)
-class AuthConfig:
-    required: bool = True
-    algorithms: tuple[str, ...] = ("ES384", "RS384")
-    clock_skew_s: int = 60
-    max_lifetime_s: int = 3600
-    jwks_fetch_timeout_s: float = 2.0
-    jwks_max_age_s: float = 3600.0  # a key set fetched through `jku` is fetched again after this
-    clients: tuple[AuthClient, ...] = ()
+class ServerSettings:
+    """`[server]`."""
+
+    __pydantic_config__ = _SECTION
+
+    max_request_bytes: Annotated[int, Field(ge=1024, le=1 << 30)] = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CorsSettings:
+    """`[cors]`: browser origins allowed to call the service (the sandbox page, say)."""
+
+    __pydantic_config__ = _SECTION
+
+    allowed_origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TriggerSettings:
+    """`[triggers]`: which ordered procedures the service checks."""
+
+    __pydantic_config__ = _SECTION
+
+    # Never empty: an empty list would silently turn every check off.
+    procedures: Annotated[frozenset[ProcedureKind], Field(min_length=1)] = frozenset(ProcedureKind)
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """`[logging]`."""
+
+    __pydantic_config__ = _SECTION
+
+    level: Annotated[str, AfterValidator(_log_level)] = "INFO"
+
+
+def _default_auth() -> AuthSettings:
+    return AuthSettings(public_base_urls=DEFAULT_PUBLIC_BASE_URLS)
 
 
 @dataclass(frozen=True)
 class Config:
-    # Every URL the EHRs call the service by: a client JWT's `aud` is one of them + the path.
-    public_base_urls: tuple[str, ...] = ("http://127.0.0.1:8080",)
+    """The whole file. The top-level `public_base_urls` lives in `auth` (the audience of a
+    client's token is one of them); `parse_config` moves it there."""
+
+    __pydantic_config__ = _SECTION
+
     demo: bool = False
-    max_request_bytes: int = 8 * 1024 * 1024
-    cors_allowed_origins: tuple[str, ...] = ()
-    locale_default: str = "en"
-    # The site's time zone: "today" for the hold plan, and every time shown on a card.
-    time_zone: str = "Europe/Paris"
-    store_url: str = "sqlite:///data/cementoplasty-cds.sqlite3"
-    # Audit records the store cannot take wait here (service.storage.spool), on a local disk
-    # that outlives the process; relative to the working directory, like the default store.
-    store_spool_dir: Path = Path("data/audit-spool")
-    store_spool_max_bytes: int = 256 * 1024 * 1024  # per worker process
-    trigger_procedures: frozenset[ProcedureKind] = frozenset(ProcedureKind)
-    log_level: str = "INFO"
-    fhir: FhirConfig = field(default_factory=FhirConfig)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    fhir: FhirFetchSettings = field(default_factory=FhirFetchSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    locale: LocaleSettings = field(default_factory=LocaleSettings)
     policy: Policy = field(default_factory=Policy)
-    auth: AuthConfig = field(default_factory=AuthConfig)
-    source_path: Path | None = None
+    cors: CorsSettings = field(default_factory=CorsSettings)
+    auth: AuthSettings = field(default_factory=_default_auth)
+    triggers: TriggerSettings = field(default_factory=TriggerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    @property
+    def public_base_urls(self) -> tuple[str, ...]:
+        return self.auth.public_base_urls
 
 
-SUPPORTED_LOCALES = ("en", "fr")
-SUPPORTED_ALGORITHMS = ("ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS384")
+_VALIDATOR = TypeAdapter(Config)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
@@ -110,192 +170,156 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
         raise ConfigError(f"CDS_CONFIG: no such file {file}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
-    return parse_config(raw, base_dir=file.parent, source_path=file)
+    return parse_config(raw, base_dir=file.parent)
 
 
-def parse_config(
-    raw: Mapping[str, Any], base_dir: Path = Path("."), source_path: Path | None = None
-) -> Config:
-    reader = _Reader(raw, "")
-    defaults = Config()
-    server = reader.table("server")
-    fhir = reader.table("fhir")
-    store = reader.table("store")
-    locale = reader.table("locale")
-    policy = reader.table("policy")
-    cors = reader.table("cors")
-    auth = reader.table("auth")
-    triggers = reader.table("triggers")
-    logging_ = reader.table("logging")
-
-    public_base_urls = _public_base_urls(reader, defaults.public_base_urls)
-    locale_default = locale.string("default", defaults.locale_default)
-    if locale_default not in SUPPORTED_LOCALES:
-        raise ConfigError(f"locale.default: must be one of {', '.join(SUPPORTED_LOCALES)}")
-    time_zone = locale.string("time_zone", defaults.time_zone)
+def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
+    """Validate a parsed TOML document; paths in it are relative to `base_dir`."""
+    document = _placed(raw, base_dir)
     try:
-        ZoneInfo(time_zone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(f"locale.time_zone: unknown time zone {time_zone!r}") from exc
-
-    fhir_defaults = FhirConfig()
-    # "*" allows any server (demo profile only: it lets a sandbox name its own FHIR server).
-    allowed_servers = tuple(s.rstrip("/") for s in fhir.strings("allowed_servers", ()))
-    for index, server_url in enumerate(allowed_servers):
-        if server_url != "*":
-            _check_url(f"fhir.allowed_servers[{index}]", server_url)
-    fhir_config = FhirConfig(
-        allowed_servers=allowed_servers,
-        allow_http=fhir.boolean("allow_http", fhir_defaults.allow_http),
-        deadline_s=fhir.number("deadline_s", fhir_defaults.deadline_s, 0.05, 30),
-        request_timeout_s=fhir.number(
-            "request_timeout_s", fhir_defaults.request_timeout_s, 0.05, 30
-        ),
-        max_pages=int(fhir.number("max_pages", fhir_defaults.max_pages, 1, 100)),
-        max_response_bytes=int(
-            fhir.number("max_response_bytes", fhir_defaults.max_response_bytes, 1024, 1 << 30)
-        ),
-    )
-    if not fhir_config.allow_http:
-        for index, server_url in enumerate(allowed_servers):
-            if server_url != "*" and urlsplit(server_url).scheme != "https":
-                raise ConfigError(
-                    f"fhir.allowed_servers[{index}]: {server_url} is not https "
-                    "(set fhir.allow_http = true to allow it)"
-                )
-
-    policy_defaults = Policy()
-    unlisted = policy.table("unlisted_hold_days")
-    unlisted_days = {key: int(unlisted.number(key, 0, 0, 60)) for key in unlisted.raw}
-    policy_config = Policy(
-        lab_max_age_days=int(
-            policy.number("lab_max_age_days", policy_defaults.lab_max_age_days, 1, 365)
-        ),
-        inr_max=policy.number("inr_max", policy_defaults.inr_max, 1.0, 5.0),
-        pain_controlled_max=policy.number(
-            "pain_controlled_max", policy_defaults.pain_controlled_max, 0, 10
-        ),
-        pain_uncontrolled_min=policy.number(
-            "pain_uncontrolled_min", policy_defaults.pain_uncontrolled_min, 0, 10
-        ),
-        unlisted_hold_days=unlisted_days,
-        vka_stop_days=int(policy.number("vka_stop_days", policy_defaults.vka_stop_days, 1, 30)),
-    )
-    if policy_config.pain_controlled_max >= policy_config.pain_uncontrolled_min:
-        raise ConfigError("policy.pain_controlled_max: must be below policy.pain_uncontrolled_min")
-
-    auth_defaults = AuthConfig()
-    algorithms = tuple(auth.strings("algorithms", auth_defaults.algorithms))
-    for algorithm in algorithms:
-        if algorithm not in SUPPORTED_ALGORITHMS:
-            raise ConfigError(
-                f"auth.algorithms: {algorithm!r} is not allowed "
-                f"(asymmetric only: {', '.join(SUPPORTED_ALGORITHMS)})"
-            )
-    clients = []
-    for index, client in enumerate(auth.tables("clients")):
-        name = f"auth.clients[{index}]"
-        for key in client.raw:
-            if key not in _CLIENT_KEYS:  # a typo would silently turn a check off
-                raise ConfigError(f"{name}.{key}: unknown configuration key")
-        iss = client.string("iss", "")
-        if not iss:
-            raise ConfigError(f"{name}.iss: required")
-        jwks_file_value = client.string("jwks_file", "")
-        jwks_file = None
-        if jwks_file_value:
-            jwks_file = _resolve_path(jwks_file_value, base_dir)
-            if not jwks_file.is_file():
-                raise ConfigError(f"{name}.jwks_file: no such file {jwks_file}")
-        jku_value = client.raw.get("jku", ())
-        jku = (jku_value,) if isinstance(jku_value, str) else tuple(client.strings("jku", ()))
-        for url in jku:
-            _check_url(f"{name}.jku", url)
-        if not jwks_file and not jku:
-            raise ConfigError(f"{name}: needs jwks_file or jku")
-        tenant = client.string("tenant", "") or None
-        clients.append(AuthClient(iss=iss, jwks_file=jwks_file, jku=jku, tenant=tenant))
-    auth_config = AuthConfig(
-        required=auth.boolean("required", auth_defaults.required),
-        algorithms=algorithms,
-        clock_skew_s=int(auth.number("clock_skew_s", auth_defaults.clock_skew_s, 0, 600)),
-        max_lifetime_s=int(
-            auth.number("max_lifetime_s", auth_defaults.max_lifetime_s, 1, 24 * 3600)
-        ),
-        jwks_fetch_timeout_s=auth.number(
-            "jwks_fetch_timeout_s", auth_defaults.jwks_fetch_timeout_s, 0.1, 30
-        ),
-        # At least the refetch interval (60 s), at most a day.
-        jwks_max_age_s=auth.number("jwks_max_age_s", auth_defaults.jwks_max_age_s, 60, 86400),
-        clients=tuple(clients),
-    )
-
-    procedure_names = triggers.strings("procedures", tuple(kind.value for kind in ProcedureKind))
-    try:
-        trigger_procedures = frozenset(ProcedureKind(name) for name in procedure_names)
-    except ValueError as exc:
-        known = ", ".join(kind.value for kind in ProcedureKind)
-        raise ConfigError(f"triggers.procedures: unknown procedure ({known})") from exc
-
-    store_url = store.string("url", defaults.store_url)
-    if not store_url.startswith(("sqlite://", "postgresql")):
-        raise ConfigError("store.url: must be a sqlite:// or postgresql:// SQLAlchemy URL")
-    spool_dir_value = store.string("spool_dir", "")
-    store_spool_dir = (
-        _resolve_path(spool_dir_value, base_dir) if spool_dir_value else defaults.store_spool_dir
-    )
-    store_spool_max_bytes = int(
-        store.number("spool_max_mb", defaults.store_spool_max_bytes / 2**20, 1, 1 << 20) * 2**20
-    )
-
-    log_level = logging_.string("level", defaults.log_level).upper()
-    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ConfigError("logging.level: DEBUG, INFO, WARNING or ERROR")
-
-    config = Config(
-        public_base_urls=public_base_urls,
-        demo=reader.boolean("demo", False),
-        max_request_bytes=int(
-            server.number("max_request_bytes", defaults.max_request_bytes, 1024, 1 << 30)
-        ),
-        cors_allowed_origins=tuple(cors.strings("allowed_origins", ())),
-        locale_default=locale_default,
-        time_zone=time_zone,
-        store_url=store_url,
-        store_spool_dir=store_spool_dir,
-        store_spool_max_bytes=store_spool_max_bytes,
-        trigger_procedures=trigger_procedures,
-        log_level=log_level,
-        fhir=fhir_config,
-        policy=policy_config,
-        auth=auth_config,
-        source_path=source_path,
-    )
-    reader.reject_unknown()
+        # As JSON, strictly: a TOML array is a JSON array, a string is never taken for a number
+        # or a boolean, and 2.5 is never cut to 2.
+        config = _VALIDATOR.validate_json(json.dumps(document, default=str))
+    except ValidationError as exc:
+        raise ConfigError(_first_error(exc)) from None
+    _check_across_keys(config)
     return config
 
 
-def _public_base_urls(reader: _Reader, default: tuple[str, ...]) -> tuple[str, ...]:
-    """`public_base_urls`, or its one-element form `public_base_url` (not both)."""
-    if "public_base_url" in reader.raw:
-        if "public_base_urls" in reader.raw:
-            raise ConfigError("public_base_url: give public_base_urls or public_base_url, not both")
-        single = reader.string("public_base_url", "")
+def _placed(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
+    """The document in `Config`'s shape: base URLs moved into `auth`, paths made absolute."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("configuration: must be a table")
+    document = dict(raw)
+    auth = document.get("auth", {})
+    if not isinstance(auth, Mapping):
+        raise ConfigError("auth: must be a table")
+    auth = dict(auth)
+    if "public_base_urls" in auth:
+        raise ConfigError("auth.public_base_urls: unknown configuration key (a top-level key)")
+    auth["public_base_urls"] = _public_base_urls(document)
+    clients = auth.get("clients", [])
+    if isinstance(clients, list):
+        auth["clients"] = [_placed_client(client, base_dir) for client in clients]
+    document["auth"] = auth
+
+    fhir = document.get("fhir")
+    if isinstance(fhir, Mapping) and isinstance(fhir.get("allowed_servers"), list):
+        servers = [s.rstrip("/") if isinstance(s, str) else s for s in fhir["allowed_servers"]]
+        document["fhir"] = {**fhir, "allowed_servers": servers}
+    store = document.get("store")
+    if isinstance(store, Mapping) and isinstance(store.get("spool_dir"), str):
+        document["store"] = {**store, "spool_dir": _resolve_path(store["spool_dir"], base_dir)}
+    return document
+
+
+def _placed_client(client: Any, base_dir: Path) -> Any:
+    if not isinstance(client, Mapping):
+        return client  # refused by validation, with its key
+    client = dict(client)
+    if isinstance(client.get("jwks_file"), str):
+        client["jwks_file"] = _resolve_path(client["jwks_file"], base_dir)
+    if isinstance(client.get("jku"), str):
+        client["jku"] = [client["jku"]]
+    return client
+
+
+def _public_base_urls(document: dict[str, Any]) -> tuple[str, ...]:
+    """`public_base_urls`, or its one-element form `public_base_url` (not both); removed from
+    the top level of `document`."""
+    single = document.pop("public_base_url", None)
+    many = document.pop("public_base_urls", None)
+    if single is not None and many is not None:
+        raise ConfigError("public_base_url: give public_base_urls or public_base_url, not both")
+    if single is not None:
+        if not isinstance(single, str):
+            raise ConfigError("public_base_url: must be a string")
         _check_base_url("public_base_url", single)
         return (single.rstrip("/"),)
-    if "public_base_urls" not in reader.raw:
-        return default
-    urls = reader.strings("public_base_urls", ())
-    if not urls:
+    if many is None:
+        return DEFAULT_PUBLIC_BASE_URLS
+    if not isinstance(many, list) or not all(isinstance(url, str) for url in many):
+        raise ConfigError("public_base_urls: must be a list of strings")
+    if not many:
         raise ConfigError("public_base_urls: at least one URL")
     out: list[str] = []
-    for index, url in enumerate(urls):
+    for index, url in enumerate(many):
         key = f"public_base_urls[{index}]"
         _check_base_url(key, url)
         if url.rstrip("/") in out:
             raise ConfigError(f"{key}: {url!r} is listed twice")
         out.append(url.rstrip("/"))
     return tuple(out)
+
+
+def _check_across_keys(config: Config) -> None:
+    """What one key alone cannot say."""
+    for index, server_url in enumerate(config.fhir.allowed_servers):
+        key = f"fhir.allowed_servers[{index}]"
+        if server_url == "*":
+            # Any server: lets a sandbox name its own FHIR server. Never in production.
+            if not config.demo:
+                raise ConfigError(f'{key}: "*" (any server) is allowed only with demo = true')
+            continue
+        _check_url(key, server_url)
+        if not config.fhir.allow_http and urlsplit(server_url).scheme != "https":
+            raise ConfigError(
+                f"{key}: {server_url} is not https (set fhir.allow_http = true to allow it)"
+            )
+    for algorithm in config.auth.algorithms:
+        if algorithm not in SUPPORTED_ALGORITHMS:
+            raise ConfigError(
+                f"auth.algorithms: {algorithm!r} is not allowed "
+                f"(asymmetric only: {', '.join(SUPPORTED_ALGORITHMS)})"
+            )
+    for index, client in enumerate(config.auth.clients):
+        _check_client(f"auth.clients[{index}]", client)
+    if config.policy.pain_controlled_max >= config.policy.pain_uncontrolled_min:
+        raise ConfigError("policy.pain_controlled_max: must be below policy.pain_uncontrolled_min")
+
+
+def _check_client(key: str, client: TrustedClient) -> None:
+    if client.jwks_file is not None and not client.jwks_file.is_file():
+        raise ConfigError(f"{key}.jwks_file: no such file {client.jwks_file}")
+    for url in client.jku:
+        _check_url(f"{key}.jku", url)
+    if client.jwks_file is None and not client.jku:
+        raise ConfigError(f"{key}: needs jwks_file or jku")
+
+
+_MESSAGES = {
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "too_short": "must not be empty",
+    "missing": "required",
+    "model_type": "must be a table",
+    "dataclass_type": "must be a table",
+    "dict_type": "must be a table",
+    "tuple_type": "must be a list",
+    "frozen_set_type": "must be a list",
+}
+
+
+def _first_error(exc: ValidationError) -> str:
+    """The first problem, as `section.key[index]: what is wrong`."""
+    error = exc.errors()[0]
+    key = ""
+    for part in error["loc"]:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+        return f"{key}: unknown configuration key"
+    template = _MESSAGES.get(error["type"])
+    message = (
+        template.format(**error.get("ctx", {}))
+        if template
+        else error["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    )
+    return f"{key or 'configuration'}: {message}"
 
 
 def _check_base_url(key: str, value: str) -> None:
@@ -315,110 +339,3 @@ def _check_url(key: str, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{key}: {value!r} is not an http(s) URL")
-
-
-_CLIENT_KEYS = {"iss", "jwks_file", "jku", "tenant"}  # one [[auth.clients]] table
-_KNOWN_KEYS = {
-    "": {
-        "public_base_url",
-        "public_base_urls",
-        "demo",
-        "server",
-        "fhir",
-        "store",
-        "locale",
-        "policy",
-        "cors",
-        "auth",
-        "triggers",
-        "logging",
-    },
-    "server.": {"max_request_bytes"},
-    "fhir.": {
-        "allowed_servers",
-        "allow_http",
-        "deadline_s",
-        "request_timeout_s",
-        "max_pages",
-        "max_response_bytes",
-    },
-    "store.": {"url", "spool_dir", "spool_max_mb"},
-    "locale.": {"default", "time_zone"},
-    "policy.": {
-        "lab_max_age_days",
-        "inr_max",
-        "pain_controlled_max",
-        "pain_uncontrolled_min",
-        "unlisted_hold_days",
-        "vka_stop_days",
-    },
-    "cors.": {"allowed_origins"},
-    "auth.": {
-        "required",
-        "algorithms",
-        "clock_skew_s",
-        "max_lifetime_s",
-        "jwks_fetch_timeout_s",
-        "jwks_max_age_s",
-        "clients",
-    },
-    "triggers.": {"procedures"},
-    "logging.": {"level"},
-}
-
-
-class _Reader:
-    """Typed access to one TOML table; every error names the full key."""
-
-    def __init__(self, raw: Mapping[str, Any], prefix: str) -> None:
-        if not isinstance(raw, Mapping):
-            raise ConfigError(f"{prefix.rstrip('.') or 'configuration'}: must be a table")
-        self.raw = raw
-        self.prefix = prefix
-
-    def _get(self, key: str, default: Any) -> Any:
-        return self.raw.get(key, default)
-
-    def table(self, key: str) -> _Reader:
-        return _Reader(self._get(key, {}), f"{self.prefix}{key}.")
-
-    def tables(self, key: str) -> list[_Reader]:
-        value = self._get(key, [])
-        if not isinstance(value, list):
-            raise ConfigError(f"{self.prefix}{key}: must be an array of tables")
-        return [_Reader(item, f"{self.prefix}{key}[{i}].") for i, item in enumerate(value)]
-
-    def string(self, key: str, default: str) -> str:
-        value = self._get(key, default)
-        if not isinstance(value, str):
-            raise ConfigError(f"{self.prefix}{key}: must be a string")
-        return value
-
-    def strings(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        value = self._get(key, default)
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{self.prefix}{key}: must be a list of strings")
-        return tuple(value)
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise ConfigError(f"{self.prefix}{key}: must be true or false")
-        return value
-
-    def number(self, key: str, default: float, low: float, high: float) -> float:
-        value = self._get(key, default)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{self.prefix}{key}: must be a number")
-        if not low <= value <= high:
-            raise ConfigError(f"{self.prefix}{key}: must be between {low} and {high}")
-        return float(value)
-
-    def reject_unknown(self) -> None:
-        for prefix, known in _KNOWN_KEYS.items():
-            table: Any = self.raw
-            for part in [p for p in prefix.split(".") if p]:
-                table = table.get(part, {})
-            for key in table:
-                if key not in known:
-                    raise ConfigError(f"{prefix}{key}: unknown configuration key")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from service.config import ConfigError, Policy
-from service.facts.model import DrugClass
+from service.config import ConfigError
+from service.rules.policy import Policy
 from service.valuesets import ValueSets
+from service.vocabulary import DrugClass
 
 
 def check_policy_against_valuesets(policy: Policy, valuesets: ValueSets) -> None:

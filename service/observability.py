@@ -1,9 +1,10 @@
 """Operations: one JSON log line per request, Prometheus metrics, health endpoints.
 
 Logs: `configure_logging(level)` sends every log record to stderr as one JSON object per
-line. `log_request(record)` writes the per-request line and updates the request metrics; it
-keeps only the fields listed in `REQUEST_LOG_FIELDS`, so a token or a patient name passed by
-mistake never reaches the log.
+line. `log_request(record)` writes the per-request line and updates the request metrics
+(called once per request by the middleware in service/request_log.py); it keeps only the fields
+listed in `REQUEST_LOG_FIELDS`, so a token or a patient name passed by mistake never reaches the
+log.
 
 Metrics under gunicorn with several workers: each worker process has its own counters, so
 Prometheus' multiprocess mode is needed. Set `PROMETHEUS_MULTIPROC_DIR` to an empty,
@@ -42,6 +43,7 @@ request_log = logging.getLogger("service.request")
 # Only these keys of a request record are logged (never tokens, never names).
 REQUEST_LOG_FIELDS = (
     "method",
+    "route",  # the route's template ("/cds-services/<service_id>"), "unmatched" for a 404
     "path",
     "service",
     "hook",
@@ -54,17 +56,23 @@ REQUEST_LOG_FIELDS = (
     "data_unavailable",
     "fhir_fallback",  # {"calls": n, "failures": n}
     "feedback_items",
+    "feedback_cards",
+    "outcomes",  # {feedback outcome: count}
+    "override_reasons",  # how many items gave one (never its text)
+    "accepted_suggestions",  # how many
     "locale",
     "error",  # a short error code, never a message built from input
 )
 
 REQUESTS = Counter(
-    "cds_requests", "HTTP requests answered, by service and status.", ["service", "status"]
+    "cds_requests",
+    "HTTP requests answered, by route, CDS service (empty for other routes) and status.",
+    ["route", "service", "status"],
 )
 LATENCY = Histogram(
     "cds_request_latency_seconds",
-    "Time to answer a request, by service.",
-    ["service"],
+    "Time to answer a request, by route and CDS service.",
+    ["route", "service"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
 )
 CARDS = Counter("cds_cards", "Cards returned, by service and indicator.", ["service", "indicator"])
@@ -96,7 +104,7 @@ AUDIT_LOST = Counter(
     ["reason"],
 )
 
-_LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.:/-]")
+_LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.:/<>-]")  # <> for route templates
 
 
 def _label(value: Any, limit: int = 60) -> str:
@@ -137,17 +145,22 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def log_request(record: Mapping[str, Any]) -> None:
-    """Log one request (allowed fields only) and count it in the metrics."""
+    """Log one request (allowed fields only) and count it in the metrics
+    (service.request_log calls it once per request)."""
     fields = {key: record[key] for key in REQUEST_LOG_FIELDS if key in record}
     request_log.info("request", extra={"fields": fields})
 
     status = fields.get("status", 0)
-    # An unknown service id (404) is client input: it must not become a label value.
-    service = _label(fields.get("service", "none")) if status != 404 else "unknown"
-    REQUESTS.labels(service=service, status=_label(status)).inc()
+    route = _label(fields.get("route", "unmatched"))
+    # Set by a view for a registered service only; and an unknown id (404) is client input: it
+    # must never become a label value.
+    service = _label(fields["service"]) if fields.get("service") else ""
+    if status == 404 and service:
+        service = "unknown"
+    REQUESTS.labels(route=route, service=service, status=_label(status)).inc()
     latency_ms = fields.get("latency_ms")
     if isinstance(latency_ms, (int, float)):
-        LATENCY.labels(service=service).observe(latency_ms / 1000.0)
+        LATENCY.labels(route=route, service=service).observe(latency_ms / 1000.0)
     cards = fields.get("cards")
     if isinstance(cards, Mapping):
         for indicator, count in cards.items():
@@ -155,12 +168,15 @@ def log_request(record: Mapping[str, Any]) -> None:
                 CARDS.labels(service=service, indicator=_label(indicator, 20)).inc(count)
 
 
+HOOK_ROUTE = "/cds-services/<service_id>"
+
+
 def prepare_request_metrics(service_ids: list[str]) -> None:
     """Create the usual label sets at start-up (at zero): under gunicorn each new one opens or
     grows the worker's metric files, which the first request would otherwise pay for."""
     for service in service_ids:
-        REQUESTS.labels(service=service, status="200")
-        LATENCY.labels(service=service)
+        REQUESTS.labels(route=HOOK_ROUTE, service=service, status="200")
+        LATENCY.labels(route=HOOK_ROUTE, service=service)
         for indicator in ("info", "warning", "critical"):
             CARDS.labels(service=service, indicator=indicator)
 

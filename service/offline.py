@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cds_hooks.fhir_client import FhirFetchSettings
 from service.cementoplasty import SERVICE_IDS
-from service.config import Config, FhirConfig
+from service.config import Config, CorsSettings
 
 # Each hook's service: the one table the app registers them from (service/cementoplasty.py).
 _SERVICE_OF_HOOK = SERVICE_IDS
@@ -40,10 +41,10 @@ def evaluate_offline(
     offline = dataclasses.replace(
         config,
         auth=dataclasses.replace(config.auth, required=False),
-        fhir=FhirConfig(allowed_servers=(), deadline_s=config.fhir.deadline_s),
-        cors_allowed_origins=(),
+        fhir=FhirFetchSettings(allowed_servers=(), deadline_s=config.fhir.deadline_s),
+        cors=CorsSettings(),
     )
-    fixed = now.astimezone(ZoneInfo(config.time_zone)) if now is not None else None
+    fixed = now.astimezone(ZoneInfo(config.locale.time_zone)) if now is not None else None
     app = create_app(
         offline, store=Store("sqlite://"), clock=None if fixed is None else (lambda: fixed)
     )

@@ -7,9 +7,9 @@ comma-separated: OR, as FHIR search defines it); `_sort` and `_count`. No nested
 
 from __future__ import annotations
 
-from service.facts.model import DataCategory, LabKind
 from service.facts.planned import APPOINTMENT_STATUSES, PLANNED_STATUSES
 from service.valuesets import ValueSets
+from service.vocabulary import DataCategory, LabKind
 
 PATIENT = "{{context.patientId}}"
 

@@ -11,8 +11,6 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from service.config import Config
-
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, options: dict[str, Any]) -> None:
@@ -62,7 +60,9 @@ def share_one_malloc_heap() -> bool:
         return False
 
 
-def run_server(config: Config, *, host: str, port: int, workers: int, threads: int) -> int:
+def run_server(*, host: str, port: int, workers: int, threads: int) -> int:
+    """gunicorn with the app; each worker loads the configuration itself (CDS_CONFIG), which
+    the command line has already checked."""
     # The control socket path is shared by every gunicorn on the machine: never open one.
     options = {
         "bind": f"{host}:{port}",

@@ -29,6 +29,7 @@ def _postgres_unreachable() -> str | None:
 )
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
+        (tmp_path / "data").mkdir()  # the store never creates its folder
         yield f"sqlite:///{tmp_path}/data/store.sqlite3"
         return
     reason = _postgres_unreachable()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.app import create_app
-from service.config import AuthConfig, Config
+from service.config import parse_config
 from service.report import render_report
 from service.storage import Store
 
@@ -28,7 +28,7 @@ def store() -> Store:
 
 @pytest.fixture
 def app(store: Store):
-    return create_app(Config(auth=AuthConfig(required=False)), store=store, clock=lambda: NOW)
+    return create_app(parse_config({"auth": {"required": False}}), store=store, clock=lambda: NOW)
 
 
 def call(app, fixture: str):
@@ -137,7 +137,7 @@ def test_the_start_up_warm_up_request_runs_the_whole_pipeline(store) -> None:
     from service.app import WARM_UP_NOW, WARM_UP_REQUEST
 
     app = create_app(
-        Config(auth=AuthConfig(required=False)), store=store, clock=lambda: WARM_UP_NOW
+        parse_config({"auth": {"required": False}}), store=store, clock=lambda: WARM_UP_NOW
     )
     response = app.test_client().post(
         "/cds-services/cementoplasty-order-select",
@@ -187,7 +187,7 @@ def test_start_up_calls_nothing_that_is_logged_audited_or_counted(
 
     before = served()
     with caplog.at_level(logging.INFO):
-        app = create_app(Config(auth=AuthConfig(required=False)), store=store)
+        app = create_app(parse_config({"auth": {"required": False}}), store=store)
     app.extensions["cementoplasty_audit"].flush()
     assert store.audit_records() == []
     assert [r for r in caplog.records if r.name == "service.request"] == []

@@ -1,5 +1,6 @@
 """Configuration: documented defaults, the demo profile, and errors that name the key."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ def test_defaults_are_safe() -> None:
     assert config.fhir.allowed_servers == ()
     assert config.fhir.allow_http is False
     assert config.fhir.deadline_s <= 1.5
-    assert config.cors_allowed_origins == ()
+    assert config.cors.allowed_origins == ()
     assert config.demo is False
     assert config.policy.lab_max_age_days == 7
     assert config.policy.inr_max == 1.5
@@ -31,11 +32,11 @@ def test_demo_profile_trusts_the_sandbox_and_allows_http() -> None:
     assert config.demo is True
     assert config.fhir.allow_http is True
     assert config.fhir.allowed_servers == ("*",)
-    assert config.cors_allowed_origins == ("*",)
+    assert config.cors.allowed_origins == ("*",)
     (client,) = config.auth.clients
     assert client.iss == "https://sandbox.cds-hooks.org"
     assert client.jwks_file is not None and client.jwks_file.is_file()
-    assert config.store_url.startswith("sqlite:///")
+    assert config.store.url.startswith("sqlite:///")
 
 
 @pytest.mark.parametrize(
@@ -112,8 +113,8 @@ def test_cli_stops_on_a_bad_policy_key(
 
 
 def test_time_zone_defaults_to_paris_and_is_checked() -> None:
-    assert Config().time_zone == "Europe/Paris"
-    assert parse_config({"locale": {"time_zone": "America/Chicago"}}).time_zone == (
+    assert Config().locale.time_zone == "Europe/Paris"
+    assert parse_config({"locale": {"time_zone": "America/Chicago"}}).locale.time_zone == (
         "America/Chicago"
     )
     with pytest.raises(ConfigError, match=r"locale\.time_zone"):
@@ -125,3 +126,98 @@ def test_the_site_clock_gives_the_site_day() -> None:
 
     now = site_clock("Pacific/Kiritimati")()  # UTC+14: its day is never behind UTC's
     assert now.utcoffset() is not None and now.utcoffset().total_seconds() == 14 * 3600
+
+
+# Each table of the file, array tables included: an unknown key stops start-up, named.
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"colour": "blue"}, "colour"),
+        ({"server": {"max_request_byte": 1}}, "server.max_request_byte"),
+        ({"fhir": {"deadline": 1}}, "fhir.deadline"),
+        ({"store": {"uri": "sqlite://"}}, "store.uri"),
+        ({"locale": {"timezone": "UTC"}}, "locale.timezone"),
+        ({"policy": {"inr": 2}}, "policy.inr"),
+        ({"cors": {"origins": []}}, "cors.origins"),
+        ({"auth": {"require": False}}, "auth.require"),
+        ({"auth": {"public_base_urls": ["https://x"]}}, "auth.public_base_urls"),
+        (
+            {"auth": {"clients": [{"iss": "https://a", "jku": "https://a/k", "kid": "1"}]}},
+            "auth.clients[0].kid",
+        ),
+        ({"triggers": {"procedure": ["kyphoplasty"]}}, "triggers.procedure"),
+        ({"logging": {"lvl": "INFO"}}, "logging.lvl"),
+    ],
+)
+def test_an_unknown_key_in_any_table_names_itself(raw: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)}: unknown configuration key"):
+        parse_config(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        # Never cut to a whole number: 2.5 pages is a mistake, not 2 pages.
+        ({"fhir": {"max_pages": 2.5}}, "fhir.max_pages: must be a whole number"),
+        ({"policy": {"lab_max_age_days": 7.9}}, "policy.lab_max_age_days: must be a whole number"),
+        ({"store": {"spool_max_mb": 0.5}}, "store.spool_max_mb: must be a whole number"),
+        # A string is never read as a number or a boolean.
+        ({"policy": {"inr_max": "1.5"}}, "policy.inr_max: must be a number"),
+        ({"auth": {"required": "false"}}, "auth.required: must be true or false"),
+        ({"demo": 1}, "demo: must be true or false"),
+        # Bounds on every number.
+        ({"server": {"max_request_bytes": 10}}, "server.max_request_bytes: must be at least 1024"),
+        ({"fhir": {"max_pages": 1000}}, "fhir.max_pages: must be at most 100"),
+        ({"fhir": {"max_referenced_fetches": 0}}, "fhir.max_referenced_fetches: must be at least"),
+        ({"auth": {"clock_skew_s": -1}}, "auth.clock_skew_s: must be at least 0"),
+        ({"auth": {"jwks_refresh_interval_s": 0}}, "auth.jwks_refresh_interval_s: must be at"),
+        ({"policy": {"vka_stop_days": 0}}, "policy.vka_stop_days: must be at least 1"),
+        (
+            {"policy": {"unlisted_hold_days": {"prasugrel": 61}}},
+            "policy.unlisted_hold_days.prasugrel: must be at most 60",
+        ),
+        # A list whose emptiness would turn the service off.
+        ({"triggers": {"procedures": []}}, "triggers.procedures: must not be empty"),
+        ({"auth": {"algorithms": []}}, "auth.algorithms: must not be empty"),
+        ({"public_base_urls": []}, "public_base_urls: at least one URL"),
+        # Tables that are not tables.
+        ({"fhir": 3}, "fhir: must be a table"),
+        ({"auth": {"clients": ["https://a"]}}, "auth.clients[0]: must be a table"),
+        ({"logging": {"level": "VERBOSE"}}, "logging.level: DEBUG, INFO, WARNING or ERROR"),
+    ],
+)
+def test_a_bad_value_stops_start_up_with_its_key(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(raw)
+    assert str(error.value).startswith(message)
+
+
+def test_any_fhir_server_only_in_the_demo() -> None:
+    with pytest.raises(ConfigError, match=r'^fhir.allowed_servers\[0\]: "\*" .* demo = true'):
+        parse_config({"fhir": {"allowed_servers": ["*"]}})
+    assert parse_config(
+        {"demo": True, "fhir": {"allowed_servers": ["*"]}}
+    ).fhir.allowed_servers == ("*",)
+
+
+def test_a_sqlite_store_in_a_missing_folder_refuses_to_start(tmp_path: Path) -> None:
+    from service.app import create_app
+
+    missing = tmp_path / "no-such-folder" / "store.sqlite3"
+    config = parse_config({"auth": {"required": False}, "store": {"url": f"sqlite:///{missing}"}})
+    with pytest.raises(ConfigError, match=r"^store.url: the folder .*no-such-folder.* not exist"):
+        create_app(config)
+    assert not missing.parent.exists()  # was created silently
+
+
+def test_the_protocol_settings_are_cds_hooks_own_classes() -> None:
+    from cds_hooks.auth import AuthSettings, TrustedClient
+    from cds_hooks.fhir_client import FhirFetchSettings
+
+    config = parse_config(
+        {"auth": {"clients": [{"iss": "https://ehr.example", "jku": "https://ehr.example/k"}]}}
+    )
+    assert type(config.fhir) is FhirFetchSettings
+    assert type(config.auth) is AuthSettings
+    assert type(config.auth.clients[0]) is TrustedClient
+    assert config.auth.clients[0].jku == ("https://ehr.example/k",)  # one string: a list of one

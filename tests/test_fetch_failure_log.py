@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from service.app import create_app
-from service.config import AuthConfig, Config, FhirConfig
+from service.config import parse_config
 from service.storage import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -38,9 +38,8 @@ def test_a_key_missing_for_want_of_fhir_authorization_says_so(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, locale: str, words: str
 ) -> None:
     monkeypatch.setattr("service.app.configure_logging", lambda level: None)  # keep caplog's
-    config = Config(
-        auth=AuthConfig(required=False),
-        fhir=FhirConfig(allowed_servers=("https://ehr.example/fhir",)),
+    config = parse_config(
+        {"auth": {"required": False}, "fhir": {"allowed_servers": ["https://ehr.example/fhir"]}}
     )
     app = create_app(config, store=Store("sqlite://"), clock=lambda: NOW)
     body = json.loads(LOW_PLATELETS.read_text())

@@ -18,7 +18,7 @@ import flask
 from shared_data import shared_path
 
 from service.app import create_app
-from service.config import AuthConfig, Config, FhirConfig
+from service.config import parse_config
 from service.prefetch_coverage import lab_window_coverage
 from service.prefetch_templates import prefetch_templates
 from service.storage import Store
@@ -79,12 +79,7 @@ def test_only_lab_keys_sorted_newest_first_have_a_coverage() -> None:
 
 @cache
 def app() -> flask.Flask:
-    config = Config(
-        auth=AuthConfig(required=False),
-        fhir=FhirConfig(allowed_servers=()),
-        store_url="sqlite://",
-        log_level="WARNING",
-    )
+    config = parse_config({"auth": {"required": False}, "logging": {"level": "WARNING"}})
     return create_app(config, store=Store("sqlite://"), clock=lambda: NOW)
 
 

@@ -12,8 +12,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from service.vocabulary import SUPPORTED_LOCALES
+
 MESSAGES_DIR = Path(__file__).parent / "messages"
-SUPPORTED_LOCALES: tuple[str, ...] = ("en", "fr")
 
 
 class UnsupportedLocale(ValueError):

@@ -20,10 +20,11 @@ from functools import partial
 from typing import Any
 
 from service.facts.dates import parse_fhir_datetime
-from service.facts.model import AllergyFact, ConditionFact, DataCategory, InvalidResource
+from service.facts.model import AllergyFact, ConditionFact, InvalidResource
 from service.facts.refs import as_list, read_each, resource_ref, status_codes
 from service.valuesets import ValueSets
 from service.valuesets.codeable import display_of
+from service.vocabulary import DataCategory
 
 CONDITION_ACTIVE = frozenset({"active", "recurrence", "relapse"})
 ALLERGY_ACTIVE = frozenset({"active"})

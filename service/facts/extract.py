@@ -26,17 +26,12 @@ from cds_hooks.service import HookRequest, ResolvedPrefetch
 from service.facts.clinical import extract_allergies, extract_conditions
 from service.facts.labs import extract_labs
 from service.facts.medications import MedicationIndex, extract_medications
-from service.facts.model import (
-    DataCategory,
-    InvalidResource,
-    PatientFacts,
-    ProcedureKind,
-    TargetProcedure,
-)
+from service.facts.model import InvalidResource, PatientFacts, TargetProcedure
 from service.facts.procedures import extract_procedures
 from service.facts.refs import has_modifier_extension, names_another_patient, resource_ref
 from service.prefetch_templates import KEY_CATEGORIES
 from service.valuesets import ValueSets
+from service.vocabulary import DataCategory, ProcedureKind
 
 logger = logging.getLogger(__name__)
 

@@ -20,13 +20,14 @@ from decimal import Decimal
 from typing import Any
 
 from service.facts.dates import EARLIEST_ZONE, FhirDate, parse_fhir_datetime
-from service.facts.model import DataCategory, InvalidResource, LabKind, LabResult
+from service.facts.model import InvalidResource, LabResult
 from service.facts.refs import has_modifier_extension, is_one_of, resource_ref, unreadable
 from service.facts.units import convert
 from service.facts.validation import validation_error
 from service.valuesets import LabSpec, ValueSets
 from service.valuesets.codeable import normalise_system
 from service.valuesets.loader import UCUM
+from service.vocabulary import DataCategory, LabKind
 
 MODIFIER_PROBLEM = "modifierExtension not understood"
 

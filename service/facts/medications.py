@@ -34,17 +34,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.facts.dosage import as_needed, daily_dose_mg
-from service.facts.model import (
-    DataCategory,
-    DrugClass,
-    InvalidResource,
-    MedicationFact,
-    MedicationSourceKind,
-)
+from service.facts.model import InvalidResource, MedicationFact, MedicationSourceKind
 from service.facts.refs import as_list, is_one_of, resource_ref, unreadable
 from service.facts.validation import dosage_error
 from service.valuesets import DrugMatch, ValueSets
 from service.valuesets.codeable import display_of
+from service.vocabulary import DataCategory, DrugClass
 
 ACTIVE_STATUSES = frozenset({"active"})
 NOT_TAKEN_INTENTS = frozenset({"proposal", "plan"})

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from service.vocabulary import DataCategory, DrugClass, LabKind, ProcedureKind
+
 
 @dataclass(frozen=True)
 class ResourceRef:
@@ -18,32 +20,6 @@ class ResourceRef:
     @property
     def reference(self) -> str:
         return f"{self.resource_type}/{self.id}" if self.id else self.resource_type
-
-
-class DataCategory(StrEnum):
-    """Groups of data the rules need; one may be unavailable (prefetch absent, FHIR failed)."""
-
-    PATIENT = "patient"
-    PLATELETS = "platelets"
-    COAGULATION = "coagulation"
-    PAIN = "pain"
-    MEDICATIONS = "medications"
-    CONDITIONS = "conditions"
-    ALLERGIES = "allergies"
-    TEMPERATURE = "temperature"
-    NEUTROPHILS = "neutrophils"
-
-
-class LabKind(StrEnum):
-    PLATELETS = "platelets"  # normalised to count per mm3 (= per uL)
-    TP_PERCENT = "tp"  # prothrombin time as % activity (French "TP", Quick)
-    INR = "inr"  # ratio, unitless
-    PT_SECONDS = "pt-seconds"  # prothrombin time in seconds: never comparable to the TP threshold
-    PAIN_SCORE = "pain"  # 0-10
-    # Body temperature: kept as written (Cel or [degF]); the rule converts, since UCUM's
-    # factor-based conversion cannot do the affine Fahrenheit -> Celsius one.
-    TEMPERATURE = "temperature"
-    NEUTROPHILS = "neutrophils"  # normalised to count per mm3 (= per uL)
 
 
 @dataclass(frozen=True)
@@ -80,21 +56,6 @@ class LabResult:
     @property
     def interpretable(self) -> bool:
         return self.value is not None and self.problem is None
-
-
-class DrugClass(StrEnum):
-    VKA = "vka"
-    CLOPIDOGREL = "clopidogrel"
-    DOAC = "doac"  # dabigatran, rivaroxaban, apixaban, edoxaban (the guideline's class)
-    ASPIRIN = "aspirin"
-    LMWH = "lmwh"
-    OTHER_ANTITHROMBOTIC = "other-antithrombotic"  # prasugrel, ticagrelor, UFH, alteplase...
-    OPIOID = "opioid"  # ATC N02A
-    ANALGESIC = "analgesic"  # ATC N02 (incl. opioids) or NSAID (M01A)
-    IMMUNOSUPPRESSANT = "immunosuppressant"
-    CYTOTOXIC = "cytotoxic"
-    ANTIBACTERIAL = "antibacterial"  # ATC J01: antibacterials for systemic use
-    CORTICOSTEROID = "corticosteroid"  # ATC H02AB: systemic glucocorticoids
 
 
 class MedicationSourceKind(StrEnum):
@@ -146,19 +107,6 @@ class AllergyFact:
     criticality: str | None = None  # low, high, unable-to-assess
     reactions: tuple[str, ...] = ()  # reaction manifestations, as the record words them
     matched_text: str | None = None
-
-
-class ProcedureKind(StrEnum):
-    VERTEBROPLASTY = "vertebroplasty"
-    KYPHOPLASTY = "kyphoplasty"
-    SACROPLASTY = "sacroplasty"
-    OSTEOPLASTY = "osteoplasty"  # cementoplasty of any other bone
-    RADIOFREQUENCY_ABLATION = "radiofrequency-ablation"
-    CRYOABLATION = "cryoablation"
-
-    @property
-    def is_thermal_ablation(self) -> bool:
-        return self in (ProcedureKind.RADIOFREQUENCY_ABLATION, ProcedureKind.CRYOABLATION)
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,12 @@ from datetime import date
 from typing import Any
 
 from service.facts.dates import parse_fhir_datetime
-from service.facts.model import ProcedureKind, TargetProcedure
+from service.facts.model import TargetProcedure
 from service.facts.procedures import ORDER_SIGN, extract_procedures
 from service.facts.refs import as_list, is_one_of, resource_ref
 from service.valuesets import ValueSets
 from service.valuesets.codeable import display_of
+from service.vocabulary import ProcedureKind
 
 PLANNED_STATUSES = frozenset({"active", "draft", "on-hold"})
 # Appointment statuses that are no longer a plan (FHIR R4 AppointmentStatus).

@@ -19,10 +19,11 @@ from typing import Any
 
 from cds_hooks.request import selection_references
 from service.facts.dates import parse_fhir_datetime
-from service.facts.model import ProcedureKind, TargetProcedure
+from service.facts.model import TargetProcedure
 from service.facts.refs import as_list, resource_ref
 from service.valuesets import ValueSets
 from service.valuesets.codeable import display_of
+from service.vocabulary import ProcedureKind
 
 ORDER_SELECT = "order-select"
 ORDER_SIGN = "order-sign"

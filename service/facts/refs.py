@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import orjson
 
-from service.facts.model import DataCategory, InvalidResource, ResourceRef
+from service.facts.model import InvalidResource, ResourceRef
+from service.vocabulary import DataCategory
 
 T = TypeVar("T")
 

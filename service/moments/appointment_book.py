@@ -34,7 +34,7 @@ class AppointmentBookService(PlannedProcedureService):
             service_requests,
             appointments,
             self.valuesets,
-            self.config.trigger_procedures,
+            self.config.triggers.procedures,
             now.date(),
             booked_only=True,
         )
@@ -50,5 +50,5 @@ class AppointmentBookService(PlannedProcedureService):
             if isinstance(reference, str) and "ServiceRequest/" in reference:
                 return True
         return bool(
-            appointment_targets(appointment, self.valuesets, self.config.trigger_procedures)
+            appointment_targets(appointment, self.valuesets, self.config.triggers.procedures)
         )

@@ -22,12 +22,13 @@ from service.config import Config
 from service.evaluation import audit_record
 from service.facts.extract import extract_facts
 from service.facts.medications import MedicationIndex, extract_medications
-from service.facts.model import DrugClass, MedicationFact
+from service.facts.model import MedicationFact
 from service.facts.planned import planned_procedures, planned_resources
 from service.facts.refs import as_list
 from service.moments.planned import quiet, resolve
 from service.rules.engine import evaluate_rules
 from service.valuesets import ValueSets
+from service.vocabulary import DrugClass
 
 # The classes of the MED-* rules (service/rules/antithrombotics.py).
 ANTITHROMBOTIC_CLASSES = frozenset(
@@ -98,13 +99,13 @@ def evaluate_medication_order(
     data = resolve(definition, prefetch, config, now)
     service_requests, appointments = planned_resources(data.resources)
     procedures = planned_procedures(
-        service_requests, appointments, valuesets, config.trigger_procedures, now.date()
+        service_requests, appointments, valuesets, config.triggers.procedures, now.date()
     )
     if not procedures:
         return quiet("antithrombotic ordered, nothing planned")
     # The record's facts (conditions, labs: for the rules that read them) with the planned
     # procedure as the target and, as medications, only the drugs being ordered.
-    facts = extract_facts(request, data, valuesets, config.trigger_procedures, now)
+    facts = extract_facts(request, data, valuesets, config.triggers.procedures, now)
     facts = dataclasses.replace(facts, procedures=tuple(procedures), medications=tuple(ordered))
     findings = [
         f for f in evaluate_rules(facts, config.policy, now) if is_antithrombotic(f.rule_id)

@@ -19,7 +19,7 @@ class PatientViewService(PlannedProcedureService):
             service_requests,
             appointments,
             self.valuesets,
-            self.config.trigger_procedures,
+            self.config.triggers.procedures,
             now.date(),
         )
         if not procedures:

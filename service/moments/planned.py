@@ -63,7 +63,7 @@ class PlannedProcedureService:
     ) -> Evaluation:
         """Every rule against `procedures` (as if they had just been ordered); each card says
         which planned procedure it is about and how many days remain."""
-        facts = extract_facts(request, data, self.valuesets, self.config.trigger_procedures, now)
+        facts = extract_facts(request, data, self.valuesets, self.config.triggers.procedures, now)
         facts = dataclasses.replace(facts, procedures=tuple(procedures))
         findings, cards, _ = run_rules(request, data, facts, self.config, now, locale)
         cards = MomentCards.for_locale(locale, facts, now).dated_cards(cards, findings)

@@ -26,10 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from service.config import Policy
 from service.facts.model import (
     ConditionFact,
-    DrugClass,
     MedicationFact,
     MedicationSourceKind,
     PatientFacts,
@@ -37,7 +35,9 @@ from service.facts.model import (
 )
 from service.rules.common import condition_record, conditions_with, fire, site_day, today
 from service.rules.finding import Finding, HoldStep
+from service.rules.policy import Policy
 from service.rules.schedule import ScheduledProcedure, scheduled_procedure
+from service.vocabulary import DrugClass
 
 CLOPIDOGREL_DAYS = 5  # "Arrêt du Clopidogrel cinq jours avant le geste"
 ASPIRIN_DAYS = 5  # "sinon arrêt de l'aspirine 5 jours avant le geste"

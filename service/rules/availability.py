@@ -19,11 +19,12 @@ from dataclasses import replace
 from datetime import datetime
 
 from cds_hooks.cards import Indicator
-from service.config import Policy
-from service.facts.model import DataCategory, PatientFacts
+from service.facts.model import PatientFacts
 from service.rules.catalog import rules_reading
 from service.rules.common import fire
 from service.rules.finding import Finding
+from service.rules.policy import Policy
+from service.vocabulary import DataCategory
 
 RULE_ID = "DATA-UNAVAILABLE"
 

@@ -30,8 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from cds_hooks.cards import Indicator
-from service.config import Policy
-from service.facts.model import DataCategory, DrugClass, LabKind, LabResult, PatientFacts
+from service.facts.model import LabResult, PatientFacts
 from service.rules.common import (
     LabChoice,
     above,
@@ -46,6 +45,8 @@ from service.rules.common import (
     rounded,
 )
 from service.rules.finding import Finding
+from service.rules.policy import Policy
+from service.vocabulary import DataCategory, DrugClass, LabKind
 
 PLATELETS_MIN_PER_MM3 = 50_000  # guideline: "Plaquettes > 50 000/mm3"
 TP_MIN_PERCENT = 50  # guideline: "TP > 50"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cds_hooks.cards import Indicator
-from service.facts.model import DataCategory as C
+from service.vocabulary import DataCategory as C
 
 
 class RuleGroup(StrEnum):

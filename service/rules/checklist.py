@@ -10,8 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from service.config import Policy
-from service.facts.model import DataCategory, LabKind, PatientFacts, ProcedureKind, TargetProcedure
+from service.facts.model import PatientFacts, TargetProcedure
 from service.rules.bleeding import PLATELETS_MIN_PER_MM3, TP_MIN_PERCENT
 from service.rules.common import (
     above,
@@ -31,8 +30,10 @@ from service.rules.contraindications import (
 )
 from service.rules.finding import Finding
 from service.rules.indication import pain_assessable
+from service.rules.policy import Policy
 from service.rules.procedure import ablation_only, ablation_site_unknown
 from service.rules.schedule import scheduled_procedure
+from service.vocabulary import DataCategory, LabKind, ProcedureKind
 
 # Always on the checklist, in this order (§3, Tableau 8; RULES.md v2 CHECKLIST "Always").
 ALWAYS = (

@@ -13,9 +13,6 @@ from service.facts.labs import FUTURE_TOLERANCE
 from service.facts.model import (
     AllergyFact,
     ConditionFact,
-    DataCategory,
-    DrugClass,
-    LabKind,
     LabResult,
     MedicationFact,
     PatientFacts,
@@ -23,6 +20,7 @@ from service.facts.model import (
 )
 from service.rules.catalog import spec
 from service.rules.finding import Finding, HoldStep
+from service.vocabulary import DataCategory, DrugClass, LabKind
 
 # Values compared against thresholds are rounded first, so that a unit conversion landing on
 # 49999.999999 or 50000.000001 still counts as exactly 50 000.

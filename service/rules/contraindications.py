@@ -13,16 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.config import Policy
-from service.facts.model import (
-    AllergyFact,
-    ConditionFact,
-    DrugClass,
-    LabKind,
-    LabResult,
-    PatientFacts,
-    TargetProcedure,
-)
+from service.facts.model import AllergyFact, ConditionFact, LabResult, PatientFacts, TargetProcedure
 from service.rules.common import (
     aware,
     conditions_with,
@@ -34,8 +25,10 @@ from service.rules.common import (
     site_day,
 )
 from service.rules.finding import Finding
+from service.rules.policy import Policy
 from service.valuesets.loader import SUSPECTED_PREFIX
 from service.valuesets.text import clause_text, vertebral_levels
+from service.vocabulary import DrugClass, LabKind
 
 # rule ID -> condition concept the facts helper matches
 CONDITION_RULES: dict[str, str] = {

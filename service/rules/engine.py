@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from service.config import Policy
 from service.facts.model import PatientFacts
 from service.rules import (
     antithrombotics,
@@ -18,6 +17,7 @@ from service.rules import (
     scope,
 )
 from service.rules.finding import Finding
+from service.rules.policy import Policy
 
 # Stored with every audit record: bump it whenever a rule, threshold or value set changes meaning.
 RULESET_VERSION = "2026.11.0"
@@ -50,7 +50,3 @@ def evaluate_rules(facts: PatientFacts, policy: Policy, now: datetime) -> list[F
     for group in GROUPS:
         findings.extend(group(facts, policy, now))
     return findings
-
-
-def fired_rule_ids(findings: list[Finding]) -> set[str]:
-    return {f.rule_id for f in findings}

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.config import Policy
-from service.facts.model import DrugClass, LabKind, LabResult, PatientFacts
+from service.facts.model import LabResult, PatientFacts
 from service.rules.common import (
     conditions_with,
     fire,
@@ -22,6 +21,8 @@ from service.rules.common import (
     rounded,
 )
 from service.rules.finding import Finding
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind
 
 OPIOID_INTOLERANCE_CONCEPTS = ("constipation", "urinary-retention", "confusion")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.config import Policy
-from service.facts.model import DrugClass, LabKind, LabResult, PatientFacts, ProcedureKind
+from service.facts.model import LabResult, PatientFacts
 from service.rules.common import (
     condition_record,
     conditions_with,
@@ -15,6 +14,8 @@ from service.rules.common import (
     medications_in,
 )
 from service.rules.finding import Finding
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind, ProcedureKind
 
 WEIGHT_BEARING = "weight-bearing"  # body_sites.json group: vertebra, sacrum, pelvis, femur, tibia
 NEUTROPENIA_BELOW = 1000.0  # RULES.md INF-PROPHYLAXIS: neutrophils < 1 000/mm³

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.config import Policy
-from service.facts.model import DataCategory, PatientFacts
+from service.facts.model import PatientFacts
 from service.rules.common import available, conditions_with, fire
 from service.rules.finding import Finding
+from service.rules.policy import Policy
+from service.vocabulary import DataCategory
 
 
 def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding]:

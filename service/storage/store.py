@@ -483,7 +483,10 @@ def _create_engine(url: URL) -> Engine:
     if url.database in (None, "", ":memory:"):
         engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
     else:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.database).parent
+        # Never created here: a typo in store.url would put the audit trail where nobody looks.
+        if not folder.is_dir():
+            raise ValueError(f"store.url: the folder {str(folder)!r} does not exist")
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

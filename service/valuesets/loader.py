@@ -16,9 +16,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from service.facts.model import DrugClass, LabKind, ProcedureKind
 from service.valuesets.codeable import codings, normalised_text, texts
 from service.valuesets.text import TextIndex, TextRule, clause_text, compile_terms
+from service.vocabulary import DrugClass, LabKind, ProcedureKind
 
 SNOMED = "http://snomed.info/sct"
 LOINC = "http://loinc.org"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from service.auth_setup import auth_settings_from_config
 from service.config import DEMO_PROFILE, Config, ConfigError, load_config, parse_config
 
 
@@ -13,7 +12,7 @@ def test_public_base_urls_lists_every_spelling_the_clients_call() -> None:
         {"public_base_urls": ["https://cds.chu.example/", "http://cds.internal:8080"]}
     )
     assert config.public_base_urls == ("https://cds.chu.example", "http://cds.internal:8080")
-    assert auth_settings_from_config(config).public_base_urls == config.public_base_urls
+    assert config.auth.public_base_urls == config.public_base_urls
 
 
 def test_public_base_url_is_the_one_element_form() -> None:
@@ -54,9 +53,9 @@ def test_bad_public_urls_stop_start_up_naming_the_key(raw: dict, key: str) -> No
 
 
 def test_jwks_max_age_defaults_to_one_hour_and_is_configurable() -> None:
-    assert auth_settings_from_config(Config()).jwks_max_age_s == 3600
+    assert Config().auth.jwks_max_age_s == 3600
     config = parse_config({"auth": {"jwks_max_age_s": 600}})
-    assert auth_settings_from_config(config).jwks_max_age_s == 600
+    assert config.auth.jwks_max_age_s == 600
 
 
 @pytest.mark.parametrize("value", [0, 59, 86401, "1h", True])

@@ -8,7 +8,7 @@ import pytest
 from auth_tokens import KeyPair, claims, es384_key, sign, write_jwks
 
 from service.app import create_app
-from service.config import AuthClient, AuthConfig, Config
+from service.config import parse_config
 from service.storage import Store
 
 EHR = "https://ehr.example.org"
@@ -23,9 +23,8 @@ def key() -> KeyPair:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory, key: KeyPair):
     jwks = write_jwks(tmp_path_factory.mktemp("jwks") / "ehr.json", key)
-    config = Config(
-        public_base_urls=(BASE,),
-        auth=AuthConfig(required=True, clients=(AuthClient(iss=EHR, jwks_file=jwks),)),
+    config = parse_config(
+        {"public_base_urls": [BASE], "auth": {"clients": [{"iss": EHR, "jwks_file": str(jwks)}]}}
     )
     return create_app(config, store=Store("sqlite://")).test_client()
 

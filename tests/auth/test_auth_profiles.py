@@ -12,7 +12,6 @@ from shared_data import shared_path
 
 from cds_hooks.auth import ClientAuthenticator
 from cds_hooks.errors import Unauthorized
-from service.auth_setup import auth_settings_from_config
 from service.config import DEMO_PROFILE, Config, load_config
 
 SANDBOX_ISS = "https://sandbox.cds-hooks.org"
@@ -48,7 +47,7 @@ def demo_config_with_test_key(tmp_path: Path, key: KeyPair) -> Config:
 
 def test_demo_profile_accepts_a_token_signed_as_the_sandbox_signs(tmp_path, sandbox_like_key):
     config = demo_config_with_test_key(tmp_path, sandbox_like_key)
-    authenticator = ClientAuthenticator(auth_settings_from_config(config), MemoryReplayGuard())
+    authenticator = ClientAuthenticator(config.auth, MemoryReplayGuard())
     url = f"{config.public_base_urls[0]}/cds-services/cementoplasty-order-select"
     token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url))
     assert authenticator.verify(f"Bearer {token}", url).iss == SANDBOX_ISS
@@ -65,9 +64,7 @@ def test_demo_profile_accepts_the_sandbox_jku_header_with_its_pinned_key_offline
         fetched.append(url)
         raise OSError("offline")
 
-    authenticator = ClientAuthenticator(
-        auth_settings_from_config(config), MemoryReplayGuard(), fetch_jwks=no_network
-    )
+    authenticator = ClientAuthenticator(config.auth, MemoryReplayGuard(), fetch_jwks=no_network)
     url = f"{config.public_base_urls[0]}/cds-services"
     token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url), jku=SANDBOX_JKU)
     assert authenticator.verify(f"Bearer {token}", url).iss == SANDBOX_ISS
@@ -79,7 +76,7 @@ def test_demo_profile_accepts_the_sandbox_jku_header_with_its_pinned_key_offline
 
 
 def test_demo_profile_trusts_the_sandbox_issuer_with_its_published_key():
-    settings = auth_settings_from_config(load_config(DEMO_PROFILE))
+    settings = load_config(DEMO_PROFILE).auth
     assert not settings.required  # demo: anonymous calls (curl) accepted, tokens still verified
     [client] = settings.clients
     assert client.iss == SANDBOX_ISS
@@ -96,7 +93,7 @@ def test_demo_profile_trusts_the_sandbox_issuer_with_its_published_key():
 
 def test_production_configuration_without_clients_refuses_the_sandbox(sandbox_like_key):
     config = Config()  # the defaults: authentication required, no client trusted
-    authenticator = ClientAuthenticator(auth_settings_from_config(config), MemoryReplayGuard())
+    authenticator = ClientAuthenticator(config.auth, MemoryReplayGuard())
     url = f"{config.public_base_urls[0]}/cds-services"
     token = sign(sandbox_like_key, claims(SANDBOX_ISS, aud=url))
     with pytest.raises(Unauthorized) as raised:

@@ -10,10 +10,10 @@ from scenarios import everything_wrong
 
 from service.cards.evidence import EVIDENCE_EXTENSION
 from service.cards.render import RULES_EXTENSION, render_cards
-from service.config import Policy
-from service.facts.model import DrugClass, LabKind
 from service.rules.catalog import CATALOG
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind
 
 BASE = "https://cds.example.org"
 

@@ -18,10 +18,11 @@ from service.cards.base import OVERRIDE_REASONS
 from service.cards.evidence import EVIDENCE_EXTENSION
 from service.cards.messages import UnsupportedLocale, messages, normalise_locale
 from service.cards.render import RULES_EXTENSION, render_cards
-from service.config import Policy
-from service.facts.model import DrugClass, LabKind, MedicationSourceKind, ProcedureKind
+from service.facts.model import MedicationSourceKind
 from service.rules.catalog import CATALOG, RuleGroup
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind, ProcedureKind
 
 LOCALES = ("en", "fr")
 POLICY = Policy(unlisted_hold_days={"prasugrel": 7})

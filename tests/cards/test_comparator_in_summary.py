@@ -9,9 +9,9 @@ import pytest
 from rule_facts import NOW, facts, lab
 
 from service.cards.render import RULES_EXTENSION, render_cards
-from service.config import Policy
-from service.facts.model import LabKind
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import LabKind
 
 
 @pytest.mark.parametrize(("locale", "shown"), [("en", "< 20 000"), ("fr", "< 20 000")])

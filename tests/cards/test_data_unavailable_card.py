@@ -14,11 +14,11 @@ from rule_facts import NOW, facts
 from cds_hooks.cards import Card, Indicator
 from service.cards.messages import messages
 from service.cards.render import RULES_EXTENSION, render_cards
-from service.config import Policy
-from service.facts.model import DataCategory
 from service.rules import availability
 from service.rules.catalog import RULE_IDS
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DataCategory
 
 ALL = frozenset(DataCategory)
 CODE_WORDS = re.compile(r"\b(no-authorization|http-status|not-https|too-large|no-server)\b")

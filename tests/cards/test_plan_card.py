@@ -14,9 +14,10 @@ from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
 
 from cds_hooks.cards import Card, Indicator
 from service.cards.render import RULES_EXTENSION, render_cards
-from service.config import Policy
-from service.facts.model import DrugClass, MedicationSourceKind
+from service.facts.model import MedicationSourceKind
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass
 
 LOCALES = ("en", "fr")
 VALIDATORS = {"Task": Task, "CommunicationRequest": CommunicationRequest}

@@ -10,9 +10,9 @@ from rule_facts import facts, lab, med, procedure
 
 from cds_hooks.cards import Card
 from service.cards.render import RULES_EXTENSION, render_cards
-from service.config import Policy
-from service.facts.model import DrugClass, LabKind
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind
 
 SITE = ZoneInfo("Europe/Paris")
 POLICY = Policy()

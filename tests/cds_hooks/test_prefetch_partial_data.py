@@ -225,17 +225,12 @@ LOW_PLATELETS = REPO / "fixtures" / "BLEED-PLATELETS-LOW" / "platelets-26515-7-l
 
 def test_low_platelets_on_a_first_page_without_fhir_server_still_give_the_critical_card() -> None:
     from service.app import create_app
-    from service.config import AuthConfig, Config, FhirConfig
+    from service.config import parse_config
     from service.storage import Store
 
     manifest = json.loads((REPO / "fixtures" / "manifest.json").read_text("utf-8"))
     now = datetime.fromisoformat(manifest["now"])
-    config = Config(
-        auth=AuthConfig(required=False),
-        fhir=FhirConfig(allowed_servers=()),
-        store_url="sqlite://",
-        log_level="WARNING",
-    )
+    config = parse_config({"auth": {"required": False}, "logging": {"level": "WARNING"}})
     app = create_app(config, store=Store("sqlite://"), clock=lambda: now)
     request = copy.deepcopy(json.loads(LOW_PLATELETS.read_text("utf-8")))
     assert "fhirServer" not in request
@@ -258,17 +253,12 @@ def test_low_platelets_on_a_first_page_without_fhir_server_still_give_the_critic
 
 def call_app(request: dict[str, Any], locale: str = "en") -> tuple[int, dict[str, Any]]:
     from service.app import create_app
-    from service.config import AuthConfig, Config, FhirConfig
+    from service.config import parse_config
     from service.storage import Store
 
     manifest = json.loads((REPO / "fixtures" / "manifest.json").read_text("utf-8"))
     now = datetime.fromisoformat(manifest["now"])
-    config = Config(
-        auth=AuthConfig(required=False),
-        fhir=FhirConfig(allowed_servers=()),
-        store_url="sqlite://",
-        log_level="WARNING",
-    )
+    config = parse_config({"auth": {"required": False}, "logging": {"level": "WARNING"}})
     app = create_app(config, store=Store("sqlite://"), clock=lambda: now)
     response = app.test_client().post(
         "/cds-services/cementoplasty-order-select",

@@ -1,4 +1,5 @@
-"""Feedback calls write one log line: service, items, cards, outcomes; no free text, no token.
+"""Feedback calls write one request log line: service, items, cards, outcomes; never free text
+or a token.
 
 The bodies are the three kinds of feedback the CDS Hooks sandbox sends (recorded in the shared
 sandbox-traffic folder), plus a comment typed by the clinician, which must never be logged.
@@ -14,7 +15,7 @@ import pytest
 from shared_data import shared_path
 
 from service.app import create_app
-from service.config import AuthConfig, Config
+from service.config import parse_config
 from service.storage import Store
 
 TRAFFIC = shared_path("cds-hooks", "sandbox-traffic")
@@ -29,12 +30,12 @@ def recorded(name: str) -> dict:
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory):
     return create_app(
-        Config(auth=AuthConfig(required=False)), store=Store("sqlite://")
+        parse_config({"auth": {"required": False}}), store=Store("sqlite://")
     ).test_client()
 
 
 def feedback_lines(caplog: pytest.LogCaptureFixture) -> list[dict]:
-    return [r.fields for r in caplog.records if r.name == "service.feedback"]
+    return [r.fields for r in caplog.records if r.name == "service.request"]
 
 
 def everything_logged(caplog: pytest.LogCaptureFixture) -> str:
@@ -58,6 +59,9 @@ def test_each_sandbox_feedback_is_logged(client, caplog, name, outcomes, with_re
     assert response.status_code == 200
     (line,) = feedback_lines(caplog)
     assert line == {
+        "method": "POST",
+        "route": "/cds-services/<service_id>/feedback",
+        "path": FEEDBACK,
         "service": "cementoplasty-order-select",
         "status": 200,
         "latency_ms": line["latency_ms"],

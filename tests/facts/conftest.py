@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.facts.model import ProcedureKind
 from service.valuesets import ValueSets, load_valuesets
+from service.vocabulary import ProcedureKind
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from fhir_builders import (
 )
 
 from service.facts.extract import extract_facts
-from service.facts.model import DataCategory
+from service.vocabulary import DataCategory
 
 
 def test_unavailable_keys_map_to_categories(valuesets, all_triggers):

@@ -21,7 +21,7 @@ import flask
 import pytest
 
 from service.app import create_app
-from service.config import AuthConfig, Config, FhirConfig
+from service.config import parse_config
 from service.storage import Store
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -113,12 +113,7 @@ def _mutate(request: dict[str, Any], rng: random.Random) -> list[str]:
 
 @pytest.fixture(scope="module")
 def app() -> flask.Flask:
-    config = Config(
-        auth=AuthConfig(required=False),
-        fhir=FhirConfig(allowed_servers=()),
-        store_url="sqlite://",
-        log_level="ERROR",
-    )
+    config = parse_config({"auth": {"required": False}, "logging": {"level": "ERROR"}})
     return create_app(config, store=Store("sqlite://"), clock=lambda: NOW)
 
 

@@ -26,9 +26,9 @@ from service.facts import medications as medications_module
 from service.facts.dosage import daily_dose_mg
 from service.facts.extract import extract_facts
 from service.facts.labs import extract_labs
-from service.facts.model import DataCategory
 from service.facts.refs import status_codes
 from service.valuesets.codeable import codings
+from service.vocabulary import DataCategory
 
 CLOPIDOGREL = codeable(RXNORM, "32968", "clopidogrel 75 mg")
 UNHASHABLE = ([], ["final"], {}, {"a": 1})

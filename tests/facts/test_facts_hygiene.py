@@ -26,9 +26,9 @@ from fhir_builders import (
 )
 
 from service.facts.extract import MODIFIER_NOT_UNDERSTOOD, extract_facts
-from service.facts.model import DataCategory, LabKind
 from service.facts.refs import has_modifier_extension, referenced_patient_id
 from service.valuesets.codeable import codings, normalise_system
+from service.vocabulary import DataCategory, LabKind
 
 MODIFIER = [{"url": "http://example.org/fhir/StructureDefinition/not-given", "valueBoolean": True}]
 SEPSIS = codeable(SNOMED, "91302008")

@@ -30,10 +30,10 @@ from fhir_builders import (
 )
 
 from service.app import create_app
-from service.config import AuthConfig, Config, FhirConfig
+from service.config import parse_config
 from service.facts.extract import extract_facts
-from service.facts.model import DataCategory, DrugClass
 from service.storage import Store
+from service.vocabulary import DataCategory, DrugClass
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CLOPIDOGREL = codeable(RXNORM, "32968", "clopidogrel 75 mg")
@@ -114,9 +114,7 @@ def test_aspirin_with_a_valid_dosage_keeps_its_dose(valuesets, all_triggers) -> 
 
 
 def rules_fired(request: dict, now: datetime) -> set[str]:
-    config = Config(
-        auth=AuthConfig(required=False), fhir=FhirConfig(allowed_servers=()), store_url="sqlite://"
-    )
+    config = parse_config({"auth": {"required": False}})
     app = create_app(config, store=Store("sqlite://"), clock=lambda: now)
     response = app.test_client().post(
         "/cds-services/cementoplasty-order-select",

@@ -9,7 +9,7 @@ from fhir_builders import observation
 
 from service.facts.dates import EARLIEST_ZONE, parse_fhir_datetime
 from service.facts.labs import MAX_PER_KIND, extract_labs
-from service.facts.model import LabKind
+from service.vocabulary import LabKind
 
 
 @pytest.mark.parametrize("status", ["final", "amended", "corrected"])

@@ -12,7 +12,8 @@ from fhir_builders import observation
 
 import service.facts.labs as labs_module
 from service.facts.labs import FUTURE_TOLERANCE, MAX_READ_BACK, extract_labs
-from service.facts.model import DataCategory, InvalidResource, LabKind
+from service.facts.model import InvalidResource
+from service.vocabulary import DataCategory, LabKind
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=PARIS)

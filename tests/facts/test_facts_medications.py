@@ -18,7 +18,8 @@ from fhir_builders import (
 
 from service.facts.dosage import daily_dose_mg
 from service.facts.extract import extract_facts
-from service.facts.model import DataCategory, DrugClass, MedicationSourceKind
+from service.facts.model import MedicationSourceKind
+from service.vocabulary import DataCategory, DrugClass
 
 
 def facts_for(valuesets, triggers, referenced=None, **keys):

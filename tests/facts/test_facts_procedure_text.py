@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.facts.model import ProcedureKind
+from service.vocabulary import ProcedureKind
 
 RF = ProcedureKind.RADIOFREQUENCY_ABLATION
 CRYO = ProcedureKind.CRYOABLATION

@@ -8,7 +8,7 @@ import pytest
 from fhir_builders import CPT, SNOMED, VERTEBROPLASTY, codeable, hook_request, service_request
 
 from service.facts.extract import procedures_in_scope
-from service.facts.model import ProcedureKind
+from service.vocabulary import ProcedureKind
 
 
 def kinds(valuesets, triggers, request):

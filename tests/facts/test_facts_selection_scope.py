@@ -14,7 +14,7 @@ from fhir_builders import CPT, VERTEBROPLASTY, codeable, service_request
 
 from cds_hooks.request import parse_hook_request
 from service.facts.extract import procedures_in_scope
-from service.facts.model import ProcedureKind
+from service.vocabulary import ProcedureKind
 
 
 def without_id(resource: dict[str, Any]) -> dict[str, Any]:

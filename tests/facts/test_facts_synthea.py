@@ -14,7 +14,8 @@ from fhir_builders import VERTEBROPLASTY, hook_request, prefetch, service_reques
 from shared_data import shared_path
 
 from service.facts.extract import extract_facts
-from service.facts.model import DrugClass, LabKind, MedicationSourceKind
+from service.facts.model import MedicationSourceKind
+from service.vocabulary import DrugClass, LabKind
 
 TESTDATA = shared_path("testdata", "synthea-r4")
 BUNDLES = sorted(TESTDATA.glob("*.json.gz"))

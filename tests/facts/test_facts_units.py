@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.facts.labs import extract_labs
-from service.facts.model import LabKind
 from service.facts.units import convert
+from service.vocabulary import LabKind
 
 PLATELETS_LOW_MAX = 50_000  # per mm3: the guideline's threshold (at the threshold = too low)
 

@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from service.facts.model import DataCategory, DrugClass, LabKind, ProcedureKind
 from service.prefetch_templates import KEY_CATEGORIES, PLANNED_KEYS, prefetch_templates
 from service.valuesets import load_valuesets
+from service.vocabulary import DataCategory, DrugClass, LabKind, ProcedureKind
 
 FILES = [
     "labs.json",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from service.facts.clinical import extract_allergies, extract_conditions
-from service.facts.model import DrugClass
 from service.valuesets import load_valuesets
 from service.valuesets.text import clause_text, normalise
+from service.vocabulary import DrugClass
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"

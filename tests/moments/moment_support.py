@@ -25,7 +25,7 @@ from build import (
 )
 
 from service.app import create_app
-from service.config import AuthConfig, Config, FhirConfig
+from service.config import parse_config
 from service.storage import Store
 
 Json = dict[str, Any]
@@ -46,12 +46,7 @@ ABLATION = concept(None, None, "Radiofrequency ablation of bone metastasis")
 
 def make_app(now: datetime = NOW) -> flask.Flask:
     """The real app, auth off, no FHIR server, an in-memory store, a fixed clock."""
-    config = Config(
-        auth=AuthConfig(required=False),
-        fhir=FhirConfig(allowed_servers=()),
-        store_url="sqlite://",
-        log_level="WARNING",
-    )
+    config = parse_config({"auth": {"required": False}, "logging": {"level": "WARNING"}})
     return create_app(config, store=Store("sqlite://"), clock=lambda: now)
 
 

@@ -9,17 +9,17 @@ from build import concept
 from moment_support import ABLATION, appointment, planned
 
 from service.config import Config
-from service.facts.model import ProcedureKind
 from service.facts.planned import (
     bundle_appointments,
     planned_procedures,
     planned_resources,
 )
 from service.valuesets import load_valuesets
+from service.vocabulary import ProcedureKind
 
 TODAY = date(2026, 12, 2)
 VALUESETS = load_valuesets()
-TRIGGER = Config().trigger_procedures
+TRIGGER = Config().triggers.procedures
 
 
 def read(requests, appointments=(), today=TODAY, **kw):

@@ -104,7 +104,9 @@ def test_metrics_cover_every_gunicorn_worker(tmp_path: Path):
         pids = {path.name for path in metrics_dir.glob("counter_*.db")}
         assert len(pids) >= 2, pids  # more than one worker counted requests
         body = requests.get(f"{base}/metrics", timeout=5).text
-        match = re.search(r'cds_requests_total\{service="svc",status="200"\} (\S+)', body)
+        match = re.search(
+            r'cds_requests_total\{route="unmatched",service="svc",status="200"\} (\S+)', body
+        )
         assert match is not None and float(match.group(1)) == 60.0
         assert requests.get(f"{base}/readyz", timeout=5).status_code == 200
     finally:

@@ -74,22 +74,20 @@ def test_request_log_is_one_json_line_without_tokens_or_names(json_log):
 
 
 def test_requests_latency_and_cards_are_counted():
-    labels = {"service": "svc-metrics"}
+    labels = {"route": "/cds-services/<service_id>", "service": "svc-metrics"}
     before = sample("cds_requests_total", status="200", **labels)
-    log_request(
-        {"service": "svc-metrics", "status": 200, "latency_ms": 250, "cards": {"critical": 1}}
-    )
+    log_request({**labels, "status": 200, "latency_ms": 250, "cards": {"critical": 1}})
     assert sample("cds_requests_total", status="200", **labels) == before + 1
     assert sample("cds_request_latency_seconds_count", **labels) >= 1
     assert sample("cds_request_latency_seconds_bucket", le="0.25", **labels) >= 1
-    assert sample("cds_cards_total", indicator="critical", **labels) >= 1
+    assert sample("cds_cards_total", indicator="critical", service="svc-metrics") >= 1
 
 
 def test_unknown_service_ids_do_not_become_labels():
     log_request({"service": "random-attacker-chosen-id", "status": 404, "latency_ms": 1})
     body, _, _ = metrics_response()
     assert b"random-attacker-chosen-id" not in body
-    assert sample("cds_requests_total", service="unknown", status="404") >= 1
+    assert sample("cds_requests_total", route="unmatched", service="unknown", status="404") >= 1
 
 
 def test_fhir_fallback_and_auth_refusals_are_counted():
@@ -179,7 +177,7 @@ def test_metrics_add_up_across_worker_processes(tmp_path):
     run(WORKER)
     run(WORKER)
     scraped = run(SCRAPE)
-    assert 'cds_requests_total{service="svc",status="200"} 2.0' in scraped
+    assert 'cds_requests_total{route="unmatched",service="svc",status="200"} 2.0' in scraped
     assert 'cds_cards_total{indicator="warning",service="svc"} 2.0' in scraped
     assert 'cds_auth_refusals_total{reason="expired"} 2.0' in scraped
-    assert 'cds_request_latency_seconds_count{service="svc"} 2.0' in scraped
+    assert 'cds_request_latency_seconds_count{route="unmatched",service="svc"} 2.0' in scraped

@@ -10,7 +10,7 @@ import pytest
 from e2e_servers import child_env, free_port, service_executable
 
 from service.app import create_app
-from service.config import AuthClient, AuthConfig, Config, ConfigError, load_config
+from service.config import ConfigError, load_config, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER_CONFIG = ROOT / "docker" / "config.toml"
@@ -18,24 +18,25 @@ DOCKER_CONFIG = ROOT / "docker" / "config.toml"
 
 def test_auth_required_without_a_client_refuses_to_start() -> None:
     with pytest.raises(ConfigError, match=r"no \[\[auth.clients\]\].*refused with 401"):
-        create_app(Config(auth=AuthConfig(required=True), store_url="sqlite://"))
+        create_app(parse_config({"auth": {"required": True}}))
 
 
 def test_auth_required_with_a_client_starts(tmp_path: Path) -> None:
     jwks = tmp_path / "jwks.json"
     jwks.write_text('{"keys": []}')
-    client = AuthClient(iss="https://ehr.example.org", jwks_file=jwks)
-    config = Config(
-        auth=AuthConfig(required=True, clients=(client,)),
-        store_url="sqlite://",
-        store_spool_dir=tmp_path / "spool",
+    client = {"iss": "https://ehr.example.org", "jwks_file": str(jwks)}
+    config = parse_config(
+        {
+            "auth": {"required": True, "clients": [client]},
+            "store": {"url": "sqlite://", "spool_dir": str(tmp_path / "spool")},
+        }
     )
     assert create_app(config).test_client().get("/healthz").status_code == 200
 
 
 def test_the_compose_configuration_says_what_to_do_before_it_starts() -> None:
     config = load_config(DOCKER_CONFIG)
-    assert config.store_spool_dir == Path("/data/audit-spool")
+    assert config.store.spool_dir == Path("/data/audit-spool")
     # As shipped it trusts no client: it must refuse to start (not answer 401 to everything),
     # and the file itself says so where the client is to be added.
     with pytest.raises(ConfigError, match=r"auth\.clients"):

@@ -4,16 +4,16 @@ local-protocol values, and the guideline quoted as written."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import flask
 import pytest
 from shared_data import shared_path
 
-from service.config import AuthConfig, Config, Policy
+from service.config import parse_config
 from service.rule_pages import catalog, create_rule_pages_blueprint, page_url, rule_ids
 from service.rules.catalog import RULE_IDS
+from service.rules.policy import Policy
 
 
 def app_with(policy: Policy) -> flask.Flask:
@@ -88,8 +88,8 @@ def test_page_url_is_absolute_and_names_every_rule_of_the_card() -> None:
 def test_the_service_serves_the_pages_without_authentication(tmp_path: Path) -> None:
     from service.app import create_app
 
-    config = replace(
-        Config(), auth=AuthConfig(required=False), store_url=f"sqlite:///{tmp_path}/store.sqlite3"
+    config = parse_config(
+        {"auth": {"required": False}, "store": {"url": f"sqlite:///{tmp_path}/store.sqlite3"}}
     )
     response = create_app(config).test_client().get("/rules/CHECKLIST?lang=en")
     assert response.status_code == 200

@@ -9,8 +9,8 @@ from pathlib import Path
 import flask
 from support_browser import dom, screenshot, serving
 
-from service.config import Policy
 from service.rule_pages import create_rule_pages_blueprint
+from service.rules.policy import Policy
 
 
 def app_with(policy: Policy) -> flask.Flask:

@@ -7,17 +7,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from service.facts.model import (
     AllergyFact,
     ConditionFact,
-    DataCategory,
-    DrugClass,
-    LabKind,
     LabResult,
     MedicationFact,
     MedicationSourceKind,
     PatientFacts,
-    ProcedureKind,
     ResourceRef,
     TargetProcedure,
 )
+from service.vocabulary import DataCategory, DrugClass, LabKind, ProcedureKind
 
 PARIS = timezone(timedelta(hours=1))
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=PARIS)

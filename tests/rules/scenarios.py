@@ -6,14 +6,8 @@ from datetime import datetime, timedelta
 
 from rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, procedure
 
-from service.facts.model import (
-    DataCategory,
-    DrugClass,
-    LabKind,
-    MedicationSourceKind,
-    PatientFacts,
-    ProcedureKind,
-)
+from service.facts.model import MedicationSourceKind, PatientFacts
+from service.vocabulary import DataCategory, DrugClass, LabKind, ProcedureKind
 
 
 def everything_wrong() -> PatientFacts:

@@ -12,9 +12,9 @@ from rule_facts import NOW, facts, lab, med
 from cds_hooks.cards import Card, Indicator
 from service.cards.messages import messages
 from service.cards.render import RULES_EXTENSION, render_cards
-from service.config import Policy
-from service.facts.model import DrugClass, LabKind
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind
 
 POLICY = Policy()
 LOCALES = ("en", "fr")

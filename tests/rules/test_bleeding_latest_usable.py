@@ -11,10 +11,10 @@ import pytest
 from rule_facts import NOW, facts, lab, med
 
 from cds_hooks.cards import Indicator
-from service.config import Policy
-from service.facts.model import DataCategory, DrugClass, LabKind
 from service.rules.common import FUTURE_TOLERANCE, fire, is_future, latest_lab
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DataCategory, DrugClass, LabKind
 
 POLICY = Policy()
 YESTERDAY = NOW - timedelta(days=1)

@@ -12,11 +12,12 @@ import pytest
 from rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, procedure
 
 from service.cards.render import render_cards
-from service.config import Policy
-from service.facts.model import AllergyFact, DrugClass, LabKind, ProcedureKind
+from service.facts.model import AllergyFact
 from service.rules.catalog import RULE_IDS
 from service.rules.checklist import checklist_items
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind, ProcedureKind
 
 POLICY = Policy()
 ALWAYS = {"TUMOR-CONTROL", "CHECKLIST"}

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from rule_facts import NOW, PARIS, facts, lab, med
 
-from service.config import Policy
-from service.facts.model import DrugClass, LabKind
 from service.rules.common import FUTURE_DATED, FUTURE_TOLERANCE
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind
 
 POLICY = Policy()
 TYPO = datetime(2062, 11, 24, 9, 0, tzinfo=PARIS)

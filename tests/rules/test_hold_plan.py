@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
 
-from service.config import Policy
-from service.facts.model import DrugClass, MedicationSourceKind
+from service.facts.model import MedicationSourceKind
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass
 
 POLICY = Policy()
 D = date(2026, 12, 7)

@@ -21,10 +21,10 @@ from rule_facts import (
 from shared_data import shared_path
 
 from cds_hooks.cards import Indicator
-from service.config import Policy
-from service.facts.model import DataCategory, DrugClass, LabKind, ProcedureKind
 from service.rules.catalog import CATALOG, RULE_IDS
 from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DataCategory, DrugClass, LabKind, ProcedureKind
 
 POLICY = Policy()
 ALWAYS = {"TUMOR-CONTROL", "CHECKLIST"}

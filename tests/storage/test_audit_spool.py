@@ -210,9 +210,9 @@ def test_the_spool_settings_are_read_from_the_store_table(tmp_path: Path) -> Non
     from service.config import Config, ConfigError, parse_config
 
     config = parse_config({"store": {"spool_dir": "spool", "spool_max_mb": 10}}, base_dir=tmp_path)
-    assert config.store_spool_dir == tmp_path / "spool"  # relative to the configuration file
-    assert config.store_spool_max_bytes == 10 * 2**20
-    assert parse_config({}).store_spool_dir == Config().store_spool_dir == Path("data/audit-spool")
+    assert config.store.spool_dir == tmp_path / "spool"  # relative to the configuration file
+    assert config.store.spool_max_bytes == 10 * 2**20
+    assert parse_config({}).store.spool_dir == Config().store.spool_dir == Path("data/audit-spool")
     with pytest.raises(ConfigError, match=r"store\.spool_max_mb"):
         parse_config({"store": {"spool_max_mb": 0}})
 

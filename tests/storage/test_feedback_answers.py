@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from service.app import create_app
-from service.config import AuthConfig, Config
+from service.config import parse_config
 from service.storage import Store
 
 FEEDBACK = "/cds-services/cementoplasty-order-select/feedback"
@@ -37,7 +37,10 @@ def unreachable_url() -> str:
 def test_stored_feedback_is_answered_200_with_a_small_json_body(tmp_path: Path) -> None:
     store = Store("sqlite://")
     app = create_app(
-        Config(auth=AuthConfig(required=False), store_spool_dir=tmp_path / "spool"), store=store
+        parse_config(
+            {"auth": {"required": False}, "store": {"spool_dir": str(tmp_path / "spool")}}
+        ),
+        store=store,
     )
     body = items(2)
     answer = app.test_client().post(FEEDBACK, json=body)
@@ -53,10 +56,11 @@ def test_stored_feedback_is_answered_200_with_a_small_json_body(tmp_path: Path) 
 
 def test_feedback_while_the_store_is_down_is_a_retryable_503(tmp_path: Path) -> None:
     app = create_app(
-        Config(
-            auth=AuthConfig(required=False),
-            store_url=unreachable_url(),
-            store_spool_dir=tmp_path / "spool",
+        parse_config(
+            {
+                "auth": {"required": False},
+                "store": {"url": unreachable_url(), "spool_dir": str(tmp_path / "spool")},
+            }
         )
     )
     answer = app.test_client().post(FEEDBACK, json=items(1))
@@ -71,10 +75,11 @@ def test_feedback_while_the_store_is_down_is_a_retryable_503(tmp_path: Path) -> 
 
 def test_invalid_feedback_is_still_a_400_when_the_store_is_down(tmp_path: Path) -> None:
     app = create_app(
-        Config(
-            auth=AuthConfig(required=False),
-            store_url=unreachable_url(),
-            store_spool_dir=tmp_path / "spool",
+        parse_config(
+            {
+                "auth": {"required": False},
+                "store": {"url": unreachable_url(), "spool_dir": str(tmp_path / "spool")},
+            }
         )
     )
     answer = app.test_client().post(FEEDBACK, json={"feedback": [{"card": "not-a-uuid"}]})

@@ -41,6 +41,7 @@ def test_engine_urls():
 
 
 def test_sqlite_is_durable_and_concurrent(tmp_path):
+    (tmp_path / "data").mkdir()
     store = Store(f"sqlite:///{tmp_path}/data/s.sqlite3")
     with store.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"

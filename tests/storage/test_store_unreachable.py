@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from prometheus_client import REGISTRY
 
 from service.app import create_app
-from service.config import AuthClient, AuthConfig, Config
+from service.config import parse_config
 from service.storage import Store
 from service.storage.replay_guard import MemoryReplayGuard
 
@@ -47,10 +47,11 @@ def test_a_store_that_cannot_be_reached_does_not_stop_the_store_from_being_built
 
 
 def test_the_app_starts_answers_hook_calls_and_says_why_it_is_not_ready(tmp_path: Path) -> None:
-    config = Config(
-        auth=AuthConfig(required=False),
-        store_url=unreachable_url(),
-        store_spool_dir=tmp_path / "spool",
+    config = parse_config(
+        {
+            "auth": {"required": False},
+            "store": {"url": unreachable_url(), "spool_dir": str(tmp_path / "spool")},
+        }
     )
     app = create_app(config, clock=lambda: NOW)  # used to fail: "Worker failed to boot"
     client = app.test_client()
@@ -109,11 +110,12 @@ def test_authenticated_calls_are_answered_during_an_outage_replays_still_refused
     jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
     jwks = tmp_path / "jwks.json"
     jwks.write_text(json.dumps({"keys": [jwk | {"kid": "k1", "alg": "ES384"}]}))
-    config = Config(
-        public_base_urls=(BASE_URL,),
-        auth=AuthConfig(required=True, clients=(AuthClient(iss=ISS, jwks_file=jwks),)),
-        store_url=unreachable_url(),
-        store_spool_dir=tmp_path / "spool",
+    config = parse_config(
+        {
+            "public_base_urls": [BASE_URL],
+            "auth": {"clients": [{"iss": ISS, "jwks_file": str(jwks)}]},
+            "store": {"url": unreachable_url(), "spool_dir": str(tmp_path / "spool")},
+        }
     )
     app = create_app(config, clock=lambda: NOW)
     now = int(time.time())
