@@ -128,14 +128,13 @@ class PrefetchSource(Protocol):
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What a service returns: the response, and an audit record for storage and logs.
-
-    `audit` holds JSON-serialisable facts about the evaluation (rule IDs fired, card uuids with
-    their indicator, resources used, data unavailable). It must never hold tokens or names.
+    """What a service returns: the response, and the service's own audit record (or None when
+    there is nothing to audit), handed as it is to the blueprint's `on_evaluated`. The protocol
+    layer never reads it; it must never hold a token or a name.
     """
 
     response: CdsResponse
-    audit: Mapping[str, Any] = field(default_factory=dict)
+    audit: object | None = None
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from cds_hooks.cors import install_cors
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.request import parse_hook_request
+from service.audit_record import AuditRecord
 from service.auth_setup import build_authenticate, check_clients
 from service.cementoplasty import CementoplastyService, Clock, service_definition, site_clock
 from service.config import Config, ConfigError, load_config
@@ -228,7 +229,7 @@ def _renamed(entry: dict[str, Any], copy: int) -> dict[str, Any]:
 def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
     request = record.request
     evaluation = record.evaluation
-    audit = dict(evaluation.audit) if evaluation else {}
+    audit = evaluation.audit if evaluation else None
     cards = evaluation.response.cards if evaluation else ()
     unavailable = dict(record.prefetch.unavailable) if record.prefetch else {}
     fetched = record.prefetch.fetched if record.prefetch else ()
@@ -240,7 +241,7 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
         hook=request.hook if request else None,
         hookInstance=request.hook_instance if request else None,
         cards=dict(Counter(card.indicator.value for card in cards)),
-        rule_ids=audit.get("rules", []),
+        rule_ids=list(audit.rules_fired) if isinstance(audit, AuditRecord) else [],
         # key -> failure code (e.g. "no-authorization": the request gave no token)
         data_unavailable={key: str(unavailable[key].code) for key in sorted(unavailable)},
         fhir_fallback={
@@ -248,25 +249,8 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
             "failures": sum(1 for key in fetched if key in unavailable),
         },
     )
-    if request is None or not audit.get("in_scope"):
-        return  # nothing was evaluated: an out-of-scope order or an invalid request
-    audit_writer.submit(
-        {
-            "service": record.service_id,
-            "hookInstance": request.hook_instance,
-            "ruleset_version": audit.get("ruleset"),
-            "patient_id": audit.get("patient_id"),
-            "status": record.status,
-            "latency_ms": latency_ms,
-            "rules_fired": audit.get("rules", []),
-            "cards": [
-                {"uuid": c["uuid"], "indicator": c["indicator"], "rule_ids": c["rules"]}
-                for c in audit.get("cards", [])
-            ],
-            "resources_used": audit.get("resources", {}),
-            "data_unavailable": sorted(unavailable),
-        }
-    )
+    if isinstance(audit, AuditRecord):  # not for an out-of-scope order or an invalid request
+        audit_writer.submit(audit.answered(record.status, latency_ms))
 
 
 def _log_feedback(record: FeedbackRecord) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
 from cds_hooks.cards import Card
 from cds_hooks.service import HookRequest, PrefetchSource, ResolvedPrefetch, ServiceDefinition
+from service.audit_record import AuditCard, AuditRecord
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Config
 from service.facts.model import PatientFacts
@@ -49,7 +49,7 @@ def run_rules(
     config: Config,
     now: datetime,
     locale: str,
-) -> tuple[list[Finding], tuple[Card, ...], dict[str, Any]]:
+) -> tuple[list[Finding], tuple[Card, ...], AuditRecord]:
     """(findings, cards, audit record) for `facts`. No patient data at all is not an error: the
     cards say that no check could run (RULES.md: when an order is in scope, the clinician always
     gets cards)."""
@@ -96,30 +96,34 @@ def audit_record(
     request: HookRequest,
     findings: Sequence[Finding],
     cards: Sequence[Card],
-    unavailable: Mapping[str, str],
-) -> dict[str, Any]:
-    return {
-        "ruleset": RULESET_VERSION,
-        "in_scope": True,
-        "patient_id": request.patient_id,
-        "rules": sorted({f.rule_id for f in findings}),
-        "cards": [
-            {
-                "uuid": card.uuid,
-                "indicator": card.indicator.value,
-                "rules": list((card.extension or {}).get(RULES_EXTENSION, [])),
-            }
+    unavailable: Mapping[str, object],
+) -> AuditRecord:
+    """The evaluation's audit record (the HTTP layer adds the status and the latency)."""
+    return AuditRecord(
+        service=request.service_id,
+        hook_instance=request.hook_instance,
+        patient_id=request.patient_id,
+        ruleset_version=RULESET_VERSION,
+        rules_fired=tuple(sorted({f.rule_id for f in findings})),
+        cards=tuple(
+            AuditCard(
+                card.uuid,
+                card.indicator.value,
+                tuple((card.extension or {}).get(RULES_EXTENSION, [])),
+            )
             for card in cards
-        ],
-        "resources": {
-            f.rule_id: sorted(
-                {
-                    ref.reference + (f"/_history/{ref.version}" if ref.version else "")
-                    for ref in f.evidence
-                }
+        ),
+        resources_used={
+            f.rule_id: tuple(
+                sorted(
+                    {
+                        ref.reference + (f"/_history/{ref.version}" if ref.version else "")
+                        for ref in f.evidence
+                    }
+                )
             )
             for f in findings
             if f.evidence
         },
-        "unavailable": sorted(unavailable),
-    }
+        data_unavailable=tuple(sorted(unavailable)),
+    )

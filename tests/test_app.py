@@ -45,16 +45,17 @@ def test_each_evaluation_is_audited_with_its_rules_cards_and_resources(app, stor
     app.extensions["cementoplasty_audit"].flush()
 
     (record,) = store.audit_records(request["hookInstance"])
-    assert record["service_id"] == "cementoplasty-order-select"
-    assert record["patient_id"] == request["context"]["patientId"]
-    assert set(record["rule_ids"]) == set(MANIFEST["fixtures"][LOW_PLATELETS]["expected"])
-    assert {(c["uuid"], c["indicator"]) for c in record["cards"]} >= {
+    assert record.service == "cementoplasty-order-select"
+    assert record.patient_id == request["context"]["patientId"]
+    assert set(record.rules_fired) == set(MANIFEST["fixtures"][LOW_PLATELETS]["expected"])
+    assert {(c.uuid, c.indicator) for c in record.cards} >= {
         (c["uuid"], c["indicator"]) for c in response["cards"]
     }
     assert any(
-        ref.startswith("Observation/") for ref in record["resources_used"]["BLEED-PLATELETS-LOW"]
+        ref.startswith("Observation/") for ref in record.resources_used["BLEED-PLATELETS-LOW"]
     )
-    assert record["latency_ms"] > 0
+    assert record.latency_ms is not None and record.latency_ms > 0
+    assert record.status == 200
 
 
 def test_an_out_of_scope_order_is_not_audited(app, store) -> None:

@@ -4,6 +4,7 @@ appointment-book share this; only how they find the planned procedure differs)."
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,17 +23,17 @@ from service.evaluation import audit_record, run_rules
 from service.evaluation import resolve as resolve_prefetch
 from service.facts.extract import extract_facts
 from service.facts.model import TargetProcedure
-from service.rules.engine import RULESET_VERSION
 from service.valuesets import ValueSets
+
+log = logging.getLogger("service.moments")
 
 Clock = Callable[[], datetime]
 
 
 def quiet(reason: str) -> Evaluation:
-    """No card: nothing planned (or nothing to say at this moment)."""
-    return Evaluation(
-        CdsResponse(), {"ruleset": RULESET_VERSION, "in_scope": False, "quiet": reason}
-    )
+    """No card and no audit record: nothing planned (or nothing to say at this moment)."""
+    log.debug("no card: %s", reason)
+    return Evaluation(CdsResponse())
 
 
 def resolve(

@@ -25,12 +25,11 @@ import logging
 import queue
 import threading
 import time
-import uuid
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
+from service.audit_record import AuditRecord
 from service.observability import count_audit_lost
 from service.storage.spool import AuditSpool
 from service.storage.store import Store
@@ -50,20 +49,25 @@ BATCH_WINDOW_S = 0.05
 REPLAY_EVERY_S = 1.0
 
 
+@dataclass(frozen=True)
+class _Flush:
+    """A marker in the queue: set `done` once everything queued before it is written."""
+
+    done: threading.Event
+
+
 class AuditWriter:
     def __init__(self, store: Store, spool: AuditSpool | None = None) -> None:
         self._store = store
         self._spool = spool
         self._spool_first = False  # the store failed and the spool is not replayed yet
         self._next_replay_check = 0.0
-        self._queue: queue.Queue[Mapping[str, Any] | None] = queue.Queue(MAX_QUEUED)
+        self._queue: queue.Queue[AuditRecord | _Flush | None] = queue.Queue(MAX_QUEUED)
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    def submit(self, record: Mapping[str, Any]) -> None:
-        if "record_key" not in record:
-            record = {**record, "record_key": str(uuid.uuid4())}
+    def submit(self, record: AuditRecord) -> None:
         if self._spool is not None and self._spool_first:
             self._spool.append([record])  # durable before the request is answered
             return
@@ -81,7 +85,7 @@ class AuditWriter:
         """Wait until every record submitted so far is committed, or spooled if the store is
         down (tests, shutdown)."""
         done = threading.Event()
-        self._queue.put({"__flush__": done})
+        self._queue.put(_Flush(done))
         done.wait(timeout_s)
 
     def close(self) -> None:
@@ -100,7 +104,7 @@ class AuditWriter:
             except queue.Empty:
                 self._maybe_replay()
                 continue
-            if first is not None and "__flush__" not in first and self._queue.qsize() < MAX_BATCH:
+            if isinstance(first, AuditRecord) and self._queue.qsize() < MAX_BATCH:
                 # Let the batch gather while asleep: waiting on the queue instead woke this thread
                 # at every record, a context switch and a GIL hand-off inside the next request.
                 # With a full batch already waiting (a backlog), write at once.
@@ -116,8 +120,8 @@ class AuditWriter:
                 return
             self._maybe_replay()
 
-    def _write(self, batch: list[Mapping[str, Any]]) -> None:
-        records = [r for r in batch if "__flush__" not in r]
+    def _write(self, batch: list[AuditRecord | _Flush]) -> None:
+        records = [r for r in batch if isinstance(r, AuditRecord)]
         if records and self._spool is not None and self._spool_first:
             # Queued before the store failed: after what is spooled already, in order.
             self._spool.append(records)
@@ -143,18 +147,18 @@ class AuditWriter:
                 # A record the store refuses (a bug): this batch is lost and logged, but the
                 # writer lives on, or every later record would wait in the queue for nothing.
                 log.exception("audit batch of %d not stored", len(records))
-        markers = [marker["__flush__"] for marker in batch if "__flush__" in marker]
+        markers = [marker.done for marker in batch if isinstance(marker, _Flush)]
         if markers and self._spool is not None and (self._spool_first or self._spool.pending()):
             self._replay()  # a flush also writes what the spool holds, if the store answers
         for marker in markers:
             marker.set()
 
-    def _to_spool(self, records: list[Mapping[str, Any]]) -> None:
+    def _to_spool(self, records: list[AuditRecord]) -> None:
         assert self._spool is not None
         self._spool_first = True
         self._spool.append(records)
 
-    def _write_one_by_one(self, records: list[Mapping[str, Any]]) -> None:
+    def _write_one_by_one(self, records: list[AuditRecord]) -> None:
         for record in records:
             try:
                 self._store.record_audits([record])
@@ -162,7 +166,7 @@ class AuditWriter:
                 log.error("audit record refused by the store, not stored: %s", type(exc).__name__)
                 count_audit_lost("refused", 1)
 
-    def _store_replayed(self, records: list[dict[str, Any]]) -> None:
+    def _store_replayed(self, records: list[AuditRecord]) -> None:
         """Store a replayed batch; a record the store refuses (a bug, not an outage) is logged
         and skipped, or it would block the spool behind it for ever."""
         try:

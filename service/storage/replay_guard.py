@@ -1,16 +1,36 @@
-"""One process's memory of the client token ids (`jti`) it has seen, until each token expires.
+"""The replay guard of client token ids (`jti`, cds_hooks.auth.ReplayGuard).
 
-The store is the replay guard shared by every worker and replica. This memory backs it up: every
-id a process claims is remembered here too, so that while the store is unreachable a token this
-process has already accepted is still refused (a token replayed to another process during an
-outage is not: that is the degraded mode, logged and counted by the store).
+`SharedReplayGuard` claims each id in the store, shared by every worker and replica. A process's
+own memory (`MemoryReplayGuard`) backs it up: every id a process claims is remembered there too,
+so that while the store is unreachable a token this process has already accepted is still
+refused (a token replayed to another process during an outage is not: that is the degraded mode,
+logged and counted); the ids accepted meanwhile are written to the store when it answers again.
 """
 
 from __future__ import annotations
 
 import heapq
+import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from sqlalchemy import Connection, delete
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.observability import count_replay_guard_degraded
+from service.storage.engine import insert
+from service.storage.schema import jti
+
+log = logging.getLogger("service.storage")
+
+_JTI_PURGE_EVERY_S = 300.0
+# After the store failed a claim, claims go to memory alone for this long: a hook call must not
+# wait for a connection attempt to a database that has just been found down.
+_JTI_STORE_RETRY_S = 1.0
+_MAX_UNSYNCED_JTI = 10_000
 
 # At the default 300 s token lifetime this is several thousand calls a second per process: an
 # outage this busy forgets the ids closest to expiry first (the least useful ones).
@@ -67,3 +87,98 @@ class MemoryReplayGuard:
         expires_at, iss, jti = heapq.heappop(self._by_expiry)
         if self._expires.get((iss, jti)) == expires_at:  # not a stale heap entry
             del self._expires[(iss, jti)]
+
+
+class SharedReplayGuard:
+    """Token ids claimed in the store (`transaction` opens a write transaction on it)."""
+
+    def __init__(
+        self, transaction: Callable[[], AbstractContextManager[Connection]], dialect: str
+    ) -> None:
+        self._transaction = transaction
+        self._dialect = dialect
+        self._next_jti_purge = 0.0
+        self._purge_lock = threading.Lock()
+        self._memory_guard = MemoryReplayGuard()
+        # Ids accepted from memory alone during an outage: written to the store once it answers,
+        # so that a replay to another process is refused from then on.
+        self._unsynced_jti: deque[tuple[str, str, int]] = deque(maxlen=_MAX_UNSYNCED_JTI)
+        self._jti_store_retry_at = 0.0
+
+    def claim(self, iss: str, jti_value: str, expires_at: int) -> bool:
+        """Record a client token id until `expires_at` (Unix s); False if seen and unexpired.
+
+        The store is shared by every process; while it is unreachable, this process's memory
+        answers alone (degraded: a replay to another process is not detected), never an error.
+        """
+        if self._memory_guard.knows(iss, jti_value):
+            # Claimed here before (perhaps during an outage, so unknown to the store): a replay.
+            return False
+        if time.monotonic() >= self._jti_store_retry_at:
+            try:
+                claimed = self._claim_in_store(iss, jti_value, expires_at)
+            except SQLAlchemyError as exc:
+                self._jti_store_retry_at = time.monotonic() + _JTI_STORE_RETRY_S
+                log.warning(
+                    "replay guard degraded: store unreachable (%s), this process's memory of "
+                    "token ids answers alone",
+                    type(exc).__name__,
+                )
+            else:
+                if claimed:  # remembered here too, for a replay during a later outage
+                    self._memory_guard.remember(iss, jti_value, expires_at)
+                if self._unsynced_jti:
+                    self._sync_jti()
+                return claimed
+        count_replay_guard_degraded()
+        claimed = self._memory_guard.claim(iss, jti_value, expires_at)
+        if claimed:
+            self._unsynced_jti.append((iss, jti_value, int(expires_at)))
+        return claimed
+
+    def _sync_jti(self) -> None:
+        """Write the ids accepted during an outage (best effort: a replay guard, not a record)."""
+        pending = []
+        while self._unsynced_jti:
+            try:
+                pending.append(self._unsynced_jti.popleft())
+            except IndexError:
+                break
+        rows = [{"iss": i, "jti": j, "expires_at": e} for i, j, e in pending]
+        try:
+            with self._transaction() as connection:
+                connection.execute(insert(self._dialect, jti).on_conflict_do_nothing(), rows)
+        except SQLAlchemyError as exc:
+            log.warning("token ids of the outage not written: %s", type(exc).__name__)
+
+    def _claim_in_store(self, iss: str, jti_value: str, expires_at: int) -> bool:
+        now = int(time.time())
+        with self._transaction() as connection:
+            # A row for the same id that has expired no longer protects anything.
+            connection.execute(
+                delete(jti).where(jti.c.iss == iss, jti.c.jti == jti_value, jti.c.expires_at < now)
+            )
+            statement = (
+                insert(self._dialect, jti)
+                .values(iss=iss, jti=jti_value, expires_at=int(expires_at))
+                .on_conflict_do_nothing()
+                .returning(jti.c.jti)
+            )
+            claimed = len(connection.execute(statement).all()) == 1
+        self._maybe_purge_jti(now)
+        return claimed
+
+    def purge_expired_jti(self, now: int | None = None) -> int:
+        now = int(time.time()) if now is None else now
+        with self._transaction() as connection:
+            return connection.execute(delete(jti).where(jti.c.expires_at < now)).rowcount
+
+    def _maybe_purge_jti(self, now: int) -> None:
+        with self._purge_lock:
+            if now < self._next_jti_purge:
+                return
+            self._next_jti_purge = now + _JTI_PURGE_EVERY_S
+        try:
+            self.purge_expired_jti(now)
+        except SQLAlchemyError as exc:  # a later purge will catch up
+            log.warning("jti purge failed: %s", type(exc).__name__)

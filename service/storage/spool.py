@@ -22,11 +22,15 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from service.audit_record import AuditRecord
 from service.observability import count_audit_lost, count_audit_replayed, count_audit_spooled
+
+# Stores a batch of replayed records (the store's record_audits).
+_Write = Callable[[list[AuditRecord]], Any]
 
 log = logging.getLogger("service.storage.spool")
 
@@ -56,9 +60,9 @@ class AuditSpool:
 
     # Writing ------------------------------------------------------------------------------
 
-    def append(self, records: Sequence[Mapping[str, Any]]) -> int:
+    def append(self, records: Sequence[AuditRecord]) -> int:
         """Write `records` durably (fsync); return how many were kept (the rest: spool full)."""
-        lines = [(json.dumps(r, ensure_ascii=False, default=str) + "\n").encode() for r in records]
+        lines = [(json.dumps(r.to_json(), ensure_ascii=False) + "\n").encode() for r in records]
         try:
             kept = self._write(lines)
         except OSError as exc:
@@ -126,7 +130,7 @@ class AuditSpool:
         with self._lock:
             return self._size <= self._replayed_to
 
-    def replay(self, write: Callable[[list[dict[str, Any]]], Any]) -> int:
+    def replay(self, write: _Write) -> int:
         """Hand every spooled record to `write` (the store), in order, in batches; return how
         many. `write` raising (the store is down again) stops the replay, which resumes from
         where it stopped next time."""
@@ -147,7 +151,7 @@ class AuditSpool:
         # The creation time leads the name: sorting by name is sorting by age.
         return sorted(self.folder.glob(f"{self._prefix}*.jsonl"))
 
-    def _replay_own(self, write: Callable[[list[dict[str, Any]]], Any]) -> int:
+    def _replay_own(self, write: _Write) -> int:
         replayed = 0
         while True:
             with self._lock:
@@ -166,7 +170,7 @@ class AuditSpool:
                     os.fsync(self._file.fileno())
                     self._size = self._replayed_to = 0
 
-    def _replay_orphan(self, path: Path, write: Callable[[list[dict[str, Any]]], Any]) -> int:
+    def _replay_orphan(self, path: Path, write: _Write) -> int:
         try:
             file = open(path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
@@ -193,14 +197,14 @@ class AuditSpool:
                         self._path.unlink()
 
 
-def _write_lines(data: bytes, path: Path, write: Callable[[list[dict[str, Any]]], Any]) -> int:
+def _write_lines(data: bytes, path: Path, write: _Write) -> int:
     records = list(_records(data, path))
     for start in range(0, len(records), REPLAY_BATCH):
         write(records[start : start + REPLAY_BATCH])
     return len(records)
 
 
-def _records(data: bytes, path: Path) -> Iterator[dict[str, Any]]:
+def _records(data: bytes, path: Path) -> Iterator[AuditRecord]:
     for number, line in enumerate(data.splitlines(), start=1):
         try:
             record = json.loads(line)
@@ -208,8 +212,12 @@ def _records(data: bytes, path: Path) -> Iterator[dict[str, Any]]:
             # A line cut short by a crash during its write: its request was never answered.
             log.error("audit spool %s line %d: not a complete record, skipped", path.name, number)
             continue
-        if isinstance(record, dict):
-            yield record
+        try:
+            yield AuditRecord.from_json(record)
+        except ValueError as exc:
+            log.error(
+                "audit spool %s line %d: not an audit record (%s), skipped", path.name, number, exc
+            )
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.exc import DataError, OperationalError
 
+from service.audit_record import AuditCard, AuditRecord
 from service.storage import Store
 from service.storage import audit_writer as audit_writer_module
 from service.storage.audit_writer import AuditWriter
@@ -23,18 +25,14 @@ from service.storage.spool import AuditSpool
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def record(n: int, key: bool = True) -> dict:
-    out = {
-        "service": "cementoplasty-order-select",
-        "hookInstance": f"hook-{n}",
-        "rules_fired": ["BLEED-PLATELETS-LOW"],
-        "cards": [
-            {"uuid": f"card-{n}", "indicator": "critical", "rule_ids": ["BLEED-PLATELETS-LOW"]}
-        ],
-    }
-    if key:
-        out["record_key"] = f"key-{n}"
-    return out
+def record(n: int, key: bool = True, hook_instance: str | None = None) -> AuditRecord:
+    out = AuditRecord(
+        service="cementoplasty-order-select",
+        hook_instance=hook_instance or f"hook-{n}",
+        rules_fired=("BLEED-PLATELETS-LOW",),
+        cards=(AuditCard(f"card-{n}", "critical", ("BLEED-PLATELETS-LOW",)),),
+    )
+    return replace(out, record_key=f"key-{n}") if key else out
 
 
 class FlakyStore:
@@ -47,6 +45,8 @@ class FlakyStore:
     def record_audits(self, records):
         if self.down:
             raise OperationalError("INSERT", {}, Exception("connection refused"))
+        if any(r.hook_instance == "bug" for r in records):
+            raise ValueError("a record the store cannot take (a bug, not an outage)")
         return self.store.record_audits(records)
 
     def record_audit(self, record):
@@ -62,7 +62,7 @@ def lost(reason: str) -> float:
 
 
 def hooks(store: Store) -> list[str]:
-    return [row["hook_instance"] for row in store.audit_records()]
+    return [row.hook_instance for row in store.audit_records()]
 
 
 def test_a_record_stored_twice_is_stored_once(tmp_path: Path) -> None:
@@ -89,7 +89,7 @@ def test_spooled_records_are_replayed_in_order_then_the_file_starts_afresh(
     assert spool.append([record(n) for n in range(5)]) == 5
     assert spool.pending()
     (path,) = (tmp_path / "spool").iterdir()
-    assert [json.loads(line)["hookInstance"] for line in path.read_text().splitlines()] == [
+    assert [json.loads(line)["hook_instance"] for line in path.read_text().splitlines()] == [
         f"hook-{n}" for n in range(5)
     ]
     assert spool.replay(store.record_audits) == 5
@@ -101,7 +101,7 @@ def test_spooled_records_are_replayed_in_order_then_the_file_starts_afresh(
 
 
 def test_a_full_spool_keeps_what_fits_and_says_so(tmp_path: Path, caplog) -> None:
-    line = len(json.dumps(record(0))) + 1
+    line = len(json.dumps(record(0).to_json())) + 1
     spool = AuditSpool(tmp_path / "spool", "sqlite://", max_bytes=3 * line + 5)
     before = lost("spool-full")
     with caplog.at_level(logging.ERROR):
@@ -139,9 +139,10 @@ def test_the_writer_spools_while_the_store_is_down_and_replays_once_it_answers(
 
 SPOOL_THEN_DIE = """
 import sys, os, signal
+from service.audit_record import AuditRecord
 from service.storage.spool import AuditSpool
 spool = AuditSpool(sys.argv[1], "the-store", max_bytes=1 << 20)
-spool.append([{"service": "s", "hookInstance": f"dead-{n}", "record_key": f"dead-{n}"}
+spool.append([AuditRecord(service="s", hook_instance=f"dead-{n}", record_key=f"dead-{n}")
               for n in range(3)])
 with open(next(spool.folder.iterdir()), "ab") as file:
     file.write(b'{"service": "s", "hookInst')  # a line cut short by the crash
@@ -198,7 +199,7 @@ def test_a_record_the_store_refuses_does_not_block_the_spool(
     flaky.down = True
     writer.submit(record(1))
     writer.flush()
-    writer.submit({"hookInstance": "no-service"})  # spooled, then refused by the store
+    writer.submit(record(9, hook_instance="bug"))  # spooled, then refused by the store
     writer.submit(record(2))
     flaky.down = False
     writer.flush()
@@ -222,7 +223,7 @@ class RefusingStore(FlakyStore):
     than its column (DataError): the database answers, it is no outage."""
 
     def record_audits(self, records):
-        if any(r["hookInstance"] == "refused" for r in records):
+        if any(r.hook_instance == "refused" for r in records):
             raise DataError("INSERT", {}, Exception("value too long for type character varying"))
         return super().record_audits(records)
 
@@ -234,7 +235,7 @@ def test_a_record_the_store_refuses_never_blocks_the_audit_trail(tmp_path: Path)
     spool = AuditSpool(tmp_path / "spool", "x", max_bytes=1 << 20)
     writer = AuditWriter(RefusingStore(real), spool)  # type: ignore[arg-type]
     before = lost("refused")
-    writer.submit({**record(0), "hookInstance": "refused"})
+    writer.submit(record(0, hook_instance="refused"))
     for n in range(1, 6):
         writer.submit(record(n))
     writer.flush()

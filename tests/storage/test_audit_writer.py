@@ -6,20 +6,19 @@ import threading
 
 import pytest
 
+from service.audit_record import AuditCard, AuditRecord
 from service.storage import Store
 from service.storage import audit_writer as audit_writer_module
 from service.storage.audit_writer import AuditWriter
 
 
-def record(n: int) -> dict:
-    return {
-        "service": "cementoplasty-order-select",
-        "hookInstance": f"hook-{n}",
-        "rules_fired": ["BLEED-PLATELETS-LOW"],
-        "cards": [
-            {"uuid": f"card-{n}", "indicator": "critical", "rule_ids": ["BLEED-PLATELETS-LOW"]}
-        ],
-    }
+def record(n: int) -> AuditRecord:
+    return AuditRecord(
+        service="cementoplasty-order-select",
+        hook_instance=f"hook-{n}",
+        rules_fired=("BLEED-PLATELETS-LOW",),
+        cards=(AuditCard(f"card-{n}", "critical", ("BLEED-PLATELETS-LOW",)),),
+    )
 
 
 def feedback(n: int) -> dict:
@@ -83,12 +82,21 @@ def test_a_burst_is_written_in_one_batch_and_close_writes_what_is_queued(
     assert sum(batches) == 60 and len(store.audit_records()) == 60
 
 
+class BuggyStore(Store):
+    """A store that raises something other than a database error on one record (a bug)."""
+
+    def record_audits(self, records):
+        if any(record.hook_instance == "refused" for record in records):
+            raise ValueError("a bug in the store")
+        return super().record_audits(records)
+
+
 def test_the_writer_survives_a_batch_the_store_refuses() -> None:
-    store = Store("sqlite://")
+    store = BuggyStore("sqlite://")
     writer = AuditWriter(store)
-    writer.submit({"hookInstance": "no-service"})  # the store refuses it (ValueError)
+    writer.submit(AuditRecord(service="svc", hook_instance="refused"))
     writer.flush()
     writer.submit(record(1))
     writer.flush()
     writer.close()
-    assert [r["hook_instance"] for r in store.audit_records()] == ["hook-1"]
+    assert [r.hook_instance for r in store.audit_records()] == ["hook-1"]

@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from previous_release_schema import metadata as previous_metadata
 from sqlalchemy import create_engine, inspect, text
 
+from service.audit_record import AuditRecord
 from service.storage import Store
 from service.storage.migrate import current_revision, head_revision
 from service.storage.schema import metadata
@@ -132,12 +133,12 @@ def test_a_database_of_the_previous_release_is_upgraded_and_loses_nothing(store_
             columns = {c["name"] for c in inspect(connection).get_columns("audit")}
         assert "record_key" in columns
         # The old records still count in the report, the new ones join them, once each.
-        new = {
-            "service": "cementoplasty-order-select",
-            "hookInstance": "hook-new",
-            "rules_fired": ["BLEED-PLATELETS-LOW"],
-            "record_key": "key-new",
-        }
+        new = AuditRecord(
+            service="cementoplasty-order-select",
+            hook_instance="hook-new",
+            rules_fired=("BLEED-PLATELETS-LOW",),
+            record_key="key-new",
+        )
         store.record_audits([new])
         store.record_audits([new])
         report = store.report_rows()

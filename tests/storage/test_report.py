@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.audit_record import AuditCard, AuditRecord
 from service.report import render_report
 from service.storage import Store
 
@@ -16,12 +17,12 @@ def test_report_shows_fired_accepted_overridden_and_reasons(store_url: str):
     store = Store(store_url)
     for index in range(4):
         store.record_audit(
-            {
-                "service": "svc",
-                "hookInstance": f"h{index}",
-                "rules_fired": ["R-INR-HIGH"],
-                "cards": [{"uuid": f"c{index}", "indicator": "critical", "rule_id": "R-INR-HIGH"}],
-            }
+            AuditRecord(
+                service="svc",
+                hook_instance=f"h{index}",
+                rules_fired=("R-INR-HIGH",),
+                cards=(AuditCard(f"c{index}", "critical", ("R-INR-HIGH",)),),
+            )
         )
     reason = {"code": "recent-lab", "system": "https://example.org", "display": "Recent INR\x1b"}
     store.record_feedback(
@@ -59,14 +60,12 @@ def test_report_names_the_terminology_of_each_reason(store_url: str) -> None:
     """HL7's override-reason codes and the service's own are grouped apart, each with words."""
     store = Store(store_url)
     store.record_audit(
-        {
-            "service": "svc",
-            "hookInstance": "h-terminology",
-            "rules_fired": ["MED-VKA"],
-            "cards": [
-                {"uuid": f"t{i}", "indicator": "warning", "rule_id": "MED-VKA"} for i in range(3)
-            ],
-        }
+        AuditRecord(
+            service="svc",
+            hook_instance="h-terminology",
+            rules_fired=("MED-VKA",),
+            cards=tuple(AuditCard(f"t{i}", "warning", ("MED-VKA",)) for i in range(3)),
+        )
     )
     hl7 = "http://terminology.hl7.org/CodeSystem/non-adherence-reason-codes"
     own = "https://cementoplasty-cds.example/fhir/CodeSystem/override-reason"

@@ -34,12 +34,13 @@ def _finish(process: subprocess.Popen[str], timeout: float = 60) -> str:
 
 WRITE_THEN_WAIT = """
 import json, sys, time
+from service.audit_record import AuditRecord
 from service.storage import Store
 store = Store(sys.argv[1])
 items = [{"card": f"card-{i}", "outcome": "accepted", "outcomeTimestamp": "2026-01-05T10:00:00Z"}
          for i in range(5)]
 stored = store.record_feedback("svc", items)
-store.record_audit({"service": "svc", "hookInstance": "h-killed", "rules_fired": ["R-A"]})
+store.record_audit(AuditRecord(service="svc", hook_instance="h-killed", rules_fired=("R-A",)))
 print(json.dumps({"ack": stored}), flush=True)
 time.sleep(120)  # killed long before this ends
 """
@@ -63,7 +64,7 @@ def test_acknowledged_writes_survive_sigkill(store_url: str):
     try:
         cards = sorted(item["card_uuid"] for item in reopened.feedback_items("svc"))
         assert cards == [f"card-{i}" for i in range(5)]
-        assert [r["rule_ids"] for r in reopened.audit_records("h-killed")] == [["R-A"]]
+        assert [r.rules_fired for r in reopened.audit_records("h-killed")] == [("R-A",)]
     finally:
         reopened.close()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 
 import pytest
 from sqlalchemy import inspect
 
+from service.audit_record import AuditCard, AuditRecord
 from service.storage import Store, engine_url
 
 ACCEPTED = {
@@ -106,56 +108,77 @@ def test_invalid_feedback_is_refused_and_nothing_of_the_batch_is_stored(store: S
     assert store.feedback_items() == []
 
 
-def test_audit_record_round_trip_keeps_only_known_keys(store: Store):
-    audit_id = store.record_audit(
-        {
-            "service": "svc",
-            "hookInstance": "hook-1",
-            "time": "2026-01-05T10:00:00+01:00",
-            "ruleset_version": "2026.1",
-            "patient_id": "pat-1",
-            "status": 200,
-            "latency_ms": 12.5,
-            "rules_fired": ["R-B", "R-A"],
-            "cards": [
-                {"uuid": "card-1", "indicator": "warning", "rule_ids": ["R-A"]},
-                {"uuid": "card-2", "indicator": "info", "rule_id": "R-B"},
-            ],
-            "resources_used": {"R-A": ["Observation/1/_history/2"]},
-            "data_unavailable": ["MedicationStatement"],
-            "access_token": "secret-token-value",
-            "patient_name": "Jeanne Martin",
-        }
+def test_audit_record_round_trip(store: Store):
+    record = AuditRecord(
+        service="svc",
+        hook_instance="hook-1",
+        recorded_at=datetime.fromisoformat("2026-01-05T10:00:00+01:00"),
+        ruleset_version="2026.1",
+        patient_id="pat-1",
+        status=200,
+        latency_ms=12.5,
+        rules_fired=("R-B", "R-A"),
+        cards=(AuditCard("card-1", "warning", ("R-A",)), AuditCard("card-2", "info", ("R-B",))),
+        resources_used={"R-A": ("Observation/1/_history/2",)},
+        data_unavailable=("medications",),
     )
-    [record] = store.audit_records("hook-1")
-    assert record["id"] == audit_id
-    assert record["rule_ids"] == ["R-B", "R-A"]
-    assert record["cards"][1] == {"uuid": "card-2", "indicator": "info", "rule_ids": ["R-B"]}
-    assert record["resources_used"] == {"R-A": ["Observation/1/_history/2"]}
-    assert record["data_unavailable"] == ["MedicationStatement"]
-    assert record["recorded_at"].isoformat() == "2026-01-05T09:00:00+00:00"
-    assert (record["patient_id"], record["latency_ms"], record["status"]) == ("pat-1", 12.5, 200)
-    dumped = repr(record)
+    audit_id = store.record_audit(record)
+    assert store.record_audit(record) == audit_id  # the same key: stored once
+    [stored] = store.audit_records("hook-1")
+    assert stored == record
+    assert stored.recorded_at.isoformat() == "2026-01-05T09:00:00+00:00"
+
+
+def test_a_spooled_line_keeps_only_the_record_s_fields() -> None:
+    line = {
+        **AuditRecord(service="svc", hook_instance="hook-1").to_json(),
+        "access_token": "secret-token-value",
+        "patient_name": "Jeanne Martin",
+    }
+    dumped = repr(AuditRecord.from_json(line).to_json())
     assert "secret-token-value" not in dumped and "Jeanne" not in dumped
 
 
-def test_audit_record_needs_service_and_hook_instance(store: Store):
-    with pytest.raises(ValueError, match="hookInstance"):
-        store.record_audit({"service": "svc"})
+def test_a_line_without_service_or_hook_instance_is_not_a_record():
+    with pytest.raises(ValueError, match="hook_instance"):
+        AuditRecord.from_json({"service": "svc", "record_key": "k", "recorded_at": "2026-01-05"})
+    with pytest.raises(ValueError, match="service"):
+        AuditRecord.from_json({"hook_instance": "h", "record_key": "k"})
+
+
+def test_a_spool_line_of_the_previous_release_is_still_read():
+    """Records spooled by the release before the audit record type (same fields, but
+    `hookInstance` and no time) are replayed after an upgrade, not lost."""
+    line = {
+        "service": "cementoplasty-order-select",
+        "hookInstance": "hook-1",
+        "ruleset_version": "2",
+        "patient_id": "pat-1",
+        "status": 200,
+        "latency_ms": 12.5,
+        "rules_fired": ["BLEED-PLATELETS-LOW"],
+        "cards": [{"uuid": "c1", "indicator": "critical", "rule_ids": ["BLEED-PLATELETS-LOW"]}],
+        "resources_used": {"BLEED-PLATELETS-LOW": ["Observation/p1"]},
+        "data_unavailable": [],
+        "record_key": "0f7e",
+    }
+    record = AuditRecord.from_json(line)
+    assert (record.hook_instance, record.record_key, record.status) == ("hook-1", "0f7e", 200)
+    assert record.cards == (AuditCard("c1", "critical", ("BLEED-PLATELETS-LOW",)),)
 
 
 def test_report_rows_join_feedback_to_the_rules_of_each_card(store: Store):
     for index in range(3):
         store.record_audit(
-            {
-                "service": "svc",
-                "hookInstance": f"h{index}",
-                "rules_fired": ["R-A", "R-B"],
-                "cards": [
-                    {"uuid": f"a{index}", "indicator": "warning", "rule_id": "R-A"},
-                    {"uuid": f"b{index}", "indicator": "info", "rule_id": "R-B"},
-                ],
-            }
+            AuditRecord(
+                service="svc",
+                hook_instance=f"h{index}",
+                rules_fired=("R-A", "R-B"),
+                cards=(
+                    AuditCard(f"a{index}", "warning", ("R-A",)),
+                    AuditCard(f"b{index}", "info", ("R-B",)),
+                ),
+            )
         )
     store.record_feedback(
         "svc",

@@ -153,7 +153,7 @@ def test_ids_accepted_during_an_outage_reach_the_store_when_it_answers(tmp_path:
     expires = int(time.time()) + 300
     assert store.claim(ISS, "jti-outage", expires) is True  # from memory
     store.engine = working_engine  # it answers again
-    store._jti_store_retry_at = 0.0  # (do not wait for the retry delay)
+    store.replay_guard._jti_store_retry_at = 0.0  # (do not wait for the retry delay)
     assert store.claim(ISS, "jti-after", expires) is True
     # Another process (its own memory, the same database) now refuses the outage's token.
     assert Store(url).claim(ISS, "jti-outage", expires) is False
