@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from cds_hooks.draft_orders import selection_references
 from cds_hooks.errors import RequestError
 from cds_hooks.service import FhirAuthorization, HookRequest
 
@@ -116,28 +117,6 @@ def draft_order_references(draft_orders: Mapping[str, Any]) -> set[str]:
         return references
     for entry in entries:
         references |= selection_references(entry)
-    return references
-
-
-def selection_references(entry: Any) -> set[str]:
-    """The "Type/id" references by which `context.selections` can name one draftOrders entry:
-    its resource's type and id, and the last two segments of its fullUrl (a draft may have no
-    `id`). The one definition for request validation and for the service's scope, so the two
-    can never disagree on what was selected."""
-    references: set[str] = set()
-    if not isinstance(entry, dict):
-        return references
-    resource = entry.get("resource")
-    if isinstance(resource, dict):
-        resource_type, resource_id = resource.get("resourceType"), resource.get("id")
-        if isinstance(resource_type, str) and isinstance(resource_id, str):
-            references.add(f"{resource_type}/{resource_id}")
-    full_url = entry.get("fullUrl")
-    if isinstance(full_url, str):
-        # "https://ehr/fhir/ServiceRequest/1" or "ServiceRequest/1": keep "Type/id".
-        parts = full_url.rstrip("/").split("/")
-        if len(parts) >= 2:
-            references.add(f"{parts[-2]}/{parts[-1]}")
     return references
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from cds_hooks.cards import CdsResponse
+from cds_hooks.draft_orders import draft_orders_in_scope
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,27 @@ class HookRequest:
     fhir_server: str | None = None
     fhir_authorization: FhirAuthorization | None = None
 
+    # Draft orders in scope by resource type, computed once per call (orders_in_scope).
+    _scope: dict[str, tuple[dict[str, Any], ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
     @property
     def patient_id(self) -> str | None:
         value = self.context.get("patientId")
         return value if isinstance(value, str) and value else None
+
+    def orders_in_scope(self, resource_type: str) -> tuple[dict[str, Any], ...]:
+        """The draft orders of `resource_type` the call is about (CDS Hooks order-select and
+        order-sign): on order-select those named by `context.selections`, or every one when
+        `selections` is absent (it is optional); on order-sign every draft order, whatever its
+        status. Drafts are raw JSON, never rejected by FHIR validation: a draft is incomplete by
+        nature, and dropping it would silently switch every check off. Other hooks: none."""
+        if resource_type not in self._scope:
+            self._scope[resource_type] = draft_orders_in_scope(
+                self.hook, self.context, resource_type
+            )
+        return self._scope[resource_type]
 
 
 class FailureCode(StrEnum):

@@ -17,11 +17,10 @@ from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Config
 from service.facts.model import PatientFacts
 from service.prefetch_coverage import lab_window_coverage
-from service.prefetch_templates import KEY_CATEGORIES, PLANNED_KEYS
 from service.rules import availability
 from service.rules.engine import RULESET_VERSION, evaluate_rules
 from service.rules.finding import Finding
-from service.vocabulary import DataCategory
+from service.vocabulary import KEY_CATEGORIES, PLANNED_KEYS, DataCategory
 
 log = logging.getLogger("service.evaluation")
 

@@ -9,27 +9,9 @@ from __future__ import annotations
 
 from service.facts.planned import APPOINTMENT_STATUSES, PLANNED_STATUSES
 from service.valuesets import ValueSets
-from service.vocabulary import DataCategory, LabKind
+from service.vocabulary import LabKind
 
 PATIENT = "{{context.patientId}}"
-
-KEY_CATEGORIES: dict[str, DataCategory] = {
-    "patient": DataCategory.PATIENT,
-    "platelets": DataCategory.PLATELETS,
-    "coagulation": DataCategory.COAGULATION,
-    "pain": DataCategory.PAIN,
-    "medicationStatements": DataCategory.MEDICATIONS,
-    "medicationRequests": DataCategory.MEDICATIONS,
-    "conditions": DataCategory.CONDITIONS,
-    "allergies": DataCategory.ALLERGIES,
-    "temperature": DataCategory.TEMPERATURE,
-    "neutrophils": DataCategory.NEUTROPHILS,
-}
-
-# Keys of the planned procedure (patient-view, appointment-book, a medication ordered). Not in
-# KEY_CATEGORIES on purpose: a procedure order does not read them, so their absence is no gap in
-# the data its rules need (DATA-UNAVAILABLE); a moment that finds nothing planned stays quiet.
-PLANNED_KEYS = ("plannedServiceRequests", "plannedAppointments")
 
 # The statuses of a planned procedure, as service/facts/planned.py reads them.
 _PLANNED_REQUEST_STATUSES = ",".join(sorted(PLANNED_STATUSES))

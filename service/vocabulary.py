@@ -63,3 +63,24 @@ class ProcedureKind(StrEnum):
     @property
     def is_thermal_ablation(self) -> bool:
         return self in (ProcedureKind.RADIOFREQUENCY_ABLATION, ProcedureKind.CRYOABLATION)
+
+
+# The service's prefetch keys (service/prefetch_templates.py writes their queries) and the data
+# category each one brings: a key not obtained makes its category unavailable.
+KEY_CATEGORIES: dict[str, DataCategory] = {
+    "patient": DataCategory.PATIENT,
+    "platelets": DataCategory.PLATELETS,
+    "coagulation": DataCategory.COAGULATION,
+    "pain": DataCategory.PAIN,
+    "medicationStatements": DataCategory.MEDICATIONS,
+    "medicationRequests": DataCategory.MEDICATIONS,
+    "conditions": DataCategory.CONDITIONS,
+    "allergies": DataCategory.ALLERGIES,
+    "temperature": DataCategory.TEMPERATURE,
+    "neutrophils": DataCategory.NEUTROPHILS,
+}
+
+# Keys of the planned procedure (patient-view, appointment-book, a medication ordered). Not in
+# KEY_CATEGORIES on purpose: a procedure order does not read them, so their absence is no gap in
+# the data its rules need (DATA-UNAVAILABLE); a moment that finds nothing planned stays quiet.
+PLANNED_KEYS = ("plannedServiceRequests", "plannedAppointments")

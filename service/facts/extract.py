@@ -29,9 +29,8 @@ from service.facts.medications import MedicationIndex, extract_medications
 from service.facts.model import InvalidResource, PatientFacts, TargetProcedure
 from service.facts.procedures import extract_procedures
 from service.facts.refs import has_modifier_extension, names_another_patient, resource_ref
-from service.prefetch_templates import KEY_CATEGORIES
 from service.valuesets import ValueSets
-from service.vocabulary import DataCategory, ProcedureKind
+from service.vocabulary import KEY_CATEGORIES, DataCategory, ProcedureKind
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,9 @@ def procedures_in_scope(
     request: HookRequest, valuesets: ValueSets, trigger_procedures: frozenset[ProcedureKind]
 ) -> list[TargetProcedure]:
     """The TRIGGER: target procedures of the draft orders in scope (empty: nothing to do)."""
-    return extract_procedures(request.hook, request.context, valuesets, trigger_procedures)
+    return extract_procedures(
+        request.orders_in_scope("ServiceRequest"), valuesets, trigger_procedures
+    )
 
 
 # The category a resource not read (modifierExtension) makes unavailable. Observations are not

@@ -23,7 +23,7 @@ from typing import Any
 
 from service.facts.dates import parse_fhir_datetime
 from service.facts.model import TargetProcedure
-from service.facts.procedures import ORDER_SIGN, extract_procedures
+from service.facts.procedures import extract_procedures
 from service.facts.refs import as_list, is_one_of, resource_ref
 from service.valuesets import ValueSets
 from service.valuesets.codeable import display_of
@@ -132,8 +132,7 @@ def request_targets(
 ) -> list[TargetProcedure]:
     """A ServiceRequest's target procedures, read as an order-sign draft order is (one place
     decides what a cementoplasty order is: service/facts/procedures.py)."""
-    context = {"draftOrders": {"entry": [{"resource": request}]}}
-    return extract_procedures(ORDER_SIGN, context, valuesets, trigger_procedures)
+    return extract_procedures([request], valuesets, trigger_procedures)
 
 
 def appointment_targets(

@@ -1,11 +1,9 @@
 """The target procedures: draft ServiceRequests in scope whose code is in the trigger set.
 
-Scope: on `order-select`, only the ServiceRequests named in `context.selections`
-("ServiceRequest/id", matched as request validation does: `selection_references`), or every one
-when `selections` is absent (it is optional); on `order-sign`, every ServiceRequest in
-`context.draftOrders`, whatever its status. Draft orders are read defensively from raw JSON,
-NOT rejected by FHIR validation: a draft is incomplete by nature, and dropping it would silently
-switch every check off.
+Which draft orders are in scope is the protocol's decision (`HookRequest.orders_in_scope`,
+cds_hooks/draft_orders.py). Orders are read defensively from raw JSON, NOT rejected by FHIR
+validation: a draft is incomplete by nature, and dropping it would silently switch every check
+off.
 
 One TargetProcedure per kind the order names ("vertebroplasty with radiofrequency ablation"
 gives two). No body site is inferred from the kind: `body_sites` only holds what the order says.
@@ -15,9 +13,9 @@ Date: occurrenceDateTime, else occurrencePeriod.start. `scheduled_date` is the d
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from cds_hooks.request import selection_references
 from service.facts.dates import parse_fhir_datetime
 from service.facts.model import TargetProcedure
 from service.facts.refs import as_list, resource_ref
@@ -25,35 +23,16 @@ from service.valuesets import ValueSets
 from service.valuesets.codeable import display_of
 from service.vocabulary import ProcedureKind
 
-ORDER_SELECT = "order-select"
-ORDER_SIGN = "order-sign"
-
-
-def service_requests_in_scope(hook: str, context: Any) -> list[dict[str, Any]]:
-    if not isinstance(context, dict):
-        return []
-    draft = context.get("draftOrders")
-    entries = [
-        entry
-        for entry in (as_list(draft.get("entry")) if isinstance(draft, dict) else [])
-        if isinstance(entry, dict)
-        and isinstance(entry.get("resource"), dict)
-        and entry["resource"].get("resourceType") == "ServiceRequest"
-    ]
-    if hook == ORDER_SIGN or (hook == ORDER_SELECT and context.get("selections") is None):
-        return [entry["resource"] for entry in entries]  # no selection: every draft order
-    if hook == ORDER_SELECT:
-        selections = {s.strip() for s in as_list(context.get("selections")) if isinstance(s, str)}
-        # The same matching as request validation (by id or by fullUrl), never a second one.
-        return [entry["resource"] for entry in entries if selection_references(entry) & selections]
-    return []
-
 
 def extract_procedures(
-    hook: str, context: Any, valuesets: ValueSets, trigger_procedures: frozenset[ProcedureKind]
+    orders: Iterable[dict[str, Any]],
+    valuesets: ValueSets,
+    trigger_procedures: frozenset[ProcedureKind],
 ) -> list[TargetProcedure]:
+    """The target procedures of `orders` (ServiceRequests as JSON: the draft orders in scope,
+    `HookRequest.orders_in_scope`, or a planned order read from the record)."""
     procedures: list[TargetProcedure] = []
-    for request in service_requests_in_scope(hook, context):
+    for request in orders:
         body_concepts = [c for c in as_list(request.get("bodySite")) if isinstance(c, dict)]
         sites = valuesets.body_sites.match(body_concepts)
         kinds = valuesets.procedures.match(request.get("code"), bone_site_known=bool(sites))

@@ -12,10 +12,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from cds_hooks.cards import CdsResponse
-from cds_hooks.request import selection_references
 from cds_hooks.service import Evaluation, HookRequest, PrefetchSource, ServiceDefinition
 from service.cards.moments import MomentCards, is_antithrombotic
 from service.config import Config
@@ -43,28 +41,9 @@ ANTITHROMBOTIC_CLASSES = frozenset(
 )
 
 
-def medication_requests_in_scope(hook: str, context: Any) -> list[dict[str, Any]]:
-    """Draft MedicationRequests in scope: those named by `selections` on order-select (every
-    one when it is absent), every one on order-sign; whatever their status (a draft)."""
-    if not isinstance(context, dict) or not isinstance(context.get("draftOrders"), dict):
-        return []
-    entries = [
-        entry
-        for entry in as_list(context["draftOrders"].get("entry"))
-        if isinstance(entry, dict)
-        and isinstance(entry.get("resource"), dict)
-        and entry["resource"].get("resourceType") == "MedicationRequest"
-    ]
-    selections = context.get("selections")
-    if hook == "order-select" and selections is not None:
-        wanted = {s.strip() for s in as_list(selections) if isinstance(s, str)}
-        entries = [entry for entry in entries if selection_references(entry) & wanted]
-    return [entry["resource"] for entry in entries]
-
-
 def antithrombotic_drafts(request: HookRequest, valuesets: ValueSets) -> list[MedicationFact]:
     """The antithrombotics among the draft medication orders in scope (no FHIR call)."""
-    drafts = medication_requests_in_scope(request.hook, request.context)
+    drafts = request.orders_in_scope("MedicationRequest")
     if not drafts:
         return []
     bundle = request.context.get("draftOrders") or {}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -216,9 +217,7 @@ def test_prefetched_page_and_fetched_pages_are_kept_at_the_deadline(
     fhir_server.routes["/fhir/Observation"] = route
     request = request_for(fhir_server)
     prefetched = page("o1", next_url=f"{base}/Observation?page=2")
-    request = HookRequest(
-        **{**request.__dict__, "prefetch": {"platelets": prefetched, "inr": EMPTY}}
-    )
+    request = replace(request, prefetch={"platelets": prefetched, "inr": EMPTY})
     result = PrefetchResolver(request, TEMPLATES, settings(deadline_s=0.6)).resolve()
     assert [r["id"] for r in result.resources["platelets"]] == ["o1", "o3"]
     assert result.unavailable["platelets"].code is FailureCode.DEADLINE

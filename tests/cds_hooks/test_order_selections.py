@@ -7,7 +7,9 @@ import json
 import pytest
 
 from cds_hooks.errors import RequestError
-from cds_hooks.request import draft_order_references, parse_hook_request, selection_references
+from cds_hooks.draft_orders import selection_references
+from cds_hooks.request import draft_order_references, parse_hook_request
+from cds_hooks.service import HookRequest
 
 
 @pytest.mark.parametrize(
@@ -94,3 +96,42 @@ def test_selections_present_must_be_valid(selections: object, expected: str) -> 
 def test_empty_selections_are_valid() -> None:
     request = parse_hook_request("svc", "order-select", order_select_body(selections=[]))
     assert request.context["selections"] == []
+
+
+def hook_call(hook: str, selections: list[str] | None) -> HookRequest:
+    entries = [
+        {"resource": {"resourceType": "ServiceRequest", "id": "sr-1"}},
+        {"resource": {"resourceType": "ServiceRequest", "id": "sr-2"}},
+        {"resource": {"resourceType": "MedicationRequest", "id": "mr-1"}},
+    ]
+    context: dict = {"patientId": "p", "draftOrders": {"resourceType": "Bundle", "entry": entries}}
+    if selections is not None:
+        context["selections"] = selections
+    return HookRequest("svc", hook, "h", context, {})
+
+
+@pytest.mark.parametrize(
+    ("hook", "selections", "service_requests", "medication_requests"),
+    [
+        ("order-select", ["ServiceRequest/sr-2"], ["sr-2"], []),
+        ("order-select", ["MedicationRequest/mr-1"], [], ["mr-1"]),
+        ("order-select", None, ["sr-1", "sr-2"], ["mr-1"]),  # selections is optional
+        ("order-sign", ["ServiceRequest/sr-2"], ["sr-1", "sr-2"], ["mr-1"]),  # every draft
+        ("patient-view", None, [], []),
+    ],
+)
+def test_the_orders_in_scope_are_the_protocol_s_decision(
+    hook: str,
+    selections: list[str] | None,
+    service_requests: list[str],
+    medication_requests: list[str],
+) -> None:
+    request = hook_call(hook, selections)
+    assert [o["id"] for o in request.orders_in_scope("ServiceRequest")] == service_requests
+    assert [o["id"] for o in request.orders_in_scope("MedicationRequest")] == medication_requests
+
+
+def test_the_scope_is_computed_once_per_call() -> None:
+    request = hook_call("order-select", ["ServiceRequest/sr-1"])
+    first = request.orders_in_scope("ServiceRequest")
+    assert request.orders_in_scope("ServiceRequest") is first

@@ -9,9 +9,16 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from service.prefetch_templates import KEY_CATEGORIES, PLANNED_KEYS, prefetch_templates
+from service.prefetch_templates import prefetch_templates
 from service.valuesets import load_valuesets
-from service.vocabulary import DataCategory, DrugClass, LabKind, ProcedureKind
+from service.vocabulary import (
+    KEY_CATEGORIES,
+    PLANNED_KEYS,
+    DataCategory,
+    DrugClass,
+    LabKind,
+    ProcedureKind,
+)
 
 FILES = [
     "labs.json",
