@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from cds_hooks.errors import RequestError
 from cds_hooks.draft_orders import selection_references
+from cds_hooks.errors import RequestError
 from cds_hooks.request import draft_order_references, parse_hook_request
 from cds_hooks.service import HookRequest
 
