@@ -17,7 +17,7 @@ from typing import Any
 
 from service.facts.refs import as_list
 from service.facts.units import conversion_factor
-from service.valuesets.loader import UCUM
+from service.valuesets.common import UCUM
 
 # UCUM calendar units in days (UCUM: mo = a/12, a = 365.25 d)
 _PERIOD_DAYS = {

@@ -26,7 +26,7 @@ from service.facts.units import convert
 from service.facts.validation import validation_error
 from service.valuesets import LabSpec, ValueSets
 from service.valuesets.codeable import normalise_system
-from service.valuesets.loader import UCUM
+from service.valuesets.common import UCUM
 from service.vocabulary import DataCategory, LabKind
 
 MODIFIER_PROBLEM = "modifierExtension not understood"

@@ -26,7 +26,7 @@ from service.rules.common import (
 )
 from service.rules.finding import Finding
 from service.rules.policy import Policy
-from service.valuesets.loader import SUSPECTED_PREFIX
+from service.valuesets.concepts import SUSPECTED_PREFIX
 from service.valuesets.text import clause_text, vertebral_levels
 from service.vocabulary import DrugClass, LabKind
 

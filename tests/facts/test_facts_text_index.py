@@ -15,7 +15,7 @@ from typing import Any
 from shared_data import shared_path
 
 from service.valuesets.codeable import normalised_text
-from service.valuesets.loader import _read
+from service.valuesets.common import read_data_file as _read
 from service.valuesets.text import TextIndex, TextRule, normalise
 
 
