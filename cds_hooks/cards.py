@@ -12,9 +12,16 @@ import uuid as uuid_module
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field
 
 SUMMARY_MAX_CHARS = 139  # the spec: "<140 characters"
+# These classes are the response's wire model: their fields, with the JSON names given by
+# `serialization_alias`, are what `to_json` writes and what the OpenAPI document's schemas are
+# generated from (cds_hooks/openapi.py). `to_json` never writes null or an empty array.
+_WIRE = ConfigDict(extra="forbid")
+_Text = Annotated[str, Field(min_length=1)]
 
 
 class InvalidCard(ValueError):
@@ -59,8 +66,10 @@ def _new_uuid() -> str:
 
 @dataclass(frozen=True)
 class Coding:
-    code: str
-    system: str
+    __pydantic_config__ = _WIRE
+
+    code: _Text
+    system: _Text
     display: str | None = None
 
     def __post_init__(self) -> None:
@@ -87,7 +96,9 @@ class OverrideReason(Coding):
 
 @dataclass(frozen=True)
 class Source:
-    label: str
+    __pydantic_config__ = _WIRE
+
+    label: _Text
     url: str | None = None
     icon: str | None = None
     topic: Coding | None = None
@@ -111,10 +122,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Action:
+    __pydantic_config__ = _WIRE
+
     type: ActionType
-    description: str
+    description: _Text
     resource: Mapping[str, Any] | None = None
-    resource_id: str | None = None
+    resource_id: Annotated[str | None, Field(serialization_alias="resourceId")] = None
 
     def __post_init__(self) -> None:
         if not self.description or not self.description.strip():
@@ -137,9 +150,11 @@ class Action:
 
 @dataclass(frozen=True)
 class Suggestion:
-    label: str
+    __pydantic_config__ = _WIRE
+
+    label: _Text
     actions: tuple[Action, ...] = ()
-    is_recommended: bool | None = None
+    is_recommended: Annotated[bool | None, Field(serialization_alias="isRecommended")] = None
     uuid: str = field(default_factory=_new_uuid)
 
     def __post_init__(self) -> None:
@@ -157,10 +172,12 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Link:
-    label: str
-    url: str
-    type: str = "absolute"
-    app_context: str | None = None
+    __pydantic_config__ = _WIRE
+
+    label: _Text
+    url: _Text
+    type: Literal["absolute", "smart"] = "absolute"
+    app_context: Annotated[str | None, Field(serialization_alias="appContext")] = None
 
     def __post_init__(self) -> None:
         _non_empty(self.label, "Link.label")
@@ -177,13 +194,19 @@ class Link:
 
 @dataclass(frozen=True)
 class Card:
-    summary: str
+    __pydantic_config__ = _WIRE
+
+    summary: Annotated[str, Field(min_length=1, max_length=SUMMARY_MAX_CHARS)]
     indicator: Indicator
     source: Source
     detail: str | None = None
     suggestions: tuple[Suggestion, ...] = ()
-    selection_behavior: SelectionBehavior | None = None
-    override_reasons: tuple[OverrideReason, ...] = ()
+    selection_behavior: Annotated[
+        SelectionBehavior | None, Field(serialization_alias="selectionBehavior")
+    ] = None
+    override_reasons: Annotated[
+        tuple[OverrideReason, ...], Field(serialization_alias="overrideReasons")
+    ] = ()
     links: tuple[Link, ...] = ()
     extension: Mapping[str, Any] | None = None
     uuid: str = field(default_factory=_new_uuid)
@@ -224,8 +247,10 @@ class Card:
 
 @dataclass(frozen=True)
 class CdsResponse:
+    __pydantic_config__ = _WIRE
+
     cards: tuple[Card, ...] = ()
-    system_actions: tuple[Action, ...] = ()
+    system_actions: Annotated[tuple[Action, ...], Field(serialization_alias="systemActions")] = ()
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"cards": [c.to_json() for c in self.cards]}

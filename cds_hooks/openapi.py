@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter
+
+from cds_hooks.cards import CdsResponse
+
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"
-CARD_SUMMARY_MAX_CHARS = 140
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -48,6 +51,38 @@ def _non_empty_string() -> dict[str, Any]:
     return {"type": "string", "minLength": 1}
 
 
+def wire_schemas(*types: type) -> dict[str, Any]:
+    """Component schemas generated from the wire model classes (and every class they use), in
+    the OpenAPI 3.0 dialect: `to_json` omits a field rather than writing null, so the null
+    branches pydantic adds to optional fields are left out, as are its titles and defaults."""
+    schemas: dict[str, Any] = {}
+    for wire_type in types:
+        generated = TypeAdapter(wire_type).json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        schemas.update(generated.pop("$defs", {}))
+        schemas[wire_type.__name__] = generated
+    return {name: _openapi_3_0(schema) for name, schema in schemas.items()}
+
+
+def _openapi_3_0(schema: Any) -> Any:
+    if isinstance(schema, list):
+        return [_openapi_3_0(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _openapi_3_0(v) for k, v in schema.items() if k not in ("title", "default")}
+    branches = [b for b in out.get("anyOf", ()) if b != {"type": "null"}]
+    if "anyOf" in out and len(branches) == 1:
+        del out["anyOf"]
+        (only,) = branches
+        if "$ref" in only and out:  # OpenAPI 3.0: no sibling keywords beside a $ref
+            return {"allOf": [only], **out}
+        out.update(only)
+    elif "anyOf" in out:
+        out["anyOf"] = branches
+    return out
+
+
 def _schemas() -> dict[str, Any]:
     coding = {
         "type": "object",
@@ -59,6 +94,7 @@ def _schemas() -> dict[str, Any]:
         },
     }
     return {
+        **wire_schemas(CdsResponse),
         "OperationOutcome": {
             "type": "object",
             "required": ["resourceType", "issue"],
@@ -82,7 +118,6 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
-        "Coding": coding,
         "ServiceDefinition": {
             "type": "object",
             "required": ["hook", "id", "description"],
@@ -148,73 +183,6 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "resourceType": {"type": "string", "enum": ["Bundle"]},
                 "entry": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-        "Action": {
-            "type": "object",
-            "required": ["type", "description"],
-            "properties": {
-                "type": {"type": "string", "enum": ["create", "update", "delete"]},
-                "description": _non_empty_string(),
-                "resource": {
-                    "type": "object",
-                    "required": ["resourceType"],
-                    "properties": {"resourceType": _non_empty_string()},
-                },
-                "resourceId": {"type": "string"},
-            },
-        },
-        "Suggestion": {
-            "type": "object",
-            "required": ["label"],
-            "properties": {
-                "label": _non_empty_string(),
-                "uuid": {"type": "string", "format": "uuid"},
-                "isRecommended": {"type": "boolean"},
-                "actions": {"type": "array", "items": _ref("Action")},
-            },
-        },
-        "Link": {
-            "type": "object",
-            "required": ["label", "url", "type"],
-            "properties": {
-                "label": _non_empty_string(),
-                "url": _non_empty_string(),
-                "type": {"type": "string", "enum": ["absolute", "smart"]},
-                "appContext": {"type": "string"},
-            },
-        },
-        "Card": {
-            "type": "object",
-            "required": ["summary", "indicator", "source"],
-            "properties": {
-                "uuid": {"type": "string", "format": "uuid"},
-                "summary": {"type": "string", "minLength": 1, "maxLength": CARD_SUMMARY_MAX_CHARS},
-                "detail": {"type": "string"},
-                "indicator": {"type": "string", "enum": ["info", "warning", "critical"]},
-                "source": {
-                    "type": "object",
-                    "required": ["label"],
-                    "properties": {
-                        "label": _non_empty_string(),
-                        "url": {"type": "string"},
-                        "icon": {"type": "string"},
-                        "topic": coding,
-                    },
-                },
-                "suggestions": {"type": "array", "items": _ref("Suggestion")},
-                "selectionBehavior": {"type": "string", "enum": ["at-most-one", "any"]},
-                "overrideReasons": {"type": "array", "items": coding},
-                "links": {"type": "array", "items": _ref("Link")},
-                "extension": {"type": "object"},
-            },
-        },
-        "CdsResponse": {
-            "type": "object",
-            "required": ["cards"],
-            "properties": {
-                "cards": {"type": "array", "items": _ref("Card")},
-                "systemActions": {"type": "array", "items": _ref("Action")},
             },
         },
         "FeedbackRequest": {
