@@ -42,7 +42,7 @@ from service.observability import (
     log_request,
     prepare_request_metrics,
 )
-from service.prefetch_templates import prefetch_templates
+from service.prefetch_templates import service_templates
 from service.rule_pages import create_rule_pages_blueprint
 from service.storage import Store
 from service.storage.audit_writer import AuditWriter
@@ -77,10 +77,10 @@ def create_app(
     valuesets = load_valuesets()
     check_policy_against_valuesets(config.policy, valuesets)
     warm_up_facts()
-    templates = prefetch_templates(valuesets)
+    templates, fallback_templates = service_templates(valuesets, config)
     services = [
         CementoplastyService(
-            service_definition(hook, templates),
+            service_definition(hook, templates, fallback_templates),
             config,
             valuesets,
             clock or site_clock(config.time_zone),
@@ -92,7 +92,13 @@ def create_app(
     _warm_up_http(services, config)
     services = [
         *services,
-        *moment_services(templates, config, valuesets, clock or site_clock(config.time_zone)),
+        *moment_services(
+            templates,
+            config,
+            valuesets,
+            clock or site_clock(config.time_zone),
+            fallback_templates,
+        ),
     ]
     prepare_request_metrics([service.definition.id for service in services])
     _warm_up_store(store)

@@ -87,6 +87,9 @@ class Config:
     store_spool_max_bytes: int = 256 * 1024 * 1024  # per worker process
     trigger_procedures: frozenset[ProcedureKind] = frozenset(ProcedureKind)
     log_level: str = "INFO"
+    # Whether the EHRs evaluate CDS Hooks 3.0 relative-date prefetch tokens (`{{today() - 28
+    # days}}`): discovery then offers date-bounded lab searches; else the 2.0 templates.
+    prefetch_relative_dates: bool = False
     fhir: FhirConfig = field(default_factory=FhirConfig)
     policy: Policy = field(default_factory=Policy)
     auth: AuthConfig = field(default_factory=AuthConfig)
@@ -127,6 +130,7 @@ def parse_config(
     auth = reader.table("auth")
     triggers = reader.table("triggers")
     logging_ = reader.table("logging")
+    prefetch = reader.table("prefetch")
 
     public_base_urls = _public_base_urls(reader, defaults.public_base_urls)
     locale_default = locale.string("default", defaults.locale_default)
@@ -266,6 +270,9 @@ def parse_config(
         store_spool_max_bytes=store_spool_max_bytes,
         trigger_procedures=trigger_procedures,
         log_level=log_level,
+        prefetch_relative_dates=prefetch.boolean(
+            "relative_dates", defaults.prefetch_relative_dates
+        ),
         fhir=fhir_config,
         policy=policy_config,
         auth=auth_config,
@@ -332,6 +339,7 @@ _KNOWN_KEYS = {
         "auth",
         "triggers",
         "logging",
+        "prefetch",
     },
     "server.": {"max_request_bytes"},
     "fhir.": {
@@ -364,6 +372,7 @@ _KNOWN_KEYS = {
     },
     "triggers.": {"procedures"},
     "logging.": {"level"},
+    "prefetch.": {"relative_dates"},
 }
 
 

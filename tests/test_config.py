@@ -56,6 +56,8 @@ def test_demo_profile_trusts_the_sandbox_and_allows_http() -> None:
         ({"triggers": {"procedures": ["appendectomy"]}}, "triggers.procedures"),
         ({"fhir": {"alowed_servers": []}}, "fhir.alowed_servers"),
         ({"polcy": {}}, "polcy"),
+        ({"prefetch": {"relative_dates": "yes"}}, "prefetch.relative_dates"),
+        ({"prefetch": {"relative_date": True}}, "prefetch.relative_date"),
     ],
 )
 def test_bad_values_name_their_key(raw: dict, key: str) -> None:
@@ -125,3 +127,9 @@ def test_the_site_clock_gives_the_site_day() -> None:
 
     now = site_clock("Pacific/Kiritimati")()  # UTC+14: its day is never behind UTC's
     assert now.utcoffset() is not None and now.utcoffset().total_seconds() == 14 * 3600
+
+
+def test_relative_dates_in_discovery_are_off_unless_the_operator_turns_them_on() -> None:
+    # CDS Hooks 3.0 relative-date tokens: 2.0 clients (the sandbox, most EHRs) do not read them.
+    assert parse_config({}).prefetch_relative_dates is False
+    assert parse_config({"prefetch": {"relative_dates": True}}).prefetch_relative_dates is True
