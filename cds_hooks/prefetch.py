@@ -42,7 +42,7 @@ from cds_hooks.fhir_client import (
     normalize_base_url,
     run_parallel,
 )
-from cds_hooks.scopes import ResourceScope, parse_scopes, permits
+from cds_hooks.scopes import ResourceScope, for_patient, parse_scopes, permits
 from cds_hooks.service import (
     Coverage,
     FailureCode,
@@ -289,7 +289,11 @@ class PrefetchResolver:
         # What the access token covers; None: the token names no scope, used as it is.
         authorization = request.fhir_authorization
         scope = authorization.scope.strip() if authorization else ""
-        self._scopes: tuple[ResourceScope, ...] | None = parse_scopes(scope) if scope else None
+        self._scopes: tuple[ResourceScope, ...] | None = None
+        if authorization is not None and scope:
+            self._scopes = for_patient(
+                parse_scopes(scope), authorization.patient, request.patient_id
+            )
         self._client: FhirClient | None = None
         self._client_refusal: FetchError | None = None
         self.fetch_count = 0  # HTTP-level fetch tasks started (for logs and tests)

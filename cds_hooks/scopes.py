@@ -64,6 +64,17 @@ def parse_scopes(scope: str) -> tuple[ResourceScope, ...]:
     return tuple(parsed)
 
 
+def for_patient(
+    scopes: tuple[ResourceScope, ...], token_patient: str | None, patient_id: str | None
+) -> tuple[ResourceScope, ...]:
+    """The scopes that reach `patient_id`: `patient/` scopes cover only the patient the token
+    was issued for (`fhirAuthorization.patient`, when given); a token for another patient must
+    not be used to read this one (a server could answer with the other patient's data)."""
+    if token_patient is None or token_patient == patient_id:
+        return scopes
+    return tuple(scope for scope in scopes if scope.context != "patient")
+
+
 def permits(scopes: tuple[ResourceScope, ...], relative_url: str) -> bool:
     """Whether one of `scopes` covers the GET of `relative_url` ("Type/id" is a read,
     "Type?params" a search)."""

@@ -26,7 +26,9 @@ TODAY = date(2026, 11, 26)
 NOT_PERMITTED = "not permitted by the access token's scope"
 
 
-def hook_request(scope: str, prefetch: dict[str, Any] | None = None) -> HookRequest:
+def hook_request(
+    scope: str, prefetch: dict[str, Any] | None = None, token_patient: str | None = None
+) -> HookRequest:
     return HookRequest(
         service_id="svc",
         hook="order-sign",
@@ -34,7 +36,7 @@ def hook_request(scope: str, prefetch: dict[str, Any] | None = None) -> HookRequ
         context={"patientId": "p1", "userId": "Practitioner/u1"},
         prefetch=prefetch or {},
         fhir_server=BASE,
-        fhir_authorization=FhirAuthorization("tok", "Bearer", 300, scope, "cds"),
+        fhir_authorization=FhirAuthorization("tok", "Bearer", 300, scope, "cds", token_patient),
     )
 
 
@@ -170,3 +172,27 @@ def test_a_referenced_medication_the_token_does_not_cover_is_not_fetched() -> No
     result = resolver.resolve(today=TODAY)
     assert result.unresolved["Medication/med1"].code == FailureCode.TOKEN_SCOPE
     assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_token_issued_for_another_patient_is_not_used_for_this_one() -> None:
+    resolver = PrefetchResolver(
+        hook_request("patient/*.rs", token_patient="someone-else"), TEMPLATES, SETTINGS
+    )
+    result = resolver.resolve(today=TODAY)
+    assert {key: gap.code for key, gap in result.unavailable.items()} == {
+        "platelets": FailureCode.TOKEN_SCOPE,
+        "conditions": FailureCode.TOKEN_SCOPE,
+    }
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_a_token_issued_for_this_patient_is_used() -> None:
+    responses.get(f"{BASE}/Observation", json=searchset())
+    responses.get(f"{BASE}/Condition", json=searchset())
+    resolver = PrefetchResolver(
+        hook_request("patient/*.rs", token_patient="p1"), TEMPLATES, SETTINGS
+    )
+    assert resolver.resolve(today=TODAY).unavailable == {}
+    assert len(responses.calls) == 2

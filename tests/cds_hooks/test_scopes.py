@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cds_hooks.scopes import parse_scopes, permits
+from cds_hooks.scopes import for_patient, parse_scopes, permits
 
 PLATELETS = "Observation?patient=p1&code=http://loinc.org|777-3&_sort=-date&_count=10"
 LAB_SEARCH = PLATELETS + "&category=laboratory"
@@ -88,3 +88,12 @@ def test_one_covering_scope_among_several_is_enough() -> None:
     scope = "patient/Observation.rs?category=laboratory patient/Observation.rs"
     assert allowed(scope, PLATELETS)
     assert allowed("patient/Condition.rs patient/Observation.read", CONDITIONS)
+
+
+def test_patient_scopes_reach_only_the_tokens_patient() -> None:
+    scopes = parse_scopes("patient/Observation.rs user/Condition.rs")
+    assert for_patient(scopes, None, "p1") == scopes  # no patient named: as given
+    assert for_patient(scopes, "p1", "p1") == scopes
+    other = for_patient(scopes, "p2", "p1")
+    assert not permits(other, PLATELETS)
+    assert permits(other, CONDITIONS)  # a user scope is not tied to the token's patient
