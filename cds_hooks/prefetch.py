@@ -17,6 +17,12 @@ e.g. sorted newest first and already older than what it reads) is complete witho
 pages. Every gap carries a `FailureCode`. Then references named by `reference_fields` (e.g.
 `medicationReference`) are resolved from what is already at hand, or fetched, within what is
 left of the same deadline.
+
+CDS Hooks 3.0: a template may hold relative dates (`{{today() - 30 days}}`), rendered on the
+day `resolve` is given (the site's); and nothing is asked of the FHIR server that the access
+token's SMART scope (`fhirAuthorization.scope`, see `cds_hooks.scopes`) does not cover: such a
+key or reference is unavailable with `FailureCode.TOKEN_SCOPE`. A token without a scope is used
+as it is.
 """
 
 from __future__ import annotations
@@ -67,9 +73,9 @@ _REFERENCE = re.compile(
 )
 _ERROR_SEVERITIES = ("error", "fatal")
 # Valid FHIR ids by their pattern, but path segments to a server: "Medication/.." is the base.
+_DOT_SEGMENTS = (".", "..")
 # A read the access token does not cover: never asked of the FHIR server.
 _NOT_PERMITTED = FetchError(FailureCode.TOKEN_SCOPE, "not permitted by the access token's scope")
-_DOT_SEGMENTS = (".", "..")
 
 
 class TemplateError(ValueError):
