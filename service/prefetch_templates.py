@@ -15,6 +15,7 @@ from __future__ import annotations
 from service.config import Config
 from service.facts.model import DataCategory, LabKind
 from service.facts.planned import APPOINTMENT_STATUSES, PLANNED_STATUSES
+from service.prefetch_coverage import LAB_WINDOW_KEYS
 from service.valuesets import ValueSets
 
 PATIENT = "{{context.patientId}}"
@@ -45,8 +46,8 @@ _PLANNED_APPOINTMENT_STATUSES = ",".join(APPOINTMENT_STATUSES)
 _COUNTS = {"platelets": 10, "coagulation": 30, "pain": 10, "temperature": 20, "neutrophils": 10}
 
 
-# The lab searches bounded by date (the keys `prefetch_coverage.LAB_WINDOW_KEYS` reads).
-BOUNDED_KEYS = ("platelets", "coagulation", "pain", "temperature", "neutrophils")
+# The lab searches bounded by date: those whose rules read only the lab window.
+BOUNDED_KEYS = LAB_WINDOW_KEYS
 
 
 def lab_lookback_days(lab_max_age_days: int) -> int:
