@@ -492,7 +492,10 @@ def _hook_request(
             "access_token": "bench-placeholder-not-a-secret",
             "token_type": "Bearer",
             "expires_in": 300,
-            "scope": "patient/Patient.read patient/Observation.read",
+            # Every type the fallback reads: the service never asks for what a token's scope
+            # does not cover (CDS Hooks 3.0, SMART scopes), so a narrower scope would leave the
+            # medications, conditions and allergies unfetched in the fallback benchmark.
+            "scope": "patient/*.read",
             "subject": "cementoplasty-cds",
         },
         "context": {

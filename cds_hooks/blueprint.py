@@ -151,7 +151,7 @@ def create_blueprint(
         try:
             hook_request = parse_hook_request(service_id, service.definition.hook, _json_body())
             resolver = PrefetchResolver(
-                hook_request, service.definition.prefetch, fhir, reference_fields
+                hook_request, service.definition.fallback_templates, fhir, reference_fields
             )
             locale = flask.request.accept_languages.best_match(
                 supported_locales, default=default_locale

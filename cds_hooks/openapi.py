@@ -128,6 +128,9 @@ def _schemas() -> dict[str, Any]:
                 "description": _non_empty_string(),
                 "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
                 "usageRequirements": {"type": "string"},
+                # CDS Hooks 3.0: the version of CDS Hooks implemented, and of the hook.
+                "version": _non_empty_string(),
+                "hookVersion": _non_empty_string(),
             },
         },
         "Discovery": {

@@ -17,6 +17,12 @@ e.g. sorted newest first and already older than what it reads) is complete witho
 pages. Every gap carries a `FailureCode`. Then references named by `reference_fields` (e.g.
 `medicationReference`) are resolved from what is already at hand, or fetched, within what is
 left of the same deadline.
+
+CDS Hooks 3.0: a template may hold relative dates (`{{today() - 30 days}}`), rendered on the
+day `resolve` is given (the site's); and nothing is asked of the FHIR server that the access
+token's SMART scope (`fhirAuthorization.scope`, see `cds_hooks.scopes`) does not cover: such a
+key or reference is unavailable with `FailureCode.TOKEN_SCOPE`. A token without a scope is used
+as it is.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import threading
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -41,6 +48,7 @@ from cds_hooks.fhir_client import (
     normalize_base_url,
     run_parallel,
 )
+from cds_hooks.scopes import ResourceScope, for_patient, parse_scopes, permits
 from cds_hooks.service import (
     Coverage,
     FailureCode,
@@ -66,17 +74,47 @@ _REFERENCE = re.compile(
 _ERROR_SEVERITIES = ("error", "fatal")
 # Valid FHIR ids by their pattern, but path segments to a server: "Medication/.." is the base.
 _DOT_SEGMENTS = (".", "..")
+# A read the access token does not cover: never asked of the FHIR server.
+_NOT_PERMITTED = FetchError(FailureCode.TOKEN_SCOPE, "not permitted by the access token's scope")
 
 
 class TemplateError(ValueError):
     """A prefetch template whose tokens the hook context cannot fill."""
 
 
-def render_template(template: str, context: Mapping[str, Any]) -> str:
-    """Fill `{{context.field}}` and user tokens; values are URL-encoded."""
+# A relative date (CDS Hooks 3.0 "Prefetch tokens containing simpler FHIRPath", STU): `today()`,
+# optionally plus or minus a FHIRPath calendar duration in days or weeks. Months and years have
+# no fixed length in days: they are not read (a template with one is not renderable).
+_RELATIVE_DATE = re.compile(
+    r"^today\(\)(?:\s*(?P<sign>[+-])\s*(?P<n>\d{1,5})\s+(?P<unit>days?|weeks?))?$"
+)
+
+
+def relative_date(expression: str, today: date) -> date | None:
+    """The date a `today() - 30 days` expression denotes on `today`; None if it is not one."""
+    match = _RELATIVE_DATE.match(expression.strip())
+    if match is None:
+        return None
+    if match.group("sign") is None:
+        return today
+    days = int(match.group("n")) * (7 if match.group("unit").startswith("week") else 1)
+    return today + timedelta(days=days if match.group("sign") == "+" else -days)
+
+
+def render_template(template: str, context: Mapping[str, Any], today: date | None = None) -> str:
+    """Fill `{{context.field}}`, user tokens and `{{today() - N days}}` (on `today`, the site's
+    day); values are URL-encoded."""
 
     def substitute(match: re.Match[str]) -> str:
-        value = _token_value(match.group(1), context)
+        expression = match.group(1)
+        if expression.startswith("today()"):
+            if today is None:
+                raise TemplateError("today() needs the site's day")
+            day = relative_date(expression, today)
+            if day is None:
+                raise TemplateError(f"unsupported date expression {expression[:60]!r}")
+            return day.isoformat()
+        value = _token_value(expression, context)
         if value in _DOT_SEGMENTS:
             raise TemplateError(f"{match.group(1)[:60]} is a dot segment, not an id")
         return quote(value, safe="")
@@ -253,6 +291,15 @@ class PrefetchResolver:
         self._result: ResolvedPrefetch | None = None
         self._coverage: Mapping[str, Coverage] = {}
         self._keys: frozenset[str] | None = None  # None: every key of the templates
+        self._today: date | None = None
+        # What the access token covers; None: the token names no scope, used as it is.
+        authorization = request.fhir_authorization
+        scope = authorization.scope.strip() if authorization else ""
+        self._scopes: tuple[ResourceScope, ...] | None = None
+        if authorization is not None and scope:
+            self._scopes = for_patient(
+                parse_scopes(scope), authorization.patient, request.patient_id
+            )
         self._client: FhirClient | None = None
         self._client_refusal: FetchError | None = None
         self.fetch_count = 0  # HTTP-level fetch tasks started (for logs and tests)
@@ -266,10 +313,12 @@ class PrefetchResolver:
         self,
         coverage: Mapping[str, Coverage] | None = None,
         keys: Collection[str] | None = None,
+        today: date | None = None,
     ) -> ResolvedPrefetch:
         with self._lock:
             if self._result is None:
                 self._coverage = coverage or {}
+                self._today = today
                 self._keys = None if keys is None else frozenset(keys)
                 self._result = self._resolve()
             return self._result
@@ -350,10 +399,12 @@ class PrefetchResolver:
             return [value]
         # Absent, malformed, an error outcome, or a first page: the FHIR server must answer.
         try:
-            relative = render_template(template, self._request.context)
+            relative = render_template(template, self._request.context, self._today)
         except TemplateError as exc:
             error = FetchError(FailureCode.INVALID, f"template not renderable: {exc}")
             return _first_page_or_gap(held, error)
+        if not self._permitted(relative):
+            return _first_page_or_gap(held, _NOT_PERMITTED)
         client = self._fhir_client()
         if client is None:
             return _first_page_or_gap(held, self._refusal())
@@ -368,6 +419,10 @@ class PrefetchResolver:
             )
         # A first page whose `next` link is elsewhere: the whole search again, from this server.
         return _Fetch(url=client.url_for(relative), expected_type=expected, prefetched_page=held)
+
+    def _permitted(self, relative: str) -> bool:
+        """Whether the request's access token covers this read (always, without a scope)."""
+        return self._scopes is None or permits(self._scopes, relative)
 
     def _refusal(self) -> FetchError:
         """Why there is no FHIR client for this call (after `_fhir_client` returned None)."""
@@ -434,6 +489,8 @@ class PrefetchResolver:
         for parsed in references:
             if parsed in at_hand:
                 referenced[parsed] = at_hand[parsed]
+            elif not self._permitted(parsed):
+                unresolved[parsed] = _gap(_NOT_PERMITTED)
             else:
                 wanted[parsed] = parsed.split("/", 1)[0]
         if not wanted:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -74,6 +75,8 @@ class FailureCode(StrEnum):
     INVALID = "invalid"  # an answer (or a request element) that is not what FHIR says
     DEADLINE = "deadline"  # the call's one deadline for every fetch passed
     SCOPE = "scope"  # a server or URL the service may not call (allow-list, other host)
+    # The request's access token does not cover the read (`fhirAuthorization.scope`).
+    TOKEN_SCOPE = "token-scope"
     NO_AUTHORIZATION = "no-authorization"  # the request gave no `fhirAuthorization` token
     NO_SERVER = "no-server"  # the request named no `fhirServer`
     INTERNAL = "internal"  # a defect of the service itself
@@ -134,8 +137,13 @@ class PrefetchSource(Protocol):
         self,
         coverage: Mapping[str, Coverage] | None = None,
         keys: Collection[str] | None = None,
+        today: date | None = None,
     ) -> ResolvedPrefetch:
         """Resolve the prefetch keys (at most once per call; later calls return the same).
+
+        `today` is the site's day: the value of `today()` in a template's relative-date token
+        (CDS Hooks 3.0 "Simpler FHIRPath"); a template with such a token and no `today` cannot
+        be rendered.
 
         `coverage[key]`, when given, says when the pages of that key's search obtained so far
         are enough: a `next` link is then not followed and the key is complete. `keys`, when
@@ -155,14 +163,39 @@ class Evaluation:
     audit: object | None = None
 
 
+# The CDS Hooks version this package implements, advertised in discovery. CDS Hooks 3.0.0
+# change log (HL7/cds-hooks input/pagecontent/changes.md, https://cds-hooks.hl7.org changes
+# page): "Recommend CDS Services advertise their version of CDS Hooks" (index.html#response),
+# a `version` element of each service in the discovery response. A 2.0 client ignores it.
+CDS_HOOKS_VERSION = "3.0.0"
+
+# `hookVersion` of each hook as its published definition states it (HL7/cds-hooks-library,
+# input/pagecontent/<hook>.md, "Metadata" table: order-select, order-sign, patient-view and
+# appointment-book all give `hookVersion | 1.0`, change log "1.0 | Initial Release").
+HOOK_VERSIONS: Mapping[str, str] = {
+    "order-select": "1.0",
+    "order-sign": "1.0",
+    "patient-view": "1.0",
+    "appointment-book": "1.0",
+}
+
+
 @dataclass(frozen=True)
 class ServiceDefinition:
     id: str
     hook: str
     title: str
     description: str
-    prefetch: Mapping[str, str]
+    prefetch: Mapping[str, str]  # the templates discovery offers the CDS Client
     usage_requirements: str | None = None
+    # The templates the service's own FHIR fallback renders when a key is missing; None: the
+    # advertised ones. They may use tokens the service evaluates itself (e.g. `today()`) that
+    # not every client understands, so they can differ from what discovery offers.
+    fallback_prefetch: Mapping[str, str] | None = None
+
+    @property
+    def fallback_templates(self) -> Mapping[str, str]:
+        return self.prefetch if self.fallback_prefetch is None else self.fallback_prefetch
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -170,7 +203,11 @@ class ServiceDefinition:
             "id": self.id,
             "title": self.title,
             "description": self.description,
+            "version": CDS_HOOKS_VERSION,
         }
+        hook_version = HOOK_VERSIONS.get(self.hook)
+        if hook_version is not None:
+            out["hookVersion"] = hook_version
         if self.prefetch:
             out["prefetch"] = dict(self.prefetch)
         if self.usage_requirements:

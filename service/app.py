@@ -42,7 +42,7 @@ from service.observability import (
     install_operations_routes,
     prepare_request_metrics,
 )
-from service.prefetch_templates import prefetch_templates
+from service.prefetch_templates import service_templates
 from service.request_log import WARM_UP_ENVIRON, add_request_log_fields, install_request_log
 from service.rule_pages import create_rule_pages_blueprint
 from service.storage import Store
@@ -78,10 +78,10 @@ def create_app(
     valuesets = load_valuesets()
     check_policy_against_valuesets(config.policy, valuesets)
     warm_up_facts()
-    templates = prefetch_templates(valuesets)
+    templates, fallback_templates = service_templates(valuesets, config)
     services = [
         CementoplastyService(
-            service_definition(hook, templates),
+            service_definition(hook, templates, fallback_templates),
             config,
             valuesets,
             clock or site_clock(config.locale.time_zone),
@@ -94,7 +94,11 @@ def create_app(
     services = [
         *services,
         *moment_services(
-            templates, config, valuesets, clock or site_clock(config.locale.time_zone)
+            templates,
+            config,
+            valuesets,
+            clock or site_clock(config.locale.time_zone),
+            fallback_templates,
         ),
     ]
     prepare_request_metrics([service.definition.id for service in services])

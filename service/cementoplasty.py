@@ -65,8 +65,11 @@ _DESCRIPTIONS = {
 }
 
 
-def service_definition(hook: str, prefetch: Mapping[str, str]) -> ServiceDefinition:
+def service_definition(
+    hook: str, prefetch: Mapping[str, str], fallback: Mapping[str, str] | None = None
+) -> ServiceDefinition:
     return ServiceDefinition(
+        fallback_prefetch=fallback,
         id=SERVICE_IDS[hook],
         hook=hook,
         title=f"Cementoplasty / bone ablation safety check ({hook})",

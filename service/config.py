@@ -127,6 +127,17 @@ class LoggingSettings:
     level: Annotated[str, AfterValidator(_log_level)] = "INFO"
 
 
+@dataclass(frozen=True)
+class PrefetchSettings:
+    """`[prefetch]`: what discovery offers the EHR."""
+
+    __pydantic_config__ = _SECTION
+
+    # Whether the EHRs evaluate CDS Hooks 3.0 relative-date prefetch tokens (`{{today() - 28
+    # days}}`): discovery then offers date-bounded lab searches; else the 2.0 templates.
+    relative_dates: bool = False
+
+
 def _default_auth() -> AuthSettings:
     return AuthSettings(public_base_urls=DEFAULT_PUBLIC_BASE_URLS)
 
@@ -148,6 +159,7 @@ class Config:
     auth: AuthSettings = field(default_factory=_default_auth)
     triggers: TriggerSettings = field(default_factory=TriggerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    prefetch: PrefetchSettings = field(default_factory=PrefetchSettings)
 
     @property
     def public_base_urls(self) -> tuple[str, ...]:

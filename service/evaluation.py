@@ -38,7 +38,7 @@ def resolve(
     neither fetches them nor reports them missing."""
     coverage = lab_window_coverage(definition.prefetch, now, config.policy.lab_max_age_days)
     keys = None if planned else [k for k in definition.prefetch if k not in PLANNED_KEYS]
-    return prefetch.resolve(coverage, keys)
+    return prefetch.resolve(coverage, keys, today=now.date())
 
 
 def run_rules(

@@ -11,13 +11,15 @@ server could be called).
 An entry's date is taken as the latest instant it can denote (a date without a time: the end of
 that day in the westernmost time zone), so a page is never called covered too early. Results
 dated only by `issued`, or by a period, are placed by the server's own sort of `date`: the limit
-of this reading (lab results carry an `effectiveDateTime` in practice).
+of this reading (lab results carry an `effectiveDateTime` in practice). Pages whose dates are
+not newest first (a server that ignored `_sort`) never cover the key: its pages are followed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from cds_hooks.service import Coverage
@@ -39,11 +41,19 @@ def lab_window_coverage(
 
     def covered(resources: Sequence[Mapping[str, Any]]) -> bool:
         dates = [d for d in (_latest_instant(r) for r in resources) if d is not None]
-        return bool(dates) and min(dates) < window_start
+        return bool(dates) and _newest_first(dates) and min(dates) < window_start
 
     return {
         key: covered for key in LAB_WINDOW_KEYS if SORTED_NEWEST_FIRST in templates.get(key, "")
     }
+
+
+def _newest_first(dates: Sequence[datetime]) -> bool:
+    """Whether the server honoured `_sort=-date` (a server may ignore `_sort`, FHIR search
+    allows it, and answer oldest first): an old entry on the first page then says nothing of
+    the newer ones on the next pages. Dates are compared to within the span a date without a
+    time may cover."""
+    return all(later <= earlier + _DAY_SPAN for earlier, later in pairwise(dates))
 
 
 def _latest_instant(resource: Mapping[str, Any]) -> datetime | None:

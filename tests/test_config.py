@@ -57,6 +57,8 @@ def test_demo_profile_trusts_the_sandbox_and_allows_http() -> None:
         ({"triggers": {"procedures": ["appendectomy"]}}, "triggers.procedures"),
         ({"fhir": {"alowed_servers": []}}, "fhir.alowed_servers"),
         ({"polcy": {}}, "polcy"),
+        ({"prefetch": {"relative_dates": "yes"}}, "prefetch.relative_dates"),
+        ({"prefetch": {"relative_date": True}}, "prefetch.relative_date"),
     ],
 )
 def test_bad_values_name_their_key(raw: dict, key: str) -> None:
@@ -221,3 +223,9 @@ def test_the_protocol_settings_are_cds_hooks_own_classes() -> None:
     assert type(config.auth) is AuthSettings
     assert type(config.auth.clients[0]) is TrustedClient
     assert config.auth.clients[0].jku == ("https://ehr.example/k",)  # one string: a list of one
+
+
+def test_relative_dates_in_discovery_are_off_unless_the_operator_turns_them_on() -> None:
+    # CDS Hooks 3.0 relative-date tokens: 2.0 clients (the sandbox, most EHRs) do not read them.
+    assert parse_config({}).prefetch.relative_dates is False
+    assert parse_config({"prefetch": {"relative_dates": True}}).prefetch.relative_dates is True

@@ -211,3 +211,14 @@ def test_a_paged_first_page_inside_the_window_is_still_partial() -> None:
     rules = fired(request)
     assert "DATA-UNAVAILABLE" in rules
     assert "platelet" in rules["DATA-UNAVAILABLE"]["summary"].lower()
+
+
+def test_a_first_page_oldest_first_never_covers() -> None:
+    # A server that ignored `_sort=-date` answers oldest first: the old entry on the first page
+    # says nothing of the newer results on the next pages, which must be read.
+    oldest_first = [
+        observation("2016-11-25T08:00:00+01:00"),
+        observation("2026-11-25T08:00:00+01:00"),
+    ]
+    assert not covered(oldest_first)
+    assert covered(list(reversed(oldest_first)))

@@ -13,13 +13,20 @@ from service.valuesets import ValueSets
 
 
 def moment_services(
-    templates: Mapping[str, str], config: Config, valuesets: ValueSets, clock: Clock
+    templates: Mapping[str, str],
+    config: Config,
+    valuesets: ValueSets,
+    clock: Clock,
+    fallback: Mapping[str, str] | None = None,
 ) -> list[PlannedProcedureService]:
     """patient-view and appointment-book, with the prefetch of the order services (which
-    holds the planned ServiceRequests and Appointments and every key the rules read)."""
+    holds the planned ServiceRequests and Appointments and every key the rules read);
+    `fallback`: the templates of the FHIR fallback, when they differ from those advertised."""
     return [
-        PatientViewService(service_definition("patient-view", templates), config, valuesets, clock),
+        PatientViewService(
+            service_definition("patient-view", templates, fallback), config, valuesets, clock
+        ),
         AppointmentBookService(
-            service_definition("appointment-book", templates), config, valuesets, clock
+            service_definition("appointment-book", templates, fallback), config, valuesets, clock
         ),
     ]

@@ -93,3 +93,21 @@ def test_unreadable_records_are_counted_not_named() -> None:
     )[0]
     assert finding.params["unreadable"] == {}
     assert finding.params["rules"]  # the rules left unevaluated: for the audit and the log
+
+
+@pytest.mark.parametrize(
+    ("locale", "said"),
+    [
+        ("en", "not permitted by the access token's scope"),
+        ("fr", "non autorisé par la portée du jeton d'accès"),
+    ],
+)
+def test_a_key_outside_the_tokens_scope_is_said_so(locale: str, said: str) -> None:
+    # CDS Hooks 3.0 (SMART v2 scopes): the service never asks for what the token does not cover.
+    patient = facts(unavailable=frozenset({DataCategory.PLATELETS}))
+    card = data_card(patient, {DataCategory.PLATELETS: [("token-scope", False)]}, locale)
+    detail = card.detail or ""
+    assert messages(locale)["data_unavailable"]["failures"]["token-scope"] in detail
+    assert said in detail
+    assert "token-scope" not in detail
+    assert_no_codes(card)

@@ -38,6 +38,8 @@ def test_discovery_lists_each_service(make_app: Callable[..., AppUnderTest]) -> 
                 "id": "test-order-sign",
                 "title": "Test",
                 "description": "A fake service",
+                "version": "3.0.0",
+                "hookVersion": "1.0",
                 "prefetch": {
                     "patient": "Patient/{{context.patientId}}",
                     "conditions": "Condition?patient={{context.patientId}}",
