@@ -1,4 +1,7 @@
-"""Prefetch: template rendering and per-key resolution with a parallel FHIR fallback.
+"""Prefetch resolution: each key from the request, else from the FHIR server, in parallel.
+
+Templates are rendered by `cds_hooks.templates`, Bundles read by `cds_hooks.bundles`,
+references parsed by `cds_hooks.references`; this module decides and fetches.
 
 Per key, as CDS Hooks 2.0 defines it:
 * the key holds a resource → use it (a Bundle → its entry resources);
@@ -28,16 +31,15 @@ as it is.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import partial
 from typing import Any
-from urllib.parse import quote
 
+from cds_hooks.bundles import bundle_resources, has_error_outcome, read_entries
 from cds_hooks.fhir_client import (
     FetchError,
     FhirClient,
@@ -45,9 +47,9 @@ from cds_hooks.fhir_client import (
     check_fhir_server,
     is_under_base,
     next_link,
-    normalize_base_url,
     run_parallel,
 )
+from cds_hooks.references import all_resources, parse_reference
 from cds_hooks.scopes import ResourceScope, for_patient, parse_scopes, permits
 from cds_hooks.service import (
     Coverage,
@@ -56,132 +58,12 @@ from cds_hooks.service import (
     ResolvedPrefetch,
     Unavailable,
 )
+from cds_hooks.templates import TemplateError, render_template
 
 log = logging.getLogger("cds_hooks.prefetch")
 
-_TOKEN = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-# Prefetch tokens for the user (CDS Hooks 2.0 "Prefetch tokens"), derived from context.userId.
-USER_TOKENS = {
-    "userPractitionerId": "Practitioner",
-    "userPractitionerRoleId": "PractitionerRole",
-    "userPatientId": "Patient",
-    "userRelatedPersonId": "RelatedPerson",
-}
-_REFERENCE = re.compile(
-    r"^(?:(?P<base>https?://.+)/)?(?P<type>[A-Z][A-Za-z]{1,63})/(?P<id>[A-Za-z0-9\-.]{1,64})"
-    r"(?:/_history/[A-Za-z0-9\-.]{1,64})?$"
-)
-_ERROR_SEVERITIES = ("error", "fatal")
-# Valid FHIR ids by their pattern, but path segments to a server: "Medication/.." is the base.
-_DOT_SEGMENTS = (".", "..")
 # A read the access token does not cover: never asked of the FHIR server.
 _NOT_PERMITTED = FetchError(FailureCode.TOKEN_SCOPE, "not permitted by the access token's scope")
-
-
-class TemplateError(ValueError):
-    """A prefetch template whose tokens the hook context cannot fill."""
-
-
-# A relative date (CDS Hooks 3.0 "Prefetch tokens containing simpler FHIRPath", STU): `today()`,
-# optionally plus or minus a FHIRPath calendar duration in days or weeks. Months and years have
-# no fixed length in days: they are not read (a template with one is not renderable).
-_RELATIVE_DATE = re.compile(
-    r"^today\(\)(?:\s*(?P<sign>[+-])\s*(?P<n>\d{1,5})\s+(?P<unit>days?|weeks?))?$"
-)
-
-
-def relative_date(expression: str, today: date) -> date | None:
-    """The date a `today() - 30 days` expression denotes on `today`; None if it is not one."""
-    match = _RELATIVE_DATE.match(expression.strip())
-    if match is None:
-        return None
-    if match.group("sign") is None:
-        return today
-    days = int(match.group("n")) * (7 if match.group("unit").startswith("week") else 1)
-    return today + timedelta(days=days if match.group("sign") == "+" else -days)
-
-
-def render_template(template: str, context: Mapping[str, Any], today: date | None = None) -> str:
-    """Fill `{{context.field}}`, user tokens and `{{today() - N days}}` (on `today`, the site's
-    day); values are URL-encoded."""
-
-    def substitute(match: re.Match[str]) -> str:
-        expression = match.group(1)
-        if expression.startswith("today()"):
-            if today is None:
-                raise TemplateError("today() needs the site's day")
-            day = relative_date(expression, today)
-            if day is None:
-                raise TemplateError(f"unsupported date expression {expression[:60]!r}")
-            return day.isoformat()
-        value = _token_value(expression, context)
-        if value in _DOT_SEGMENTS:
-            raise TemplateError(f"{match.group(1)[:60]} is a dot segment, not an id")
-        return quote(value, safe="")
-
-    return _TOKEN.sub(substitute, template)
-
-
-def _token_value(name: str, context: Mapping[str, Any]) -> str:
-    if name.startswith("context."):
-        field_name = name.removeprefix("context.")
-        value = context.get(field_name)
-        # Only root-level primitive context fields are tokens (spec "Prefetch tokens").
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip()):
-            return str(value)
-        raise TemplateError(f"context.{field_name} is missing or not a primitive value")
-    if name in USER_TOKENS:
-        user = context.get("userId")
-        resource_type, _, user_id = user.partition("/") if isinstance(user, str) else ("", "", "")
-        if resource_type == USER_TOKENS[name] and user_id:
-            return user_id
-        raise TemplateError(f"{name}: context.userId is not a {USER_TOKENS[name]}")
-    raise TemplateError(f"unknown prefetch token {name[:60]!r}")
-
-
-def bundle_resources(bundle: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The entry resources of a Bundle, without search-outcome entries."""
-    return _read_entries(bundle)[0]
-
-
-def has_error_outcome(value: Mapping[str, Any]) -> bool:
-    """An OperationOutcome, or a Bundle with an OperationOutcome entry of severity error/fatal."""
-    if value.get("resourceType") == "OperationOutcome":
-        return True
-    return value.get("resourceType") == "Bundle" and _read_entries(value)[1]
-
-
-def _read_entries(bundle: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool]:
-    """`bundle_resources` and whether an entry is an error OperationOutcome, in one pass over
-    the entries (a prefetch holds hundreds)."""
-    entries = bundle.get("entry")
-    if not isinstance(entries, list):
-        return [], False
-    resources = []
-    has_error = False
-    for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        resource = entry.get("resource")
-        if not isinstance(resource, dict):
-            continue
-        if resource.get("resourceType") == "OperationOutcome":
-            has_error = has_error or _is_error_outcome(resource)
-            continue
-        search = entry.get("search")
-        if isinstance(search, dict) and search.get("mode") == "outcome":
-            continue
-        resources.append(resource)
-    return resources, has_error
-
-
-def _is_error_outcome(outcome: Mapping[str, Any]) -> bool:
-    issues = outcome.get("issue")
-    return isinstance(issues, list) and any(
-        isinstance(i, dict) and i.get("severity") in _ERROR_SEVERITIES for i in issues
-    )
 
 
 @dataclass(frozen=True)
@@ -389,7 +271,7 @@ class PrefetchResolver:
         next_url: str | None = None
         resource_type = value.get("resourceType") if isinstance(value, dict) else None
         if resource_type == "Bundle":
-            entries, has_error = _read_entries(value)
+            entries, has_error = read_entries(value)
             if not has_error:
                 next_url = next_link(value)
                 if next_url is None or self._covered(key, entries):
@@ -460,7 +342,7 @@ class PrefetchResolver:
     ) -> tuple[dict[str, dict[str, Any]], dict[str, Unavailable]]:
         if not self._reference_fields:
             return {}, {}
-        scanned = list(_all_resources(resources, self._request.context))
+        scanned = list(all_resources(resources, self._request.context))
         referenced: dict[str, dict[str, Any]] = {}
         unresolved: dict[str, Unavailable] = {}
         references: list[str] = []  # "Type/id" of each reference, in the order met
@@ -470,7 +352,7 @@ class PrefetchResolver:
                 reference = value.get("reference") if isinstance(value, dict) else None
                 if not isinstance(reference, str) or reference.startswith("#"):
                     continue  # no reference, or a contained resource: the service reads it
-                parsed = self._parse_reference(reference)
+                parsed = parse_reference(reference, self._request.fhir_server)
                 if parsed is None:
                     unresolved[reference[:200]] = Unavailable(
                         FailureCode.SCOPE, "reference not on the FHIR server"
@@ -521,20 +403,6 @@ class PrefetchResolver:
             else:
                 referenced[reference] = result
         return referenced, unresolved
-
-    def _parse_reference(self, reference: str) -> str | None:
-        """ "Type/id" of a relative reference, or of an absolute one on the request's FHIR
-        server; None for anything else (never fetched: the token stays with its server)."""
-        match = _REFERENCE.match(reference.strip())
-        if match is None or match.group("id") in _DOT_SEGMENTS:
-            return None
-        base = match.group("base")
-        if base is not None:
-            server = self._request.fhir_server
-            server_base = normalize_base_url(server) if server else None
-            if server_base is None or normalize_base_url(base) != server_base:
-                return None
-        return f"{match.group('type')}/{match.group('id')}"
 
 
 def _expected_type(relative: str) -> str:
@@ -616,14 +484,3 @@ def _stopped_search(
     if pages == pages_held:
         raise error
     return _pages_obtained(collected, pages, error)
-
-
-def _all_resources(
-    resources: Mapping[str, list[dict[str, Any]]], context: Mapping[str, Any]
-) -> Iterable[dict[str, Any]]:
-    for key_resources in resources.values():
-        yield from key_resources
-    for name in ("draftOrders",):
-        bundle = context.get(name)
-        if isinstance(bundle, dict):
-            yield from bundle_resources(bundle)

@@ -17,8 +17,9 @@ from cds_hooks.fhir_client import (
     is_under_base,
     normalize_base_url,
 )
-from cds_hooks.prefetch import PrefetchResolver, TemplateError, render_template
+from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.service import FailureCode, FhirAuthorization, HookRequest, Unavailable
+from cds_hooks.templates import TemplateError, render_template
 
 BASE = "https://ehr.example/fhir"
 SETTINGS = FhirFetchSettings(allowed_servers=(BASE,), deadline_s=2.0)

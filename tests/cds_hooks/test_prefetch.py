@@ -12,8 +12,9 @@ from cds_support import searchset
 from responses import matchers
 
 from cds_hooks.fhir_client import FhirFetchSettings
-from cds_hooks.prefetch import PrefetchResolver, TemplateError, render_template
+from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.service import FailureCode, FhirAuthorization, HookRequest, Unavailable
+from cds_hooks.templates import TemplateError, render_template
 
 BASE = "https://ehr.example/fhir"
 TOKEN = "secret-access-token-42"

@@ -12,8 +12,9 @@ from cds_support import searchset
 from responses import matchers
 
 from cds_hooks.fhir_client import FhirFetchSettings
-from cds_hooks.prefetch import PrefetchResolver, TemplateError, relative_date, render_template
+from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.service import FailureCode, FhirAuthorization, HookRequest
+from cds_hooks.templates import TemplateError, relative_date, render_template
 
 BASE = "https://ehr.example/fhir"
 SETTINGS = FhirFetchSettings(allowed_servers=(BASE,), deadline_s=2.0)

@@ -29,8 +29,8 @@ from shared_data import shared_path
 
 from cds_hooks.auth import AuthSettings, ClientAuthenticator, TrustedClient
 from cds_hooks.errors import Unauthorized
-from cds_hooks.prefetch import TemplateError, render_template
 from cds_hooks.service import FailureCode
+from cds_hooks.templates import TemplateError, render_template
 from service.app import create_app
 from service.cards.base import HL7_OVERRIDE_SYSTEM, OVERRIDE_REASON_SYSTEM
 from service.config import parse_config
