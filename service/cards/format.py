@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from service.facts.model import PatientFacts
+from service.rules.case import CaseSummary
 
 SUMMARY_MAX = 139
 _DISPLAY_MAX = 40
@@ -38,14 +38,15 @@ def plain(markdown: str) -> str:
 
 
 class CardText:
-    """The wording of one response: the card language's messages, the patient, and `now`."""
+    """The wording of one response: the card language's messages, the case (never the facts:
+    cards render from the findings and this summary alone), and `now`."""
 
     def __init__(
-        self, text: Mapping[str, Any], language: str, facts: PatientFacts, now: datetime
+        self, text: Mapping[str, Any], language: str, case: CaseSummary, now: datetime
     ) -> None:
         self.text = text
         self.language = language
-        self.facts = facts
+        self.case = case
         self.now = now
 
     def number(self, value: float | None, kind: str = "") -> str:

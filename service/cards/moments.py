@@ -21,33 +21,34 @@ from service.cards.base import RULES_EXTENSION
 from service.cards.format import fit
 from service.cards.messages import messages, normalise_locale
 from service.cards.plan import PlanCard
-from service.facts.model import PatientFacts, TargetProcedure
-from service.rules.catalog import CATALOG, RuleGroup
+from service.rules.case import CaseSummary, PlannedProcedure
+from service.rules.catalog import CATALOG
 from service.rules.finding import Finding, HoldStep
 
 LATE = "MED-HOLD-TOO-LATE"
 
 
 def is_antithrombotic(rule_id: str) -> bool:
-    return rule_id in CATALOG and CATALOG[rule_id].group is RuleGroup.ANTITHROMBOTIC
+    """A rule of the antithrombotic plan card (the catalog's placement)."""
+    return rule_id in CATALOG and CATALOG[rule_id].placement.on_plan
 
 
 class MomentCards(PlanCard):
     """Wording of one moment's response (the card language, the patient, `now`)."""
 
     @classmethod
-    def for_locale(cls, locale: str, facts: PatientFacts, now: datetime) -> MomentCards:
+    def for_locale(cls, locale: str, case: CaseSummary, now: datetime) -> MomentCards:
         language = normalise_locale(locale)
-        return cls(messages(language), language, facts, now)
+        return cls(messages(language), language, case, now)
 
     # ------------------------------------------------------------------ shared wording
 
-    def procedure_name(self, procedure: TargetProcedure) -> str:
-        return str(self.text["moments"]["kinds"].get(procedure.kind.value, procedure.display))
+    def procedure_name(self, procedure: PlannedProcedure) -> str:
+        return str(self.text["moments"]["kinds"].get(procedure.kind, procedure.display))
 
     def planned_for(
         self, findings: Sequence[Finding]
-    ) -> tuple[TargetProcedure | None, date | None]:
+    ) -> tuple[PlannedProcedure | None, date | None]:
         """The procedure the hold plan was computed for, and its day: the day is the rules'
         own (`procedure_date` of the MED-* findings), never decided a second time here."""
         written = next(
@@ -55,10 +56,10 @@ class MomentCards(PlanCard):
             None,
         )
         day = date.fromisoformat(written) if isinstance(written, str) else None
-        same_day = [p for p in self.facts.procedures if day is not None and _day(p) == day]
+        same_day = [p for p in self.case.procedures if day is not None and p.day == day]
         procedure = same_day[0] if same_day else None
-        if procedure is None and self.facts.procedures:
-            procedure = self.facts.procedures[0]
+        if procedure is None and self.case.procedures:
+            procedure = self.case.procedures[0]
         return procedure, day
 
     def in_days(self, day: date) -> str:
@@ -77,11 +78,11 @@ class MomentCards(PlanCard):
         """Which planned procedures the cards are about, each with its date and countdown."""
         words = self.text["moments"]
         lines = []
-        for procedure in self.facts.procedures:
-            day = _day(procedure)
+        for procedure in self.case.procedures:
+            day = procedure.day
             fields = {
                 "procedure": procedure.display,
-                "site": f" ({procedure.body_site_display})" if procedure.body_site_display else "",
+                "site": f" ({procedure.body_site})" if procedure.body_site else "",
             }
             if day is None:
                 lines.append(str(words["planned_nodate"]).format_map(fields))
@@ -184,11 +185,3 @@ class MomentCards(PlanCard):
 
     def _hold_start(self, hold: HoldStep) -> str:
         return self.moment(hold.hold_from_at) if hold.hold_from_at else self.day(hold.hold_from)
-
-
-def _day(procedure: TargetProcedure | None) -> date | None:
-    if procedure is None:
-        return None
-    if procedure.scheduled_date is not None:
-        return procedure.scheduled_date
-    return procedure.scheduled_at.date() if procedure.scheduled_at else None

@@ -20,13 +20,15 @@ from cds_hooks.cards import (
 from service.cards import resources
 from service.cards.base import CardBuilder
 from service.cards.format import plain
+from service.rules.catalog import CATALOG, Placement
 from service.rules.finding import Finding, HoldStep
 
 PLAN_SECTION = "§4"
-# Rules that qualify one record's line (found by its `record` param), not lines of their own.
-ATTACHED = ("MED-HOLD-TOO-LATE", "MED-HOLD-TIME-UNKNOWN", "MED-VKA-TOO-LATE")
 LATE = ("MED-HOLD-TOO-LATE", "MED-VKA-TOO-LATE")
-CARDIAC = "MED-CARDIAC-RISK"
+
+
+def placement(finding: Finding) -> Placement:
+    return CATALOG[finding.rule_id].placement
 
 
 class PlanCard(CardBuilder):
@@ -37,10 +39,10 @@ class PlanCard(CardBuilder):
         unknown) by record, the one procedure the plan is for)."""
         attached: dict[str, dict[str, Mapping[str, Any]]] = {}
         for finding in findings:
-            if finding.rule_id in ATTACHED:
+            if placement(finding) is Placement.PLAN_RECORD_NOTE:
                 record = str(finding.params.get("record"))
                 attached.setdefault(record, {})[finding.rule_id] = finding.params
-        records = [f for f in findings if f.rule_id not in ATTACHED and f.rule_id != CARDIAC]
+        records = [f for f in findings if placement(f) is Placement.PLAN_LINE]
         procedure = next(
             (f.params["procedure"] for f in findings if f.params.get("procedure")), None
         )
@@ -66,7 +68,7 @@ class PlanCard(CardBuilder):
         if any(f.params.get("antiplatelet_hold") for f in records):
             lines.append(plan["cardiac"])
         for finding in findings:
-            if finding.rule_id == CARDIAC:
+            if placement(finding) is Placement.PLAN_NOTE:
                 lines.append(self.cardiac_line(finding.params))
         summary = self.plan_summary(records, attached, procedure)
         return self.card(findings, summary, "\n\n".join(lines), PLAN_SECTION, tuple(suggestions))
@@ -373,7 +375,7 @@ class PlanCard(CardBuilder):
         drug = self.drug_name(p)
         display = str(p.get("display", "?"))
         record = str(p.get("record"))
-        patient = self.facts.patient_id
+        patient = self.case.patient_id
         late = any(rule in extra for rule in LATE)
         unsure = "MED-HOLD-TIME-UNKNOWN" in extra
         urgent = late or unsure or bool(hold is not None and hold.starts_today)

@@ -40,6 +40,7 @@ class SingleCards(CardBuilder):
             "reasons": self.join(list(p.get("reasons", ()))),
             "cryo": self.text["cryo_margin"] if p.get("cryoablation") else "",
             "controlled_max": self.number(p.get("controlled_max")),
+            "uncontrolled_min": self.number(p.get("uncontrolled_min")),
             "days": p.get("max_age_days", ""),
             "n_days": self.days(p.get("max_age_days", "")),
         }
@@ -242,7 +243,7 @@ class SingleCards(CardBuilder):
         return notes
 
     def lab_order_suggestions(self, tests: list[str]) -> tuple[Suggestion, ...]:
-        if not self.facts.patient_id:
+        if not self.case.patient_id:
             return ()
         suggestions = []
         for test in tests:
@@ -251,7 +252,7 @@ class SingleCards(CardBuilder):
                 {"test": self.test_name(test), "code": code}
             )
             resource = resources.lab_service_request(
-                test, self.facts.patient_id, self.text["order_note"], self.now
+                test, self.case.patient_id, self.text["order_note"], self.now
             )
             suggestions.append(
                 Suggestion(

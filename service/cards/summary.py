@@ -13,40 +13,30 @@ from cds_hooks.cards import (
     Card,
 )
 from service.cards.single import SingleCards
+from service.rules.catalog import RULE_IDS
 from service.rules.finding import Finding
 
-SUMMARY_CARD_RULES = frozenset(
-    {
-        "TUMOR-CONTROL",
-        "CHECKLIST",
-        "SCOPE-NO-BONE-METASTASIS",
-        "SCOPE-NOT-LUNG-PRIMARY",
-        "IND-PAIN-UNCONTROLLED",
-        "IND-OPIOID-INTOLERANCE",
-    }
-)
+CHECKLIST = "CHECKLIST"
+
 SUMMARY_SECTION = "§1, §3, §6, Tableau 8"
 
 
 class SummaryCard(SingleCards):
     def summary_card(self, findings: Sequence[Finding]) -> Card:
+        # The rules of the summary (catalog placement) in catalog order: scope, indication,
+        # tumour control; the checklist's passes and items last.
+        order = {rule_id: i for i, rule_id in enumerate(RULE_IDS)}
         by_id = {f.rule_id: f for f in findings}
         parts: list[str] = []
-        for rule_id in ("SCOPE-NO-BONE-METASTASIS", "SCOPE-NOT-LUNG-PRIMARY"):
-            if rule_id in by_id:
-                summary, detail = self.rule_text(by_id[rule_id])
-                parts.append(f"**{summary}** — {detail}")
-        for rule_id in ("IND-PAIN-UNCONTROLLED", "IND-OPIOID-INTOLERANCE"):
-            if rule_id in by_id:
-                summary, detail = self.rule_text(by_id[rule_id])
-                parts.append(f"**{summary}** — {detail}")
-                if rule_id == "IND-PAIN-UNCONTROLLED":
-                    minimum = by_id[rule_id].params.get("uncontrolled_min")
-                    note = self.text["rules"][rule_id]["threshold_note"]
-                    parts.append(note.format_map({"value": self.number(minimum)}))
-        if "TUMOR-CONTROL" in by_id:
-            parts.append(self.rule_text(by_id["TUMOR-CONTROL"])[1])
-        checklist = by_id.get("CHECKLIST")
+        for finding in sorted(findings, key=lambda f: order[f.rule_id]):
+            if finding.rule_id == CHECKLIST:
+                continue
+            summary, detail = self.rule_text(finding)
+            parts.append(f"**{summary}** — {detail}" if summary else detail)
+            note = self.text["rules"][finding.rule_id].get("threshold_note")
+            if note:
+                parts.append(note.format_map(self.fields(finding)))
+        checklist = by_id.get(CHECKLIST)
         passed = list(checklist.params.get("passed", ())) if checklist else []
         if passed:
             lines = "\n".join(f"- {self.passed_line(check)}" for check in passed)
@@ -57,10 +47,7 @@ class SummaryCard(SingleCards):
             parts.append(f"{self.text['rules']['CHECKLIST']['detail']}\n\n{bullets}")
         if checklist is not None:
             # Worded by the ordered procedure: a pure thermal ablation puts in no cement.
-            ablation_only = bool(self.facts.procedures) and all(
-                p.kind.is_thermal_ablation for p in self.facts.procedures
-            )
-            key = "summary_ablation" if ablation_only else "summary"
+            key = "summary_ablation" if self.case.ablation_only else "summary"
             key += "_one" if len(items) == 1 else ""
             summary = self.text["rules"]["CHECKLIST"][key].format_map({"n": len(items)})
         else:

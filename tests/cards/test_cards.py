@@ -20,6 +20,7 @@ from service.cards.messages import UnsupportedLocale, messages, normalise_locale
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Policy
 from service.facts.model import DrugClass, LabKind, MedicationSourceKind, ProcedureKind
+from service.rules.case import case_summary
 from service.rules.catalog import CATALOG, RuleGroup
 from service.rules.engine import evaluate_rules
 
@@ -34,7 +35,7 @@ VALIDATORS = {
 
 def cards_for(patient, locale: str = "en", now: datetime = NOW) -> tuple[Card, ...]:
     findings = evaluate_rules(patient, POLICY, now)
-    return render_cards(findings, patient, locale, now)
+    return render_cards(findings, case_summary(patient), locale, now)
 
 
 def shown(iso: str, locale: str) -> str:
@@ -58,7 +59,7 @@ def all_scenarios():
 @pytest.mark.parametrize(("patient", "now", "locale"), all_scenarios())
 def test_every_fired_rule_is_in_exactly_one_card(patient, now, locale) -> None:
     findings = evaluate_rules(patient, POLICY, now)
-    cards = render_cards(findings, patient, locale, now)
+    cards = render_cards(findings, case_summary(patient), locale, now)
     listed = [rule_id for card in cards for rule_id in rules_of(card)]
     assert sorted(listed) == sorted({f.rule_id for f in findings})
     assert len(listed) == len(set(listed))
@@ -276,7 +277,8 @@ def test_locales() -> None:
 def test_no_patient_id_no_lab_order_but_card_still_says_so() -> None:
     patient = facts(labs=(), patient_id=None)
     card = card_with(
-        render_cards(evaluate_rules(patient, POLICY, NOW), patient, "en", NOW), "BLEED-LAB-MISSING"
+        render_cards(evaluate_rules(patient, POLICY, NOW), case_summary(patient), "en", NOW),
+        "BLEED-LAB-MISSING",
     )
     assert not card.suggestions
     assert "platelet count" in card.summary
@@ -386,7 +388,9 @@ def test_one_day_is_singular(locale: str) -> None:
         medications=(med("prasugrel", DrugClass.OTHER_ANTITHROMBOTIC),),
     )
     findings = evaluate_rules(patient, Policy(unlisted_hold_days={"prasugrel": 1}), NOW)
-    card = card_with(render_cards(findings, patient, locale, NOW), "MED-ANTITHROMBOTIC-UNLISTED")
+    card = card_with(
+        render_cards(findings, case_summary(patient), locale, NOW), "MED-ANTITHROMBOTIC-UNLISTED"
+    )
     assert ("1 day " if locale == "en" else "1 jour ") in (card.detail or "")
     assert "1 days" not in (card.detail or "") and "1 jours" not in (card.detail or "")
 

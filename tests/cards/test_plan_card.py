@@ -16,6 +16,7 @@ from cds_hooks.cards import Card, Indicator
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Policy
 from service.facts.model import DrugClass, MedicationSourceKind
+from service.rules.case import case_summary
 from service.rules.engine import evaluate_rules
 
 LOCALES = ("en", "fr")
@@ -24,7 +25,7 @@ POLICY = Policy()
 
 
 def plan_card(patient, locale: str = "en", now: datetime = NOW, policy: Policy = POLICY) -> Card:
-    cards = render_cards(evaluate_rules(patient, policy, now), patient, locale, now)
+    cards = render_cards(evaluate_rules(patient, policy, now), case_summary(patient), locale, now)
     (card,) = [c for c in cards if any(r.startswith("MED-") for r in c.extension[RULES_EXTENSION])]  # type: ignore[index]
     for suggestion in card.suggestions:
         for action in suggestion.actions:

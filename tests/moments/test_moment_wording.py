@@ -12,7 +12,7 @@ import pytest
 from service.cards.format import SUMMARY_MAX
 from service.cards.messages import messages
 from service.cards.moments import MomentCards
-from service.facts.model import PatientFacts
+from service.rules.case import CaseSummary
 
 MESSAGES = Path(__file__).resolve().parents[2] / "service" / "cards" / "messages"
 
@@ -72,5 +72,5 @@ def test_summaries_fit_with_the_longest_values(language: str) -> None:
 def test_days_are_counted_from_the_sites_today(language: str, days: int, expected: str) -> None:
     # 23:30 in Paris is already the next day in UTC+14 and still the same day in UTC.
     now = datetime(2026, 12, 2, 23, 30, tzinfo=ZoneInfo("Europe/Paris"))
-    cards = MomentCards.for_locale(language, PatientFacts(patient_id="p", procedures=()), now)
+    cards = MomentCards.for_locale(language, CaseSummary(patient_id="p"), now)
     assert cards.in_days(date(2026, 12, 2) + timedelta(days=days)) == expected

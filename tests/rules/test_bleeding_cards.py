@@ -14,6 +14,7 @@ from service.cards.messages import messages
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.config import Policy
 from service.facts.model import DrugClass, LabKind
+from service.rules.case import case_summary
 from service.rules.engine import evaluate_rules
 
 POLICY = Policy()
@@ -22,7 +23,7 @@ YESTERDAY = NOW - timedelta(days=1)
 
 
 def card(patient, rule_id: str, locale: str) -> Card:
-    cards = render_cards(evaluate_rules(patient, POLICY, NOW), patient, locale, NOW)
+    cards = render_cards(evaluate_rules(patient, POLICY, NOW), case_summary(patient), locale, NOW)
     (found,) = [c for c in cards if rule_id in c.extension[RULES_EXTENSION]]  # type: ignore[index]
     return found
 

@@ -14,6 +14,7 @@ from rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, proce
 from service.cards.render import render_cards
 from service.config import Policy
 from service.facts.model import AllergyFact, DrugClass, LabKind, ProcedureKind
+from service.rules.case import case_summary
 from service.rules.catalog import RULE_IDS
 from service.rules.checklist import checklist_items
 from service.rules.engine import evaluate_rules
@@ -34,7 +35,7 @@ def finding(patient, rule_id: str):
 
 
 def card(patient, rule_id: str, locale: str = "en"):
-    cards = render_cards(evaluate_rules(patient, POLICY, NOW), patient, locale, NOW)
+    cards = render_cards(evaluate_rules(patient, POLICY, NOW), case_summary(patient), locale, NOW)
     (match,) = [c for c in cards if rule_id in c.extension["cementoplasty-cds/rules"]]
     return match
 
