@@ -13,6 +13,7 @@ from typing import Any
 from service.rules.case import CaseSummary
 
 SUMMARY_MAX = 139
+_SPACES = re.compile(r"[ \t\r\n]+")
 _DISPLAY_MAX = 40
 # A plain decimal as a lab wrote it ("1.5", "189.64223091570517"): shown rounded to at most
 # ORIGINAL_DECIMALS decimals, with the card language's decimal mark (never a raw float).
@@ -24,7 +25,8 @@ _COMPARATORS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 def fit(summary: str) -> str:
     """Last guard on the spec's 140-character limit (templates are tested to stay below it)."""
-    summary = " ".join(summary.split())
+    # Runs of ordinary white space only: a no-break space (French typography) stays.
+    summary = _SPACES.sub(" ", summary).strip(" \t\r\n")
     return summary if len(summary) <= SUMMARY_MAX else summary[: SUMMARY_MAX - 1] + "…"
 
 
@@ -96,7 +98,8 @@ class CardText:
 
     def value_with_unit(self, lab: Mapping[str, Any]) -> str:
         """The normalised value with its unit and its comparator ("< 20 000/mm³")."""
-        unit = {"platelets": "/mm³", "tp": " %", "pain": "/10"}.get(lab.get("kind", ""), "")
+        percent = "\u00a0%" if self.language == "fr" else " %"  # French: no break before %
+        unit = {"platelets": "/mm³", "tp": percent, "pain": "/10"}.get(lab.get("kind", ""), "")
         return f"{self.shown_value(lab)}{unit}"
 
     def test_name(self, key: str) -> str:

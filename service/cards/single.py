@@ -174,6 +174,11 @@ class SingleCards(CardBuilder):
         summary, detail = self.rule_text(finding)
         lines = [detail]
         p = finding.params
+        # "Exactly at the threshold does not meet it" only when the value is the threshold:
+        # said of a count of 40 000 it reads as boilerplate.
+        at_threshold = self.text["rules"][finding.rule_id].get("at_threshold_note")
+        if at_threshold and p.get("comparator") is None and p.get("value") == p.get("threshold"):
+            lines.append(at_threshold)
         if "value" in p and "kind" in p:
             lines.append(self.lab_line(p))
         if finding.rule_id == "BLEED-LAB-UNINTERPRETABLE":

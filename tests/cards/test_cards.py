@@ -132,7 +132,7 @@ def test_policy_values_say_they_are_local_policy(locale: str) -> None:
     patient = facts(labs=(lab(LabKind.PLATELETS, 300_000), lab(LabKind.INR, 1.9)))
     card = card_with(cards_for(patient, locale), "BLEED-INR-HIGH")
     local = {"en": "Local protocol of the institution", "fr": "Protocole local de l'établissement"}
-    inr = {"en": "highest INR accepted 1.5", "fr": "INR maximal accepté 1,5"}[locale]
+    inr = {"en": "highest INR accepted 1.5", "fr": "INR accepté jusqu'à 1,5"}[locale]
     assert local[locale] in (card.detail or "") and inr in (card.detail or "")
     missing = card_with(cards_for(facts(labs=()), locale), "BLEED-LAB-MISSING")
     window = {"en": "the last 7 days", "fr": "les 7 derniers jours"}[locale]
@@ -334,7 +334,7 @@ def test_french_cards_name_drugs_in_french() -> None:
         med("ticagrelor", DrugClass.OTHER_ANTITHROMBOTIC),
     )
     text = " ".join([card.summary, card.detail or ""] + [s.label for s in card.suggestions])
-    for name in ("aspirine 300 mg/jour", "acénocoumarol", "phenprocoumone", "ticagrélor"):
+    for name in ("aspirine 300\u00a0mg/jour", "acénocoumarol", "phenprocoumone", "ticagrélor"):
         assert f"**{name}" in (card.detail or "")
     assert "aspirine" in card.summary  # names beyond the 140 characters are counted ("+1")
     assert "(aspirin)" not in text and "**aspirin " not in text
@@ -348,16 +348,17 @@ def test_a_drug_without_a_localised_name_shows_the_record_name_part() -> None:
         display="Cangrelor 50 MG Injection [Kengrexal] extra words to be cut away",
     )
     card = plan_card("fr", unknown)
-    assert "**Cangrelor** :" in (card.detail or "")
+    assert "**Cangrelor**\u00a0:" in (card.detail or "")
     assert "cangrelor" not in card.summary.replace("Cangrelor", "")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_high_dose_aspirin_line_says_the_hold_once(locale: str) -> None:
     detail = plan_card(locale, med("aspirin", DrugClass.ASPIRIN, dose=200)).detail or ""
-    stop = "stop 5 days before" if locale == "en" else "arrêt 5 jours avant"
+    stop = "stop 5 days before" if locale == "en" else "arrêt 5\u00a0jours avant"
     assert detail.count(stop) == 1
-    assert "200 mg/" in detail and "≥ 160 mg/" in detail
+    space = "\u00a0" if locale == "fr" else " "  # French: a no-break space before the unit
+    assert f"200{space}mg/" in detail and f"≥ 160{space}mg/" in detail
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -391,8 +392,8 @@ def test_one_day_is_singular(locale: str) -> None:
     card = card_with(
         render_cards(findings, case_summary(patient), locale, NOW), "MED-ANTITHROMBOTIC-UNLISTED"
     )
-    assert ("1 day " if locale == "en" else "1 jour ") in (card.detail or "")
-    assert "1 days" not in (card.detail or "") and "1 jours" not in (card.detail or "")
+    assert ("1 day " if locale == "en" else "1\u00a0jour ") in (card.detail or "")
+    assert "1 days" not in (card.detail or "") and "1\u00a0jours" not in (card.detail or "")
 
 
 def test_french_cards_write_dates_numbers_and_results_the_french_way() -> None:
@@ -401,7 +402,7 @@ def test_french_cards_write_dates_numbers_and_results_the_french_way() -> None:
     cards = cards_for(patient, "fr", NOW)
     inr_card = card_with(cards, "BLEED-INR-HIGH")
     assert "INR 1,51 le 19/11/2026" in inr_card.summary
-    assert "(résultat : 1,51)" in (inr_card.detail or "")
+    assert "(résultat\u00a0: 1,51)" in (inr_card.detail or "")
     platelets = card_with(cards, "BLEED-PLATELETS-LOW")
     assert "50 000/mm³" in platelets.summary and "rendu" not in (platelets.detail or "")
     english = card_with(cards_for(patient, "en", NOW), "BLEED-INR-HIGH")
@@ -426,7 +427,9 @@ def test_french_hold_instant_is_day_month_year_and_local_time() -> None:
 def test_pure_thermal_ablation_summary_does_not_speak_of_cement(kind, locale: str) -> None:
     patient = facts(procedures=(procedure(kind),))
     card = card_with(cards_for(patient, locale), "CHECKLIST")
-    assert card.summary.startswith("Thermal ablation:" if locale == "en" else "Thermo-ablation :")
+    assert card.summary.startswith(
+        "Thermal ablation:" if locale == "en" else "Thermo-ablation\u00a0:"
+    )
     cement = "ement" if locale == "en" else "iment"  # Cementoplasty, cement / Cimentoplastie
     assert cement not in card.summary
     mixed = facts(procedures=(procedure(kind), procedure()))

@@ -40,7 +40,7 @@ def test_summaries_fit_with_the_longest_values(language: str) -> None:
         "procedure": longest_kind,
         "date": "30/12/2026",
         "hold_from": "28/12/2026 à 14:00",
-        "delay": "5 jours",
+        "delay": "5\u00a0jours",
         "in": words["in_days"].format(n=30),
     }
     for key in (
@@ -65,8 +65,8 @@ def test_summaries_fit_with_the_longest_values(language: str) -> None:
         ("en", -3, "3 days ago"),
         ("fr", 0, "aujourd'hui"),
         ("fr", 1, "demain"),
-        ("fr", 5, "dans 5 jours"),
-        ("fr", -3, "il y a 3 jours"),
+        ("fr", 5, "dans 5\u00a0jours"),
+        ("fr", -3, "il y a 3\u00a0jours"),
     ],
 )
 def test_days_are_counted_from_the_sites_today(language: str, days: int, expected: str) -> None:

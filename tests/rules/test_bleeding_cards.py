@@ -75,7 +75,7 @@ def test_a_stale_result_is_shown_with_its_value_and_date(locale: str) -> None:
     day = (NOW - timedelta(days=7, hours=1)).date()
     shown_day = day.isoformat() if locale == "en" else day.strftime("%d/%m/%Y")
     assert "30 000/mm³" in detail and shown_day in detail
-    assert {"en": "older than 7 days", "fr": "plus de 7 jours"}[locale] in detail
+    assert {"en": "older than 7 days", "fr": "plus de 7\u00a0jours"}[locale] in detail
 
 
 @pytest.mark.parametrize("locale", LOCALES)

@@ -95,7 +95,7 @@ def test_suspected_card_asks_to_rule_out_and_names_prophylaxis() -> None:
     assert "Rule out an ongoing infection" in (shown.detail or "")
     assert "38.4 °C" in (shown.detail or "")
     assert "prophylaxis" in (shown.detail or "")
-    assert "38,4 °C" in (card(patient, SUSPECTED, "fr").detail or "")
+    assert "38,4\u00a0°C" in (card(patient, SUSPECTED, "fr").detail or "")
 
 
 # ---- coagulopathy, epidural, cement -----------------------------------------------------------
@@ -274,7 +274,7 @@ def test_summary_card_shows_passes_and_no_rule_id(locale: str) -> None:
     assert not RULE_ID.search(shown.summary)
     expected = {
         "en": "Platelets 250 000/mm³ on 2026-11-24: meets > 50 000/mm³",
-        "fr": "Plaquettes 250 000/mm³ le 24/11/2026 : conforme (> 50 000/mm³)",
+        "fr": "Plaquettes 250 000/mm³ le 24/11/2026\u00a0: conforme (> 50 000/mm³)",
     }[locale]
     assert expected in (shown.detail or "")
 
