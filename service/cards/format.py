@@ -11,6 +11,13 @@ from datetime import date, datetime
 from typing import Any
 
 from service.rules.case import CaseSummary
+from service.rules.params import (
+    DocumentedCondition,
+    InrHighParams,
+    LabFindingParams,
+    LabShown,
+    RecordShown,
+)
 
 SUMMARY_MAX = 139
 _SPACES = re.compile(r"[ \t\r\n]+")
@@ -75,31 +82,31 @@ class CardText:
                 return value
         return value.strftime(self.text["date_format"])
 
-    def original(self, lab: Mapping[str, Any]) -> str:
+    def original(self, lab: LabShown) -> str:
         """The result as the lab reported it, with its comparator; a decimal is rounded to a
         clinical number ("189.64223091570517" -> "189.64") in the card's decimal mark."""
-        value = str(lab.get("original_value", ""))
+        value = str(lab.original_value or "")
         match = _DECIMAL.match(value)
         if match:
             number = round(float(match["number"]), ORIGINAL_DECIMALS)
             value = match["comparator"] + self.number(number)
-        comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
+        comparator = _COMPARATORS.get(str(lab.comparator or ""), "")
         if comparator and not value.startswith(tuple("<>≤≥")):
             value = f"{comparator} {value}"
-        return f"{value} {clinician_unit(lab.get('original_unit'))}".strip()
+        return f"{value} {clinician_unit(lab.original_unit)}".strip()
 
-    def shown_value(self, lab: Mapping[str, Any]) -> str:
+    def shown_value(self, lab: LabShown) -> str:
         """The normalised value with its comparator, without unit ("< 20 000"): what a summary
         template's "{value}" should hold for a lab finding (RULES.md: the comparator is kept
         wherever the value is shown)."""
-        value = self.number(lab.get("value"), lab.get("kind", ""))
-        comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
+        value = self.number(lab.value, lab.kind)
+        comparator = _COMPARATORS.get(str(lab.comparator or ""), "")
         return f"{comparator} {value}" if comparator else value
 
-    def value_with_unit(self, lab: Mapping[str, Any]) -> str:
+    def value_with_unit(self, lab: LabShown) -> str:
         """The normalised value with its unit and its comparator ("< 20 000/mm³")."""
         percent = "\u00a0%" if self.language == "fr" else " %"  # French: no break before %
-        unit = {"platelets": "/mm³", "tp": percent, "pain": "/10"}.get(lab.get("kind", ""), "")
+        unit = {"platelets": "/mm³", "tp": percent, "pain": "/10"}.get(lab.kind, "")
         return f"{self.shown_value(lab)}{unit}"
 
     def test_name(self, key: str) -> str:
@@ -113,51 +120,52 @@ class CardText:
             return items[0]
         return f"{', '.join(items[:-1])} {self.text['and']} {items[-1]}"
 
-    def lab_line(self, lab: Mapping[str, Any]) -> str:
+    def lab_line(self, lab: LabShown) -> str:
         """A result's line, then what the card must say about it: preliminary, time zone
         assumed, older than the window; the results shown beside it (same instant, or the final
         one a preliminary result overrides); for an INR, the TP it was read with."""
         lines = [self._one_lab_line(lab)]
-        for other in lab.get("also", ()):
-            key = "lab_also_final" if lab.get("preliminary") else "lab_also_same_time"
+        beside = lab.also if isinstance(lab, LabFindingParams) else ()
+        for other in beside:
+            key = "lab_also_final" if lab.preliminary else "lab_also_same_time"
             lines.append(
                 self.text["lab_notes"][key].format_map({"line": self._one_lab_line(other)})
             )
-        if lab.get("kind") == "inr" and "inr_alone" in lab:
+        if isinstance(lab, InrHighParams):
             lines.extend(self._inr_lines(lab))
         return "\n".join(lines)
 
-    def _one_lab_line(self, lab: Mapping[str, Any]) -> str:
+    def _one_lab_line(self, lab: LabShown) -> str:
         original = self.original(lab)
         fields = {
-            "test": self.test_name(lab.get("kind", "")),
+            "test": self.test_name(lab.kind),
             "value": self.value_with_unit(lab),
             "original": original or "?",
-            "date": self.day(lab.get("date")),
+            "date": self.day(lab.date),
             "problem": self.lab_problem(lab),
-            "n_days": self.days(lab.get("max_age_days", "")),
+            "n_days": self.days(lab.max_age_days if lab.max_age_days is not None else ""),
         }
-        usable = not fields["problem"] and lab.get("value") is not None
-        if lab.get("stale"):
+        usable = not fields["problem"] and lab.value is not None
+        if lab.stale:
             template = "lab_stale_line" if usable else "lab_stale_problem_line"
         else:
             template = "lab_line" if usable else "lab_problem_line"
         line = self.text[template].format_map(fields)
         notes = self.text["lab_notes"]
-        marks = [notes[key] for key in ("preliminary", "zone_assumed") if lab.get(key)]
+        flags = (("preliminary", lab.preliminary), ("zone_assumed", lab.zone_assumed))
+        marks = [notes[key] for key, on in flags if on]
         return f"{line} ({notes['separator'].join(marks)})" if marks else line
 
-    def _inr_lines(self, lab: Mapping[str, Any]) -> list[str]:
+    def _inr_lines(self, lab: InrHighParams) -> list[str]:
         """BLEED-INR-HIGH: the TP that meets the guideline, or that the INR stands alone."""
         notes = self.text["lab_notes"]
         lines = []
-        tp = lab.get("tp")
-        if tp:
-            fields = {"tp": self.value_with_unit(tp), "date": self.day(tp.get("date"))}
+        if lab.tp is not None:
+            fields = {"tp": self.value_with_unit(lab.tp), "date": self.day(lab.tp.date)}
             lines.append(notes["inr_tp_met"].format_map(fields))
-        if lab.get("inr_alone"):
+        if lab.inr_alone:
             lines.append(notes["inr_alone"])
-        if lab.get("vka"):
+        if lab.vka:
             lines.append(notes["inr_vka"])
         return lines
 
@@ -183,25 +191,21 @@ class CardText:
         key = "days_one" if count == 1 else "days_many"
         return str(self.text[key]).format_map({"n": count})
 
-    def record_line(self, record: Mapping[str, Any]) -> str:
+    def record_line(self, record: RecordShown | DocumentedCondition) -> str:
         """A Condition or allergy behind a card: name and date (or that none is recorded)."""
-        if not record.get("dated"):
+        if not record.dated:
             key = "record_line_plain"
         else:
-            key = "record_line" if record.get("date") else "record_line_undated"
+            key = "record_line" if record.date else "record_line_undated"
         return str(self.text[key]).format_map(
-            {
-                "display": record.get("display", "?"),
-                "date": self.day(record.get("date")),
-            }
+            {"display": record.display, "date": self.day(record.date)}
         )
 
-    def lab_problem(self, lab: Mapping[str, Any]) -> str:
+    def lab_problem(self, lab: LabShown) -> str:
         """Why a result is unusable: worded here when the rules give a code, else as facts say."""
-        code = lab.get("problem_code")
-        if code:
-            return str(self.text["lab_problems"][code])
-        return str(lab.get("problem") or "")
+        if lab.problem_code:
+            return str(self.text["lab_problems"][lab.problem_code])
+        return str(lab.problem or "")
 
     def fit_list(self, template: str, names: list[str], fields: Mapping[str, Any]) -> str:
         """`template` with as many of `names` as fit in a summary, the rest counted ("+2")."""

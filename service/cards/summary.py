@@ -6,8 +6,7 @@ rules extension. Checklist items are listed in words.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from cds_hooks.cards import (
     Card,
@@ -15,6 +14,7 @@ from cds_hooks.cards import (
 from service.cards.single import SingleCards
 from service.rules.catalog import RULE_IDS
 from service.rules.finding import Finding
+from service.rules.params import ChecklistParams, PassedCheck
 
 CHECKLIST = "CHECKLIST"
 
@@ -37,11 +37,13 @@ class SummaryCard(SingleCards):
             if note:
                 parts.append(note.format_map(self.fields(finding)))
         checklist = by_id.get(CHECKLIST)
-        passed = list(checklist.params.get("passed", ())) if checklist else []
+        params = checklist.params if checklist else None
+        assert params is None or isinstance(params, ChecklistParams)
+        passed = list(params.passed) if params else []
         if passed:
             lines = "\n".join(f"- {self.passed_line(check)}" for check in passed)
             parts.append(f"{self.text['rules']['CHECKLIST']['passed_header']}\n\n{lines}")
-        items = list(checklist.params.get("items", ())) if checklist else []
+        items = list(params.items) if params else []
         if items:
             bullets = "\n".join(f"- [ ] {self.text['checklist'][item]}" for item in items)
             parts.append(f"{self.text['rules']['CHECKLIST']['detail']}\n\n{bullets}")
@@ -56,19 +58,19 @@ class SummaryCard(SingleCards):
             )
         return self.card(findings, summary, "\n\n".join(parts), SUMMARY_SECTION)
 
-    def passed_line(self, check: Mapping[str, Any]) -> str:
+    def passed_line(self, check: PassedCheck) -> str:
         """'Platelets 210 000/mm³ on 03/12: meets > 50 000/mm³' in the card's language."""
-        template = str(self.text["passed"][check["check"]])
-        lab = check.get("lab") or {}
+        template = str(self.text["passed"][check.check])
+        lab = check.lab
         value = self.value_with_unit(lab) if lab else ""
-        if check["check"] == "temperature":
-            value = self.number(check.get("celsius"))
+        if check.celsius is not None:  # a temperature: shown converted to °C
+            value = self.number(check.celsius)
         return template.format_map(
             {
                 "value": value,
-                "date": self.day(lab.get("date")) if lab else "",
-                "threshold": self.number(check.get("threshold")),
-                "conditions": check.get("conditions", ""),
-                "allergies": check.get("allergies", ""),
+                "date": self.day(lab.date) if lab else "",
+                "threshold": self.number(check.threshold),
+                "conditions": check.conditions if check.conditions is not None else "",
+                "allergies": check.allergies if check.allergies is not None else "",
             }
         )
