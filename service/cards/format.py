@@ -169,19 +169,18 @@ class CardText:
             lines.append(notes["inr_vka"])
         return lines
 
-    def drug_name(self, params: Mapping[str, Any]) -> str:
-        """The drug in the card's language; else what the record calls it (its name part)."""
-        key = str(params.get("drug"))
+    def drug_name(self, drug: str, displays: Sequence[str] = ()) -> str:
+        """The drug (an ingredient key) in the card's language; else what the record calls it
+        (the name part of its first display)."""
         names: Mapping[str, str] = self.text["drugs"]
-        if key in names:
-            return names[key]
-        displays = [str(d) for d in params.get("displays", ())]
-        return _drug_label(displays[0]) if displays else key
+        if drug in names:
+            return names[drug]
+        return _drug_label(str(displays[0])) if displays else drug
 
-    def dose_problems(self, params: Mapping[str, Any]) -> str:
+    def dose_problems(self, dose_problems: Sequence[str]) -> str:
         """Why the daily dose is unknown. The facts word it in English only: other languages
         get their generic phrase (the reason is a record-keeping detail, not a clinical one)."""
-        problems = "; ".join(dict.fromkeys(str(d) for d in params.get("dose_problems", ())))
+        problems = "; ".join(dict.fromkeys(str(d) for d in dose_problems))
         if self.language != "en":
             return str(self.text["plan"]["dose_unknown"])
         return problems or str(self.text["plan"]["dose_unknown"])

@@ -20,10 +20,11 @@ from cds_hooks.cards import Card
 from service.cards.base import RULES_EXTENSION
 from service.cards.format import fit
 from service.cards.messages import messages, normalise_locale
-from service.cards.plan import PlanCard
+from service.cards.plan import PlanCard, medication
 from service.rules.case import CaseSummary, PlannedProcedure
 from service.rules.catalog import CATALOG
 from service.rules.finding import Finding, HoldStep
+from service.rules.params import MedicationParams
 
 LATE = "MED-HOLD-TOO-LATE"
 
@@ -52,7 +53,7 @@ class MomentCards(PlanCard):
         """The procedure the hold plan was computed for, and its day: the day is the rules'
         own (`procedure_date` of the MED-* findings), never decided a second time here."""
         written = next(
-            (f.params.get("procedure_date") for f in findings if is_antithrombotic(f.rule_id)),
+            (f.params.procedure_date for f in findings if isinstance(f.params, MedicationParams)),
             None,
         )
         day = date.fromisoformat(written) if isinstance(written, str) else None
@@ -122,24 +123,26 @@ class MomentCards(PlanCard):
         if day is None:
             return None
         if not holds:  # a VKA relay, an aspirin to document: no hold day, the procedure's
-            drugs = [f for f in findings if is_antithrombotic(f.rule_id) and f.rule_id != LATE]
+            drugs = [
+                f for f in findings if isinstance(f.params, MedicationParams) and f.rule_id != LATE
+            ]
             if not drugs:
                 return None
             return str(words["countdown_undated"]).format_map(
                 {
                     "date": self.day(day),
                     "in": self.in_days(day),
-                    "drug": self.join([self.drug_name(f.params) for f in drugs]),
+                    "drug": self.join([self.record_drug(f) for f in drugs]),
                 }
             )
         finding, hold = min(holds, key=lambda item: item[1].hold_from or date.max)
         assert hold.hold_from is not None
-        late = any(f.rule_id == LATE and f.params.get("drug") == hold.drug for f in findings)
+        late = any(f.rule_id == LATE and medication(f).drug == hold.drug for f in findings)
         key = "countdown_late" if late else "countdown"
         return str(words[key]).format_map(
             {
                 "date": self.day(day),
-                "drug": self.drug_name(finding.params),
+                "drug": self.record_drug(finding),
                 "hold_from": self._hold_start(hold),
                 "in": self.in_days(hold.hold_from),
             }
@@ -150,22 +153,22 @@ class MomentCards(PlanCard):
     def medication_order_card(self, findings: Sequence[Finding]) -> Card:
         """One card for the antithrombotic(s) being ordered while a procedure is planned."""
         words = self.text["moments"]
-        late = {f.params.get("drug") for f in findings if f.rule_id == LATE}
+        late = {medication(f).drug for f in findings if f.rule_id == LATE}
         drug_findings, attached, planned = self.plan_parts(findings)
         procedure, day = self.planned_for(findings)
         assert procedure is not None  # called only when a procedure is planned
         lines = [self.planned_line(), self.text["plan"]["agreement"]]
         for finding in drug_findings:
-            extra = attached.get(str(finding.params.get("record")), {})
+            extra = attached.get(medication(finding).record, {})
             line = self.plan_line(finding, extra, planned)
             if line:
                 lines.append(line)
         lines.append(str(words["order_note"]))
-        first = next((f for f in drug_findings if f.params.get("drug") in late), None)
+        first = next((f for f in drug_findings if medication(f).drug in late), None)
         first = first or next((f for f in drug_findings if f.hold is not None), None)
         first = first or drug_findings[0]
         fields = {
-            "drug": self.drug_name(first.params),
+            "drug": self.record_drug(first),
             "procedure": self.procedure_name(procedure),
             "date": self.day(day) if day else "",
         }
@@ -175,7 +178,7 @@ class MomentCards(PlanCard):
         elif hold is None or hold.hold_from is None:
             key = "order_other"
         else:
-            key = "order_late" if first.params.get("drug") in late else "order_hold"
+            key = "order_late" if medication(first).drug in late else "order_hold"
             fields["hold_from"] = self._hold_start(hold)
             fields["delay"] = (
                 f"{hold.hours_before} h" if hold.hours_before else self.days(hold.days_before)
