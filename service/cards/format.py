@@ -62,7 +62,8 @@ class CardText:
         if value is None:
             return "?"
         if kind == "platelets":
-            return f"{round(value):,}".replace(",", " ")
+            # Thousands apart; in French with a no-break space, so "210 000" never breaks.
+            return f"{round(value):,}".replace(",", "\u00a0" if self.language == "fr" else " ")
         formatted = f"{value:.2f}".rstrip("0").rstrip(".")
         return formatted.replace(".", ",") if self.language == "fr" else formatted
 

@@ -117,8 +117,9 @@ def test_platelet_card_is_specific(locale: str) -> None:
     )
     card = card_with(cards_for(patient, locale), "BLEED-PLATELETS-LOW")
     assert card.indicator is Indicator.CRITICAL
-    assert "32 000/mm³" in card.summary and shown("2026-11-20", locale) in card.summary
-    assert "50 000/mm³" in card.summary
+    space = "\u00a0" if locale == "fr" else " "  # French keeps "32 000" together
+    assert f"32{space}000/mm³" in card.summary and shown("2026-11-20", locale) in card.summary
+    assert f"50{space}000/mm³" in card.summary
     # The result it judged is named machine-readably, never by its id in the text.
     reference = patient.labs[0].source.reference
     assert reference not in (card.detail or "")
@@ -404,7 +405,7 @@ def test_french_cards_write_dates_numbers_and_results_the_french_way() -> None:
     assert "INR 1,51 le 19/11/2026" in inr_card.summary
     assert "(résultat\u00a0: 1,51)" in (inr_card.detail or "")
     platelets = card_with(cards, "BLEED-PLATELETS-LOW")
-    assert "50 000/mm³" in platelets.summary and "rendu" not in (platelets.detail or "")
+    assert "50\u00a0000/mm³" in platelets.summary and "rendu" not in (platelets.detail or "")
     english = card_with(cards_for(patient, "en", NOW), "BLEED-INR-HIGH")
     assert "INR 1.51 on 2026-11-19" in english.summary
 

@@ -18,8 +18,9 @@ from service.facts.model import DrugClass, LabKind
 from service.rules.case import case_summary
 from service.rules.engine import evaluate_rules
 
-# A space that may break before ; : ? ! % or after « (the French rule wants a no-break space).
-BREAKING = re.compile(r" [;:?!%»]|« ")
+# A space that may break before ; : ? ! % or after «, or inside a number ("50 000"): the French
+# rule wants a no-break space.
+BREAKING = re.compile(r" [;:?!%»]|« |\d \d{3}\b")
 
 
 def strings(tree: Any, path: str = "") -> Iterator[tuple[str, str]]:
@@ -83,3 +84,9 @@ def test_french_drug_hold_wording_elides_nothing_wrongly() -> None:
     cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "fr", NOW)
     text = " ".join(f"{c.summary} {c.detail}" for c in cards)
     assert not re.search(r"\bde [aeiouéèh]", text, re.IGNORECASE), text
+
+
+def test_a_french_platelet_count_never_breaks() -> None:
+    patient = facts(labs=(lab(LabKind.PLATELETS, 32_000), lab(LabKind.TP_PERCENT, 90)))
+    card = card_of(patient, "BLEED-PLATELETS-LOW", "fr")
+    assert "32\u00a0000/mm³" in card.summary and "32 000" not in card.summary

@@ -274,7 +274,7 @@ def test_summary_card_shows_passes_and_no_rule_id(locale: str) -> None:
     assert not RULE_ID.search(shown.summary)
     expected = {
         "en": "Platelets 250 000/mm³ on 2026-11-24: meets > 50 000/mm³",
-        "fr": "Plaquettes 250 000/mm³ le 24/11/2026\u00a0: conforme (> 50 000/mm³)",
+        "fr": "Plaquettes 250\u00a0000/mm³ le 24/11/2026\u00a0: conforme (> 50\u00a0000/mm³)",
     }[locale]
     assert expected in (shown.detail or "")
 
