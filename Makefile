@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench screenshots clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,12 @@ test: setup lint
 	bash scripts/start-postgres.sh
 	bash scripts/install-browser.sh
 	$(VENV)/bin/pytest
+
+# The README's card screenshots (docs/screenshots/*.png), taken by Debian's headless Chromium from
+# a page drawing the service's own responses (tests/cards/test_screenshots.py).
+screenshots: setup
+	bash scripts/install-browser.sh
+	CARD_SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/cards/test_screenshots.py -q
 
 bench: setup
 	$(VENV)/bin/python -m bench.run

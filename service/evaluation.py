@@ -18,6 +18,7 @@ from service.config import Config
 from service.facts.model import PatientFacts
 from service.prefetch_coverage import lab_window_coverage
 from service.rules import availability
+from service.rules.case import case_summary
 from service.rules.engine import RULESET_VERSION, evaluate_rules
 from service.rules.finding import Finding
 from service.vocabulary import KEY_CATEGORIES, PLANNED_KEYS, DataCategory
@@ -55,7 +56,7 @@ def run_rules(
     findings = evaluate_rules(facts, config.policy, now)
     findings = availability.with_fetch_gaps(findings, gaps_by_category(data))
     log_unavailable(request, findings)
-    cards = render_cards(findings, facts, locale, now, config.public_base_urls[0])
+    cards = render_cards(findings, case_summary(facts), locale, now, config.public_base_urls[0])
     return findings, cards, audit_record(request, findings, cards, data.unavailable)
 
 

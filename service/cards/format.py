@@ -10,9 +10,17 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from service.facts.model import PatientFacts
+from service.rules.case import CaseSummary
+from service.rules.params import (
+    DocumentedCondition,
+    InrHighParams,
+    LabFindingParams,
+    LabShown,
+    RecordShown,
+)
 
 SUMMARY_MAX = 139
+_SPACES = re.compile(r"[ \t\r\n]+")
 _DISPLAY_MAX = 40
 # A plain decimal as a lab wrote it ("1.5", "189.64223091570517"): shown rounded to at most
 # ORIGINAL_DECIMALS decimals, with the card language's decimal mark (never a raw float).
@@ -24,7 +32,8 @@ _COMPARATORS = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
 
 def fit(summary: str) -> str:
     """Last guard on the spec's 140-character limit (templates are tested to stay below it)."""
-    summary = " ".join(summary.split())
+    # Runs of ordinary white space only: a no-break space (French typography) stays.
+    summary = _SPACES.sub(" ", summary).strip(" \t\r\n")
     return summary if len(summary) <= SUMMARY_MAX else summary[: SUMMARY_MAX - 1] + "…"
 
 
@@ -38,21 +47,23 @@ def plain(markdown: str) -> str:
 
 
 class CardText:
-    """The wording of one response: the card language's messages, the patient, and `now`."""
+    """The wording of one response: the card language's messages, the case (never the facts:
+    cards render from the findings and this summary alone), and `now`."""
 
     def __init__(
-        self, text: Mapping[str, Any], language: str, facts: PatientFacts, now: datetime
+        self, text: Mapping[str, Any], language: str, case: CaseSummary, now: datetime
     ) -> None:
         self.text = text
         self.language = language
-        self.facts = facts
+        self.case = case
         self.now = now
 
     def number(self, value: float | None, kind: str = "") -> str:
         if value is None:
             return "?"
         if kind == "platelets":
-            return f"{round(value):,}".replace(",", " ")
+            # Thousands apart; in French with a no-break space, so "210 000" never breaks.
+            return f"{round(value):,}".replace(",", "\u00a0" if self.language == "fr" else " ")
         formatted = f"{value:.2f}".rstrip("0").rstrip(".")
         return formatted.replace(".", ",") if self.language == "fr" else formatted
 
@@ -72,30 +83,31 @@ class CardText:
                 return value
         return value.strftime(self.text["date_format"])
 
-    def original(self, lab: Mapping[str, Any]) -> str:
+    def original(self, lab: LabShown) -> str:
         """The result as the lab reported it, with its comparator; a decimal is rounded to a
         clinical number ("189.64223091570517" -> "189.64") in the card's decimal mark."""
-        value = str(lab.get("original_value", ""))
+        value = str(lab.original_value or "")
         match = _DECIMAL.match(value)
         if match:
             number = round(float(match["number"]), ORIGINAL_DECIMALS)
             value = match["comparator"] + self.number(number)
-        comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
+        comparator = _COMPARATORS.get(str(lab.comparator or ""), "")
         if comparator and not value.startswith(tuple("<>≤≥")):
             value = f"{comparator} {value}"
-        return f"{value} {clinician_unit(lab.get('original_unit'))}".strip()
+        return f"{value} {clinician_unit(lab.original_unit)}".strip()
 
-    def shown_value(self, lab: Mapping[str, Any]) -> str:
+    def shown_value(self, lab: LabShown) -> str:
         """The normalised value with its comparator, without unit ("< 20 000"): what a summary
         template's "{value}" should hold for a lab finding (RULES.md: the comparator is kept
         wherever the value is shown)."""
-        value = self.number(lab.get("value"), lab.get("kind", ""))
-        comparator = _COMPARATORS.get(str(lab.get("comparator") or ""), "")
+        value = self.number(lab.value, lab.kind)
+        comparator = _COMPARATORS.get(str(lab.comparator or ""), "")
         return f"{comparator} {value}" if comparator else value
 
-    def value_with_unit(self, lab: Mapping[str, Any]) -> str:
+    def value_with_unit(self, lab: LabShown) -> str:
         """The normalised value with its unit and its comparator ("< 20 000/mm³")."""
-        unit = {"platelets": "/mm³", "tp": " %", "pain": "/10"}.get(lab.get("kind", ""), "")
+        percent = "\u00a0%" if self.language == "fr" else " %"  # French: no break before %
+        unit = {"platelets": "/mm³", "tp": percent, "pain": "/10"}.get(lab.kind, "")
         return f"{self.shown_value(lab)}{unit}"
 
     def test_name(self, key: str) -> str:
@@ -109,67 +121,67 @@ class CardText:
             return items[0]
         return f"{', '.join(items[:-1])} {self.text['and']} {items[-1]}"
 
-    def lab_line(self, lab: Mapping[str, Any]) -> str:
+    def lab_line(self, lab: LabShown) -> str:
         """A result's line, then what the card must say about it: preliminary, time zone
         assumed, older than the window; the results shown beside it (same instant, or the final
         one a preliminary result overrides); for an INR, the TP it was read with."""
         lines = [self._one_lab_line(lab)]
-        for other in lab.get("also", ()):
-            key = "lab_also_final" if lab.get("preliminary") else "lab_also_same_time"
+        beside = lab.also if isinstance(lab, LabFindingParams) else ()
+        for other in beside:
+            key = "lab_also_final" if lab.preliminary else "lab_also_same_time"
             lines.append(
                 self.text["lab_notes"][key].format_map({"line": self._one_lab_line(other)})
             )
-        if lab.get("kind") == "inr" and "inr_alone" in lab:
+        if isinstance(lab, InrHighParams):
             lines.extend(self._inr_lines(lab))
         return "\n".join(lines)
 
-    def _one_lab_line(self, lab: Mapping[str, Any]) -> str:
+    def _one_lab_line(self, lab: LabShown) -> str:
         original = self.original(lab)
         fields = {
-            "test": self.test_name(lab.get("kind", "")),
+            "test": self.test_name(lab.kind),
             "value": self.value_with_unit(lab),
             "original": original or "?",
-            "date": self.day(lab.get("date")),
+            "date": self.day(lab.date),
             "problem": self.lab_problem(lab),
-            "n_days": self.days(lab.get("max_age_days", "")),
+            "n_days": self.days(lab.max_age_days if lab.max_age_days is not None else ""),
         }
-        usable = not fields["problem"] and lab.get("value") is not None
-        if lab.get("stale"):
+        usable = not fields["problem"] and lab.value is not None
+        if lab.stale:
             template = "lab_stale_line" if usable else "lab_stale_problem_line"
         else:
             template = "lab_line" if usable else "lab_problem_line"
         line = self.text[template].format_map(fields)
         notes = self.text["lab_notes"]
-        marks = [notes[key] for key in ("preliminary", "zone_assumed") if lab.get(key)]
+        flags = (("preliminary", lab.preliminary), ("zone_assumed", lab.zone_assumed))
+        marks = [notes[key] for key, on in flags if on]
         return f"{line} ({notes['separator'].join(marks)})" if marks else line
 
-    def _inr_lines(self, lab: Mapping[str, Any]) -> list[str]:
+    def _inr_lines(self, lab: InrHighParams) -> list[str]:
         """BLEED-INR-HIGH: the TP that meets the guideline, or that the INR stands alone."""
         notes = self.text["lab_notes"]
         lines = []
-        tp = lab.get("tp")
-        if tp:
-            fields = {"tp": self.value_with_unit(tp), "date": self.day(tp.get("date"))}
+        if lab.tp is not None:
+            fields = {"tp": self.value_with_unit(lab.tp), "date": self.day(lab.tp.date)}
             lines.append(notes["inr_tp_met"].format_map(fields))
-        if lab.get("inr_alone"):
+        if lab.inr_alone:
             lines.append(notes["inr_alone"])
-        if lab.get("vka"):
+        if lab.vka:
             lines.append(notes["inr_vka"])
         return lines
 
-    def drug_name(self, params: Mapping[str, Any]) -> str:
-        """The drug in the card's language; else what the record calls it (its name part)."""
-        key = str(params.get("drug"))
+    def drug_name(self, drug: str, displays: Sequence[str] = ()) -> str:
+        """The drug (an ingredient key) in the card's language; else what the record calls it
+        (the name part of its first display)."""
         names: Mapping[str, str] = self.text["drugs"]
-        if key in names:
-            return names[key]
-        displays = [str(d) for d in params.get("displays", ())]
-        return _drug_label(displays[0]) if displays else key
+        if drug in names:
+            return names[drug]
+        return _drug_label(str(displays[0])) if displays else drug
 
-    def dose_problems(self, params: Mapping[str, Any]) -> str:
+    def dose_problems(self, dose_problems: Sequence[str]) -> str:
         """Why the daily dose is unknown. The facts word it in English only: other languages
         get their generic phrase (the reason is a record-keeping detail, not a clinical one)."""
-        problems = "; ".join(dict.fromkeys(str(d) for d in params.get("dose_problems", ())))
+        problems = "; ".join(dict.fromkeys(str(d) for d in dose_problems))
         if self.language != "en":
             return str(self.text["plan"]["dose_unknown"])
         return problems or str(self.text["plan"]["dose_unknown"])
@@ -179,25 +191,21 @@ class CardText:
         key = "days_one" if count == 1 else "days_many"
         return str(self.text[key]).format_map({"n": count})
 
-    def record_line(self, record: Mapping[str, Any]) -> str:
+    def record_line(self, record: RecordShown | DocumentedCondition) -> str:
         """A Condition or allergy behind a card: name and date (or that none is recorded)."""
-        if not record.get("dated"):
+        if not record.dated:
             key = "record_line_plain"
         else:
-            key = "record_line" if record.get("date") else "record_line_undated"
+            key = "record_line" if record.date else "record_line_undated"
         return str(self.text[key]).format_map(
-            {
-                "display": record.get("display", "?"),
-                "date": self.day(record.get("date")),
-            }
+            {"display": record.display, "date": self.day(record.date)}
         )
 
-    def lab_problem(self, lab: Mapping[str, Any]) -> str:
+    def lab_problem(self, lab: LabShown) -> str:
         """Why a result is unusable: worded here when the rules give a code, else as facts say."""
-        code = lab.get("problem_code")
-        if code:
-            return str(self.text["lab_problems"][code])
-        return str(lab.get("problem") or "")
+        if lab.problem_code:
+            return str(self.text["lab_problems"][lab.problem_code])
+        return str(lab.problem or "")
 
     def fit_list(self, template: str, names: list[str], fields: Mapping[str, Any]) -> str:
         """`template` with as many of `names` as fit in a summary, the rest counted ("+2")."""

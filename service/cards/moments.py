@@ -20,45 +20,47 @@ from cds_hooks.cards import Card
 from service.cards.base import RULES_EXTENSION
 from service.cards.format import fit
 from service.cards.messages import messages, normalise_locale
-from service.cards.plan import PlanCard
-from service.facts.model import PatientFacts, TargetProcedure
-from service.rules.catalog import CATALOG, RuleGroup
+from service.cards.plan import PlanCard, medication
+from service.rules.case import CaseSummary, PlannedProcedure
+from service.rules.catalog import CATALOG
 from service.rules.finding import Finding, HoldStep
+from service.rules.params import MedicationParams
 
 LATE = "MED-HOLD-TOO-LATE"
 
 
 def is_antithrombotic(rule_id: str) -> bool:
-    return rule_id in CATALOG and CATALOG[rule_id].group is RuleGroup.ANTITHROMBOTIC
+    """A rule of the antithrombotic plan card (the catalog's placement)."""
+    return rule_id in CATALOG and CATALOG[rule_id].placement.on_plan
 
 
 class MomentCards(PlanCard):
     """Wording of one moment's response (the card language, the patient, `now`)."""
 
     @classmethod
-    def for_locale(cls, locale: str, facts: PatientFacts, now: datetime) -> MomentCards:
+    def for_locale(cls, locale: str, case: CaseSummary, now: datetime) -> MomentCards:
         language = normalise_locale(locale)
-        return cls(messages(language), language, facts, now)
+        return cls(messages(language), language, case, now)
 
     # ------------------------------------------------------------------ shared wording
 
-    def procedure_name(self, procedure: TargetProcedure) -> str:
-        return str(self.text["moments"]["kinds"].get(procedure.kind.value, procedure.display))
+    def procedure_name(self, procedure: PlannedProcedure) -> str:
+        return str(self.text["moments"]["kinds"].get(procedure.kind, procedure.display))
 
     def planned_for(
         self, findings: Sequence[Finding]
-    ) -> tuple[TargetProcedure | None, date | None]:
+    ) -> tuple[PlannedProcedure | None, date | None]:
         """The procedure the hold plan was computed for, and its day: the day is the rules'
         own (`procedure_date` of the MED-* findings), never decided a second time here."""
         written = next(
-            (f.params.get("procedure_date") for f in findings if is_antithrombotic(f.rule_id)),
+            (f.params.procedure_date for f in findings if isinstance(f.params, MedicationParams)),
             None,
         )
         day = date.fromisoformat(written) if isinstance(written, str) else None
-        same_day = [p for p in self.facts.procedures if day is not None and _day(p) == day]
+        same_day = [p for p in self.case.procedures if day is not None and p.day == day]
         procedure = same_day[0] if same_day else None
-        if procedure is None and self.facts.procedures:
-            procedure = self.facts.procedures[0]
+        if procedure is None and self.case.procedures:
+            procedure = self.case.procedures[0]
         return procedure, day
 
     def in_days(self, day: date) -> str:
@@ -77,11 +79,11 @@ class MomentCards(PlanCard):
         """Which planned procedures the cards are about, each with its date and countdown."""
         words = self.text["moments"]
         lines = []
-        for procedure in self.facts.procedures:
-            day = _day(procedure)
+        for procedure in self.case.procedures:
+            day = procedure.day
             fields = {
                 "procedure": procedure.display,
-                "site": f" ({procedure.body_site_display})" if procedure.body_site_display else "",
+                "site": f" ({procedure.body_site})" if procedure.body_site else "",
             }
             if day is None:
                 lines.append(str(words["planned_nodate"]).format_map(fields))
@@ -121,24 +123,26 @@ class MomentCards(PlanCard):
         if day is None:
             return None
         if not holds:  # a VKA relay, an aspirin to document: no hold day, the procedure's
-            drugs = [f for f in findings if is_antithrombotic(f.rule_id) and f.rule_id != LATE]
+            drugs = [
+                f for f in findings if isinstance(f.params, MedicationParams) and f.rule_id != LATE
+            ]
             if not drugs:
                 return None
             return str(words["countdown_undated"]).format_map(
                 {
                     "date": self.day(day),
                     "in": self.in_days(day),
-                    "drug": self.join([self.drug_name(f.params) for f in drugs]),
+                    "drug": self.join([self.record_drug(f) for f in drugs]),
                 }
             )
         finding, hold = min(holds, key=lambda item: item[1].hold_from or date.max)
         assert hold.hold_from is not None
-        late = any(f.rule_id == LATE and f.params.get("drug") == hold.drug for f in findings)
+        late = any(f.rule_id == LATE and medication(f).drug == hold.drug for f in findings)
         key = "countdown_late" if late else "countdown"
         return str(words[key]).format_map(
             {
                 "date": self.day(day),
-                "drug": self.drug_name(finding.params),
+                "drug": self.record_drug(finding),
                 "hold_from": self._hold_start(hold),
                 "in": self.in_days(hold.hold_from),
             }
@@ -149,22 +153,22 @@ class MomentCards(PlanCard):
     def medication_order_card(self, findings: Sequence[Finding]) -> Card:
         """One card for the antithrombotic(s) being ordered while a procedure is planned."""
         words = self.text["moments"]
-        late = {f.params.get("drug") for f in findings if f.rule_id == LATE}
+        late = {medication(f).drug for f in findings if f.rule_id == LATE}
         drug_findings, attached, planned = self.plan_parts(findings)
         procedure, day = self.planned_for(findings)
         assert procedure is not None  # called only when a procedure is planned
         lines = [self.planned_line(), self.text["plan"]["agreement"]]
         for finding in drug_findings:
-            extra = attached.get(str(finding.params.get("record")), {})
+            extra = attached.get(medication(finding).record, {})
             line = self.plan_line(finding, extra, planned)
             if line:
                 lines.append(line)
         lines.append(str(words["order_note"]))
-        first = next((f for f in drug_findings if f.params.get("drug") in late), None)
+        first = next((f for f in drug_findings if medication(f).drug in late), None)
         first = first or next((f for f in drug_findings if f.hold is not None), None)
         first = first or drug_findings[0]
         fields = {
-            "drug": self.drug_name(first.params),
+            "drug": self.record_drug(first),
             "procedure": self.procedure_name(procedure),
             "date": self.day(day) if day else "",
         }
@@ -174,7 +178,7 @@ class MomentCards(PlanCard):
         elif hold is None or hold.hold_from is None:
             key = "order_other"
         else:
-            key = "order_late" if first.params.get("drug") in late else "order_hold"
+            key = "order_late" if medication(first).drug in late else "order_hold"
             fields["hold_from"] = self._hold_start(hold)
             fields["delay"] = (
                 f"{hold.hours_before} h" if hold.hours_before else self.days(hold.days_before)
@@ -184,11 +188,3 @@ class MomentCards(PlanCard):
 
     def _hold_start(self, hold: HoldStep) -> str:
         return self.moment(hold.hold_from_at) if hold.hold_from_at else self.day(hold.hold_from)
-
-
-def _day(procedure: TargetProcedure | None) -> date | None:
-    if procedure is None:
-        return None
-    if procedure.scheduled_date is not None:
-        return procedure.scheduled_date
-    return procedure.scheduled_at.date() if procedure.scheduled_at else None

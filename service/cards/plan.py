@@ -1,6 +1,6 @@
 """The antithrombotic plan card: one line and at most one suggestion per medication record.
 
-The procedure the plan is for is read from the findings (`params["procedure"]`, set by
+The procedure the plan is for is read from the findings (`params.procedure`, set by
 service/rules/schedule.py through the rules): the card and every suggested resource use that one
 procedure, never a date of their own.
 """
@@ -20,31 +20,60 @@ from cds_hooks.cards import (
 from service.cards import resources
 from service.cards.base import CardBuilder
 from service.cards.format import plain
+from service.rules.catalog import CATALOG, Placement
 from service.rules.finding import Finding, HoldStep
+from service.rules.params import (
+    AspirinParams,
+    CardiacRiskParams,
+    ClopidogrelParams,
+    DoacParams,
+    MedicationParams,
+    ProcedureShown,
+    TimeUnknownParams,
+    UnlistedParams,
+    VkaParams,
+)
 
 PLAN_SECTION = "§4"
-# Rules that qualify one record's line (found by its `record` param), not lines of their own.
-ATTACHED = ("MED-HOLD-TOO-LATE", "MED-HOLD-TIME-UNKNOWN", "MED-VKA-TOO-LATE")
 LATE = ("MED-HOLD-TOO-LATE", "MED-VKA-TOO-LATE")
-CARDIAC = "MED-CARDIAC-RISK"
+
+
+def placement(finding: Finding) -> Placement:
+    return CATALOG[finding.rule_id].placement
+
+
+def medication(finding: Finding) -> MedicationParams:
+    """The params of a plan line or of a note on one record's line (typed per rule)."""
+    assert isinstance(finding.params, MedicationParams), finding.rule_id
+    return finding.params
 
 
 class PlanCard(CardBuilder):
     def plan_parts(
         self, findings: Sequence[Finding]
-    ) -> tuple[list[Finding], dict[str, dict[str, Mapping[str, Any]]], Mapping[str, Any] | None]:
+    ) -> tuple[list[Finding], dict[str, dict[str, MedicationParams]], ProcedureShown | None]:
         """(one finding per medication record, what is attached to each record (too late, time
         unknown) by record, the one procedure the plan is for)."""
-        attached: dict[str, dict[str, Mapping[str, Any]]] = {}
+        attached: dict[str, dict[str, MedicationParams]] = {}
         for finding in findings:
-            if finding.rule_id in ATTACHED:
-                record = str(finding.params.get("record"))
-                attached.setdefault(record, {})[finding.rule_id] = finding.params
-        records = [f for f in findings if f.rule_id not in ATTACHED and f.rule_id != CARDIAC]
+            if placement(finding) is Placement.PLAN_RECORD_NOTE:
+                params = medication(finding)
+                attached.setdefault(params.record, {})[finding.rule_id] = params
+        records = [f for f in findings if placement(f) is Placement.PLAN_LINE]
         procedure = next(
-            (f.params["procedure"] for f in findings if f.params.get("procedure")), None
+            (
+                f.params.procedure
+                for f in findings
+                if isinstance(f.params, MedicationParams) and f.params.procedure
+            ),
+            None,
         )
         return records, attached, procedure
+
+    def record_drug(self, finding: Finding) -> str:
+        """The drug of a plan line, as the card names it."""
+        params = medication(finding)
+        return self.drug_name(params.drug, params.displays)
 
     def plan_card(self, findings: Sequence[Finding]) -> Card:
         plan = self.text["plan"]
@@ -53,59 +82,59 @@ class PlanCard(CardBuilder):
         lines.extend(self.procedure_lines(procedure))
         suggestions: list[Suggestion] = []
         for finding in records:
-            extra = attached.get(str(finding.params.get("record")), {})
+            params = medication(finding)
+            extra = attached.get(params.record, {})
             line = self.plan_line(finding, extra, procedure)
-            kind = plan["kinds"].get(str(finding.params.get("record_kind")), "")
-            sources = plan["sources"].format_map(
-                {"display": finding.params.get("display", "?"), "kind": kind}
-            )
+            kind = plan["kinds"].get(params.record_kind, "")
+            sources = plan["sources"].format_map({"display": params.display, "kind": kind})
             lines.append(f"{line} {sources}")
             suggestion = self.record_suggestion(finding, plain(line), extra, procedure)
             if suggestion is not None:
                 suggestions.append(suggestion)
-        if any(f.params.get("antiplatelet_hold") for f in records):
+        if any(medication(f).antiplatelet_hold for f in records):
             lines.append(plan["cardiac"])
         for finding in findings:
-            if finding.rule_id == CARDIAC:
+            if placement(finding) is Placement.PLAN_NOTE:
+                assert isinstance(finding.params, CardiacRiskParams)
                 lines.append(self.cardiac_line(finding.params))
         summary = self.plan_summary(records, attached, procedure)
         return self.card(findings, summary, "\n\n".join(lines), PLAN_SECTION, tuple(suggestions))
 
     # ------------------------------------------------------------------------------ the text
 
-    def procedure_lines(self, procedure: Mapping[str, Any] | None) -> list[str]:
+    def procedure_lines(self, procedure: ProcedureShown | None) -> list[str]:
         plan = self.text["plan"]
         if procedure is None:
             return [plan["no_date"]]
-        if not procedure.get("several") and not procedure.get("undated_orders"):
+        if not procedure.several and not procedure.undated_orders:
             return []
         time = (
             plan["procedure_time"].format_map(
-                {"time": datetime.fromisoformat(procedure["start"]).strftime("%H:%M")}
+                {"time": datetime.fromisoformat(procedure.start).strftime("%H:%M")}
             )
-            if procedure.get("time_given")
+            if procedure.time_given
             else plan["procedure_no_time"]
         )
         line = plan["procedure_line"].format_map(
             {
-                "display": procedure.get("display", "?"),
-                "date": self.day(procedure["day"]),
+                "display": procedure.display,
+                "date": self.day(procedure.day),
                 "time": time,
             }
         )
-        if procedure.get("undated_orders"):
+        if procedure.undated_orders:
             line += plan["procedure_undated"]
         return [line]
 
     def plan_summary(
         self,
         records: Sequence[Finding],
-        attached: Mapping[str, Mapping[str, Any]],
-        procedure: Mapping[str, Any] | None,
+        attached: Mapping[str, Mapping[str, MedicationParams]],
+        procedure: ProcedureShown | None,
     ) -> str:
         plan = self.text["plan"]
         when = (
-            plan["when_date"].format_map({"date": self.day(procedure["day"])})
+            plan["when_date"].format_map({"date": self.day(procedure.day)})
             if procedure
             else plan["when_none"]
         )
@@ -114,7 +143,7 @@ class PlanCard(CardBuilder):
             return [
                 f
                 for f in records
-                if any(r in attached.get(str(f.params.get("record")), {}) for r in rule_ids)
+                if any(r in attached.get(medication(f).record, {}) for r in rule_ids)
             ]
 
         key, named = "summary", list(records)
@@ -122,114 +151,106 @@ class PlanCard(CardBuilder):
             key, named = "summary_late", with_rule(*LATE)
         elif with_rule("MED-HOLD-TIME-UNKNOWN"):
             key, named = "summary_time", with_rule("MED-HOLD-TIME-UNKNOWN")
-        names = list(dict.fromkeys(self.drug_name(f.params) for f in named))
+        names = list(dict.fromkeys(self.record_drug(f) for f in named))
         return self.fit_list(plan[key], names, {"when": when})
 
     def plan_line(
         self,
         finding: Finding,
-        extra: Mapping[str, Mapping[str, Any]],
-        procedure: Mapping[str, Any] | None,
+        extra: Mapping[str, MedicationParams],
+        procedure: ProcedureShown | None,
     ) -> str:
         plan = self.text["plan"]
-        p = finding.params
-        drug = self.drug_name(p)
+        p = medication(finding)
+        drug = self.drug_name(p.drug, p.displays)
         hold = finding.hold
         rule_id = finding.rule_id
-        if rule_id == "MED-VKA":
+        if isinstance(p, VkaParams):
             return self.vka_line(p, drug, "MED-VKA-TOO-LATE" in extra)
-        if rule_id == "MED-ASPIRIN-LOW-DOSE":
-            total = p.get("total_mg")
+        if isinstance(p, AspirinParams) and rule_id == "MED-ASPIRIN-LOW-DOSE":
+            total = p.total_mg
             shown_total = (
                 plan["aspirin_total"].format_map({"total": self.number(total)})
-                if total != p.get("daily_dose_mg")
+                if total != p.daily_dose_mg
                 else ""
             )
             return plan["aspirin_low"].format_map(
-                {"drug": drug, "dose": self.number(p.get("daily_dose_mg")), "total": shown_total}
+                {"drug": drug, "dose": self.number(p.daily_dose_mg), "total": shown_total}
             )
-        if rule_id == "MED-ASPIRIN-DOSE-UNKNOWN":
+        if isinstance(p, AspirinParams) and rule_id == "MED-ASPIRIN-DOSE-UNKNOWN":
             return self.aspirin_unknown_line(p, drug)
-        if rule_id == "MED-ASPIRIN-HIGH-DOSE":
-            limit = plan["aspirin_at_limit"] if p.get("at_limit") else ""
-            dose = self.number(p.get("daily_dose_mg"))
-            if p.get("continued"):
+        if isinstance(p, AspirinParams) and rule_id == "MED-ASPIRIN-HIGH-DOSE":
+            limit = plan["aspirin_at_limit"] if p.at_limit else ""
+            dose = self.number(p.daily_dose_mg)
+            if p.continued:
                 return (
                     plan["aspirin_continued"].format_map(
                         {
                             "drug": drug,
                             "dose": dose,
-                            "remaining": self.number(p.get("remaining_mg")),
+                            "remaining": self.number(p.remaining_mg),
                         }
                     )
                     + limit
                 )
             # The dose heads the hold sentence, which names the drug once.
-            fields = {"drug": drug, "dose": dose, "total": self.number(p.get("total_mg"))}
-            low = (p.get("daily_dose_mg") or 0) < float(p.get("threshold_mg") or 160)
-            if p.get("as_needed"):
+            fields = {"drug": drug, "dose": dose, "total": self.number(p.total_mg)}
+            low = (p.daily_dose_mg or 0) < p.threshold_mg
+            if p.as_needed:
                 drug = plan["aspirin_as_needed"].format_map(fields)
             elif low:
                 drug = plan["aspirin_low_held"].format_map(fields)
             else:
                 drug = plan["aspirin_high"].format_map(fields)
-            note = plan["aspirin_low_held_note"] if low and not p.get("as_needed") else ""
+            note = plan["aspirin_low_held_note"] if low and not p.as_needed else ""
             if hold is None:
                 return drug
             return self.hold_text(hold, drug, rule_id, extra, p, procedure) + note + limit
-        if rule_id == "MED-CLOPIDOGREL" and {"clopidogrel", "aspirin"} <= set(
-            p.get("ingredients", ())
-        ):
+        if isinstance(p, ClopidogrelParams) and {"clopidogrel", "aspirin"} <= set(p.ingredients):
             return self.combination_line(hold, p, extra)
-        if rule_id == "MED-ANTITHROMBOTIC-UNLISTED" and hold is None:
-            if p.get("drug") == "antiplatelet-combination":
+        if isinstance(p, UnlistedParams) and hold is None:
+            if p.drug == "antiplatelet-combination":
                 return plan["unlisted_combination"].format_map({"drug": drug})
             return plan["unlisted"].format_map({"drug": drug}) + plan["unlisted_none"]
         if hold is None:
             return ""
         line = self.hold_text(hold, drug, rule_id, extra, p, procedure)
-        if rule_id == "MED-ANTITHROMBOTIC-UNLISTED":
-            line += plan["unlisted_configured"].format_map(
-                {"days": self.days(p.get("configured_days"))}
-            )
+        if isinstance(p, UnlistedParams):
+            line += plan["unlisted_configured"].format_map({"days": self.days(p.configured_days)})
         if rule_id == "MED-LMWH":
             line += " " + plan["lmwh_reading"]
-        if p.get("not_in_guideline"):
+        if isinstance(p, DoacParams) and p.not_in_guideline:
             line += plan["edoxaban_note"]
-        if p.get("renal_caveat"):
+        if isinstance(p, DoacParams) and p.renal_caveat:
             line += plan["dabigatran_note"]
-        if p.get("combination"):
-            names = [self.drug_name({"drug": i}) for i in p.get("ingredients", ())]
+        if p.combination:
+            names = [self.drug_name(i) for i in p.ingredients]
             line = plan["combination_other"].format_map(
-                {"display": p.get("display", "?"), "drugs": self.join(names), "line": line}
+                {"display": p.display, "drugs": self.join(names), "line": line}
             )
         return line
 
-    def vka_line(self, p: Mapping[str, Any], drug: str, too_late: bool) -> str:
+    def vka_line(self, p: VkaParams, drug: str, too_late: bool) -> str:
         plan = self.text["plan"]
         usual = (
             plan["vka_usual_dates"].format_map(
-                {"hold_from": self.day(p["vka_hold_from"]), "last": self.day(p["vka_last_dose_on"])}
+                {"hold_from": self.day(p.vka_hold_from), "last": self.day(p.vka_last_dose_on)}
             )
-            if p.get("vka_hold_from")
+            if p.vka_hold_from
             else ""
         )
         lmwh = (
             plan["vka_lmwh_dates"].format_map(
                 {
-                    "last": self.day(p["lmwh_last_dose_on"]),
-                    "hold_from": self.day(p["lmwh_hold_from"]),
+                    "last": self.day(p.lmwh_last_dose_on),
+                    "hold_from": self.day(p.lmwh_hold_from),
                 }
             )
-            if p.get("lmwh_hold_from")
+            if p.lmwh_hold_from
             else plan["vka_lmwh_nodate"]
         )
-        inr = (
-            plan["vka_inr_date"].format_map({"date": self.day(p["inr_day"])})
-            if p.get("inr_day")
-            else ""
-        )
-        n_days = self.days(p.get("vka_stop_days"))
+        inr = plan["vka_inr_date"].format_map({"date": self.day(p.inr_day)}) if p.inr_day else ""
+        n_days = self.days(p.vka_stop_days)
         text = plan["vka"].format_map(
             {"drug": drug, "n_days": n_days, "usual": usual, "lmwh": lmwh, "inr": inr}
         )
@@ -237,29 +258,29 @@ class PlanCard(CardBuilder):
             text += plan["vka_too_late"].format_map({"n_days": n_days, "inr": inr})
         return text
 
-    def aspirin_unknown_line(self, p: Mapping[str, Any], drug: str) -> str:
+    def aspirin_unknown_line(self, p: AspirinParams, drug: str) -> str:
         plan = self.text["plan"]
-        if p.get("daily_dose_mg") is not None:
+        if p.daily_dose_mg is not None:
             return plan["aspirin_unknown_total"].format_map(
-                {"drug": drug, "dose": self.number(p.get("daily_dose_mg"))}
+                {"drug": drug, "dose": self.number(p.daily_dose_mg)}
             )
-        conditional = p.get("if_high_dose") or {}
+        conditional = p.if_high_dose
         extra = (
             plan["aspirin_conditional"].format_map(
                 {
-                    "last": self.day(conditional["last_dose_on"]),
-                    "hold_from": self.day(conditional["hold_from"]),
+                    "last": self.day(conditional.last_dose_on),
+                    "hold_from": self.day(conditional.hold_from),
                 }
             )
-            if conditional.get("hold_from")
+            if conditional is not None and conditional.hold_from
             else ""
         )
         return plan["aspirin_unknown"].format_map(
-            {"drug": drug, "problems": self.dose_problems(p), "conditional": extra}
+            {"drug": drug, "problems": self.dose_problems(p.dose_problems), "conditional": extra}
         )
 
     def combination_line(
-        self, hold: HoldStep | None, p: Mapping[str, Any], extra: Mapping[str, Any]
+        self, hold: HoldStep | None, p: ClopidogrelParams, extra: Mapping[str, Any]
     ) -> str:
         plan = self.text["plan"]
         dates = ""
@@ -267,10 +288,10 @@ class PlanCard(CardBuilder):
             dates = plan["combination_dates"].format_map(
                 {"hold_from": self.day(hold.hold_from), "last": self.day(hold.last_dose_on)}
             )
-        already = list(p.get("aspirin_already", ()))
+        already = list(p.aspirin_already)
         key = "combination_aspirin_already" if already else "combination"
         text = plan[key].format_map(
-            {"display": p.get("display", "?"), "dates": dates, "aspirin": self.join(already)}
+            {"display": p.display, "dates": dates, "aspirin": self.join(already)}
         )
         return text + self.day_suffix(hold, extra)
 
@@ -279,20 +300,20 @@ class PlanCard(CardBuilder):
         hold: HoldStep,
         drug: str,
         rule_id: str,
-        extra: Mapping[str, Mapping[str, Any]],
-        p: Mapping[str, Any],
-        procedure: Mapping[str, Any] | None,
+        extra: Mapping[str, MedicationParams],
+        p: MedicationParams,
+        procedure: ProcedureShown | None,
     ) -> str:
         plan = self.text["plan"]
         if hold.hours_before is not None:
             if hold.hold_from_at is None:
                 return plan["hour_hold_nodate"].format_map({"drug": drug})
             hold_at = self.moment(hold.hold_from_at)
-            if p.get("time_assumed") and procedure is not None:
+            if isinstance(p, DoacParams) and p.time_assumed and procedure is not None:
                 text = plan["hour_hold_assumed"].format_map(
                     {
                         "drug": drug,
-                        "date": self.day(procedure["day"]),
+                        "date": self.day(procedure.day),
                         "last": self.day(hold.last_dose_on),
                     }
                 )
@@ -301,10 +322,13 @@ class PlanCard(CardBuilder):
             if "MED-HOLD-TOO-LATE" in extra:
                 text += plan["hour_hold_too_late"].format_map({"hold_at": hold_at})
             elif "MED-HOLD-TIME-UNKNOWN" in extra and procedure is not None:
+                unknown = extra["MED-HOLD-TIME-UNKNOWN"]
                 text += plan["time_unknown"].format_map(
                     {
-                        "time": extra["MED-HOLD-TIME-UNKNOWN"].get("late_if_before", "?"),
-                        "date": self.day(procedure["day"]),
+                        "time": unknown.late_if_before
+                        if isinstance(unknown, TimeUnknownParams)
+                        else "?",
+                        "date": self.day(procedure.day),
                     }
                 )
             elif hold.starts_today:
@@ -339,20 +363,17 @@ class PlanCard(CardBuilder):
             return plan["starts_today"]
         return ""
 
-    def cardiac_line(self, p: Mapping[str, Any]) -> str:
+    def cardiac_line(self, p: CardiacRiskParams) -> str:
         plan = self.text["plan"]
         shown = []
-        for condition in p.get("conditions", ()):
-            key = "cardiac_condition" if condition.get("date") else "cardiac_condition_undated"
+        for condition in p.conditions:
+            key = "cardiac_condition" if condition.date else "cardiac_condition_undated"
             shown.append(
                 plan[key].format_map(
-                    {
-                        "display": condition.get("display", "?"),
-                        "date": self.day(condition.get("date")),
-                    }
+                    {"display": condition.display, "date": self.day(condition.date)}
                 )
             )
-        drugs = [self.drug_name({"drug": d}) for d in p.get("drugs", ())]
+        drugs = [self.drug_name(d) for d in p.drugs]
         return plan["cardiac_documented"].format_map(
             {"conditions": "; ".join(shown), "drugs": self.join(drugs)}
         )
@@ -363,37 +384,37 @@ class PlanCard(CardBuilder):
         self,
         finding: Finding,
         description: str,
-        extra: Mapping[str, Mapping[str, Any]],
-        procedure: Mapping[str, Any] | None,
+        extra: Mapping[str, MedicationParams],
+        procedure: ProcedureShown | None,
     ) -> Suggestion | None:
         """At most one suggestion, acting on the finding's one record."""
         plan = self.text["plan"]
-        p = finding.params
+        p = medication(finding)
         hold = finding.hold
-        drug = self.drug_name(p)
-        display = str(p.get("display", "?"))
-        record = str(p.get("record"))
-        patient = self.facts.patient_id
+        drug = self.drug_name(p.drug, p.displays)
+        display = p.display
+        record = p.record
+        patient = self.case.patient_id
         late = any(rule in extra for rule in LATE)
         unsure = "MED-HOLD-TIME-UNKNOWN" in extra
         urgent = late or unsure or bool(hold is not None and hold.starts_today)
         team = [plan["recipients"]["prescriber"], plan["recipients"]["anaesthesia"]]
-        if finding.rule_id == "MED-VKA":
+        if isinstance(p, VkaParams):
             label = plan["ask_label_vka"].format_map({"drug": drug})
             resource = resources.team_request(record, patient, description, team, self.now, urgent)
             return _one(label, resource)
         if hold is None:
-            if p.get("drug") != "antiplatelet-combination":
+            if p.drug != "antiplatelet-combination":
                 return None
             # A combination tablet whose components the code does not name: the prescriber says.
             label = plan["ask_label_identify"].format_map({"display": display})
             resource = resources.team_request(record, patient, description, team, self.now, urgent)
             return _one(label, resource)
         hold_start: date | datetime | None = hold.hold_from_at or hold.hold_from
-        if p.get("combination"):
+        if p.combination:
             key = (
                 "ask_label_combination"
-                if {"clopidogrel", "aspirin"} <= set(p.get("ingredients", ()))
+                if {"clopidogrel", "aspirin"} <= set(p.ingredients)
                 else "ask_label_undated"
             )
             label = plan[key].format_map({"drug": drug, "display": display})
@@ -410,13 +431,13 @@ class PlanCard(CardBuilder):
             hold_start = self.now.date()
         when = self.moment(hold_start) if isinstance(hold_start, datetime) else self.day(hold_start)
         suffix = "_now" if late else ("_check" if unsure else "")
-        if p.get("record_kind") == "order" and p.get("order_id"):
-            end = procedure["start"] if procedure.get("time_given") else procedure["day"]
+        if p.record_kind == "order" and p.order_id:
+            end = procedure.start if procedure.time_given else procedure.day
             label = plan["suspend_label" + suffix].format_map(
                 {"drug": drug, "display": display, "hold_from": when}
             )
             task = resources.suspend_order_task(
-                str(p["order_id"]),
+                p.order_id,
                 patient,
                 description,
                 self.now,
@@ -439,7 +460,7 @@ class PlanCard(CardBuilder):
         if now_case:
             text = plan["patient_now"].format_map({"drug": drug})
         elif hold.hold_from_at is not None:
-            if finding.params.get("time_assumed"):
+            if isinstance(finding.params, DoacParams) and finding.params.time_assumed:
                 text = plan["patient_assumed"].format_map(
                     {"drug": drug, "last": self.lay_day(hold.last_dose_on)}
                 )

@@ -2,9 +2,10 @@
 
 * Every fired rule ID is listed in exactly one card, in `extension["cementoplasty-cds/rules"]`.
 * A card's indicator is the most severe of its findings.
-* Cards: one per contraindication, bleeding or procedure finding; ONE antithrombotic plan card
-  (all MED-* findings, a suggestion per drug with a hold); ONE summary card (TUMOR-CONTROL,
-  CHECKLIST, and the info rules SCOPE-* and IND-*); DATA-UNAVAILABLE its own card.
+* Which card a finding goes on is the rule catalog's `placement` (service/rules/catalog.py): a
+  card of its own (contraindication, bleeding, procedure, data), ONE antithrombotic plan card
+  (a line and at most one suggestion per medication record), ONE summary card.
+* The cards read the findings and the case summary (service/rules/case.py), never the facts.
 * Every critical or warning card carries coded, localised override reasons.
 """
 
@@ -17,12 +18,14 @@ from cds_hooks.cards import Card
 from service.cards.base import RULES_EXTENSION
 from service.cards.messages import messages, normalise_locale
 from service.cards.plan import PlanCard
-from service.cards.summary import SUMMARY_CARD_RULES, SummaryCard
-from service.facts.model import PatientFacts
-from service.rules.catalog import CATALOG, RuleGroup
+from service.cards.summary import SummaryCard
+from service.rules.case import CaseSummary
+from service.rules.catalog import CATALOG, Placement
 from service.rules.finding import Finding
 
 __all__ = ["RULES_EXTENSION", "render_cards"]
+
+_PLAN, _SUMMARY = "plan", "summary"
 
 
 class _Renderer(SummaryCard, PlanCard):
@@ -31,27 +34,27 @@ class _Renderer(SummaryCard, PlanCard):
 
 def render_cards(
     findings: Sequence[Finding],
-    facts: PatientFacts,
+    case: CaseSummary,
     locale: str,
     now: datetime,
     rules_base_url: str | None = None,
 ) -> tuple[Card, ...]:
     """The cards for `findings`, in `locale` ('en' or 'fr'; 'fr-FR' accepted), most severe first.
 
-    `rules_base_url`: the service's public base URL, where each card's source links to the page
-    of its rules (service/rule_pages); None gives cards without a link (offline tools)."""
-    text = messages(normalise_locale(locale))
+    `case`: the patient and the procedures in scope (service/rules/case.py). `rules_base_url`:
+    the service's public base URL, where each card's source links to the page of its rules
+    (service/rule_pages); None gives cards without a link (offline tools)."""
     language = normalise_locale(locale)
-    renderer = _Renderer(text, language, facts, now)
+    renderer = _Renderer(messages(language), language, case, now)
     renderer.rules_base_url = rules_base_url
     groups: dict[str, list[Finding]] = {}
     for finding in findings:
-        groups.setdefault(_card_key(finding.rule_id), []).append(finding)
+        groups.setdefault(card_key(finding.rule_id), []).append(finding)
     cards: list[tuple[int, int, Card]] = []
     for index, (key, group) in enumerate(groups.items()):
-        if key == "plan":
+        if key == _PLAN:
             card = renderer.plan_card(group)
-        elif key == "summary":
+        elif key == _SUMMARY:
             card = renderer.summary_card(group)
         else:
             card = renderer.single_card(group)
@@ -59,9 +62,11 @@ def render_cards(
     return tuple(card for _, _, card in sorted(cards, key=lambda item: item[:2]))
 
 
-def _card_key(rule_id: str) -> str:
-    if CATALOG[rule_id].group is RuleGroup.ANTITHROMBOTIC:
-        return "plan"
-    if rule_id in SUMMARY_CARD_RULES:
-        return "summary"
+def card_key(rule_id: str) -> str:
+    """The card a rule's finding goes on: the plan, the summary, or a card of its own."""
+    placement = CATALOG[rule_id].placement
+    if placement.on_plan:
+        return _PLAN
+    if placement is Placement.SUMMARY:
+        return _SUMMARY
     return rule_id

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from cds_hooks.cards import (
@@ -16,84 +16,144 @@ from service.cards.base import CardBuilder
 from service.cards.format import short
 from service.rules.catalog import CATALOG
 from service.rules.finding import Finding
+from service.rules.params import (
+    AllergyShown,
+    CementAllergyParams,
+    CoagulopathyParams,
+    ContraindicationParams,
+    DataUnavailableParams,
+    DocumentedCondition,
+    EpiduralParams,
+    InfectionSuspectedParams,
+    InrHighParams,
+    LabFindingParams,
+    LabMissingParams,
+    LabShown,
+    LabUninterpretableParams,
+    NotLungPrimaryParams,
+    OpioidIntoleranceParams,
+    PainParams,
+    ProceduresParams,
+    ProphylaxisParams,
+    SitesParams,
+    ThermalAblationParams,
+    TumorControlParams,
+    WeightBearingParams,
+)
 
 
 class SingleCards(CardBuilder):
     def fields(self, finding: Finding) -> dict[str, Any]:
-        """The template fields of one finding, formatted for the card language."""
+        """The template fields of one finding, formatted for the card language: each from the
+        rule's typed parameters (service/rules/params.py); "?" or "none" where a rule has none."""
         p = finding.params
-        conditions = [str(c) for c in p.get("conditions", ())]
+        none = self.text["none"]
         fields: dict[str, Any] = {
-            # With its comparator: "< 20 000", never a bound shown as an exact value.
-            "value": self.shown_value(p),
-            "date": self.day(p.get("date")),
-            "threshold": self.number(p.get("threshold"), p.get("kind", "")),
-            "conditions": self.join(conditions),
-            "condition": short(conditions[0]) if conditions else "",
-            "metastasis": p.get("metastasis", ""),
-            "analgesics": self.join(list(p.get("analgesics", ()))),
-            "opioids": self.join(list(p.get("opioids", ()))),
-            "effects": self.join(list(p.get("effects", ()))),
-            "sites": self.join(list(p.get("sites", ()))),
-            "site": short(str(p.get("sites", ["?"])[0])) if p.get("sites") else "?",
-            "procedures": self.join(list(p.get("procedures", ()))),
-            "reasons": self.join(list(p.get("reasons", ()))),
-            "cryo": self.text["cryo_margin"] if p.get("cryoablation") else "",
-            "controlled_max": self.number(p.get("controlled_max")),
-            "days": p.get("max_age_days", ""),
-            "n_days": self.days(p.get("max_age_days", "")),
+            "value": "?",
+            "date": "?",
+            "threshold": "?",
+            "conditions": none,
+            "condition": "",
+            "metastasis": "",
+            "analgesics": none,
+            "opioids": none,
+            "effects": none,
+            "sites": none,
+            "site": "?",
+            "procedures": none,
+            "reasons": none,
+            "cryo": "",
+            "controlled_max": "?",
+            "uncontrolled_min": "?",
+            "days": "",
+            "n_days": self.days(""),
         }
-        if finding.rule_id == "BLEED-LAB-MISSING":
-            fields["tests"] = self.join([self.test_name(t) for t in p.get("missing", ())])
-        if finding.rule_id == "BLEED-LAB-UNINTERPRETABLE":
-            fields["tests"] = self.join([self.test_name(r["kind"]) for r in p.get("results", ())])
-        if finding.rule_id == "CI-ABS-INFECTION-SUSPECTED":
+        if isinstance(p, LabShown):
+            # With its comparator: "< 20 000", never a bound shown as an exact value.
+            fields["value"] = self.shown_value(p)
+            fields["date"] = self.day(p.date)
+        if isinstance(p, LabFindingParams):
+            fields["threshold"] = self.number(p.threshold, p.kind)
+        if isinstance(p, PainParams):
+            fields["analgesics"] = self.join(list(p.analgesics))
+            fields["controlled_max"] = self.number(p.controlled_max)
+            fields["uncontrolled_min"] = self.number(p.uncontrolled_min)
+        if isinstance(p, (ContraindicationParams, InfectionSuspectedParams, CementAllergyParams)):
+            conditions = [str(c) for c in p.conditions]
+            fields["conditions"] = self.join(conditions)
+            fields["condition"] = short(conditions[0]) if conditions else ""
+        if isinstance(p, NotLungPrimaryParams):
+            fields["metastasis"] = p.metastasis
+        if isinstance(p, OpioidIntoleranceParams):
+            fields["opioids"] = self.join(list(p.opioids))
+            fields["effects"] = self.join(list(p.effects))
+        if isinstance(p, (SitesParams, WeightBearingParams)):
+            fields["sites"] = self.join(list(p.sites))
+            fields["site"] = short(str(p.sites[0])) if p.sites else "?"
+        if isinstance(p, ProceduresParams):
+            fields["procedures"] = self.join(list(p.procedures))
+        if isinstance(p, ThermalAblationParams) and p.cryoablation:
+            fields["cryo"] = self.text["cryo_margin"]
+        if isinstance(p, LabMissingParams):
+            fields["days"] = p.max_age_days
+            fields["n_days"] = self.days(p.max_age_days)
+            fields["tests"] = self.join([self.test_name(t) for t in p.missing])
+        if isinstance(p, LabUninterpretableParams):
+            fields["tests"] = self.join([self.test_name(r.kind) for r in p.results])
+        if isinstance(p, InfectionSuspectedParams):
             reasons = self.infection_reasons(p)
             fields["reasons"] = self.join(reasons)
             # The summary names one reason briefly: the record's words, else the finding.
-            if p.get("antibiotics") and not p.get("conditions") and not p.get("temperatures"):
+            if p.antibiotics and not p.conditions and not p.temperatures:
                 fields["reason"] = self.text["infection"]["antibiotic_short"]
             else:
                 fields["reason"] = short(reasons[0]) if reasons else "?"
-        if finding.rule_id == "INF-PROPHYLAXIS" and p.get("neutrophils"):
-            lab = p["neutrophils"]
-            shown = self.text["rules"]["INF-PROPHYLAXIS"]["neutrophils"].format_map(
-                {"value": self.value_with_unit(lab), "date": self.day(lab.get("date"))}
-            )
-            fields["reasons"] = self.join([*p.get("reasons", ()), shown])
-        if finding.rule_id == "DATA-UNAVAILABLE":
-            # The checks that could not run in words, and why each category is missing; the
-            # rule IDs go to the audit and the log, never to clinician text.
-            words = self.text["data_unavailable"]
-            names = self.text["categories"]
+        if isinstance(p, ProphylaxisParams):
+            reasons = [str(r) for r in p.reasons]
+            if p.neutrophils is not None:
+                lab = p.neutrophils
+                reasons.append(
+                    self.text["rules"][finding.rule_id]["neutrophils"].format_map(
+                        {"value": self.value_with_unit(lab), "date": self.day(lab.date)}
+                    )
+                )
+            fields["reasons"] = self.join(reasons)
+        if isinstance(p, DataUnavailableParams):
+            fields.update(self.unavailable_fields(p))
+        return fields
 
-            def why(category: str) -> str:
-                reasons = [
-                    words["failures"].get(code, code)
-                    for code in p.get("reasons", {}).get(category, ())
-                ]
-                unreadable = p.get("unreadable", {}).get(category, 0)
-                if unreadable:
-                    key = "unreadable_one" if unreadable == 1 else "unreadable_many"
-                    reasons.append(words[key].format_map({"n": unreadable}))
-                if not reasons:  # unavailable for a reason no failure names: unreadable data
-                    reasons.append(words["failures"]["invalid"])
-                if category in p.get("partial", ()):
-                    return str(words["in_part"].format_map({"why": self.join(reasons)}))
-                return self.join(reasons)
+    def unavailable_fields(self, p: DataUnavailableParams) -> dict[str, Any]:
+        """The checks that could not run in words, and why each category is missing; the rule
+        IDs go to the audit and the log, never to clinician text."""
+        words = self.text["data_unavailable"]
+        names = self.text["categories"]
 
-            categories = list(p.get("categories", ()))
-            fields["categories"] = self.join([names.get(c, c) for c in categories])
+        def why(category: str) -> str:
+            reasons = [words["failures"].get(code, code) for code in p.reasons.get(category, ())]
+            unreadable = p.unreadable.get(category, 0)
+            if unreadable:
+                key = "unreadable_one" if unreadable == 1 else "unreadable_many"
+                reasons.append(words[key].format_map({"n": unreadable}))
+            if not reasons:  # unavailable for a reason no failure names: unreadable data
+                reasons.append(words["failures"]["invalid"])
+            if category in p.partial:
+                return str(words["in_part"].format_map({"why": self.join(reasons)}))
+            return self.join(reasons)
+
+        categories = list(p.categories)
+        fields: dict[str, Any] = {
+            "categories": self.join([names.get(c, c) for c in categories]),
             # "; " between checks: a check's own words may hold "and".
-            checks = [words["checks"][c] for c in categories if words["checks"].get(c)]
-            fields["checks"] = "; ".join(checks) or self.text["none"]
-            fields["gaps"] = "\n".join(
+            "checks": "; ".join(words["checks"][c] for c in categories if words["checks"].get(c))
+            or self.text["none"],
+            "gaps": "\n".join(
                 words["gap_line"].format_map({"category": names.get(c, c), "why": why(c)})
                 for c in categories
-            )
-            variant = words["none" if p.get("nothing_obtained") else "partial"]
-            fields["headline"] = variant["summary"].format_map(fields)
-            fields["body"] = variant["detail"].format_map(fields)
+            ),
+        }
+        variant = words["none" if p.nothing_obtained else "partial"]
+        fields["headline"] = variant["summary"].format_map(fields)
+        fields["body"] = variant["detail"].format_map(fields)
         return fields
 
     def rule_text(self, finding: Finding) -> tuple[str, str]:
@@ -102,70 +162,68 @@ class SingleCards(CardBuilder):
         p = finding.params
         summary, detail = wording["summary"], wording["detail"]
         # Worded by the ordered procedure: an ablation alone puts in no cement.
-        if p.get("ablation_only") and "detail_ablation" in wording:
+        ablation_only = isinstance(p, (ProphylaxisParams, TumorControlParams)) and p.ablation_only
+        if ablation_only and "detail_ablation" in wording:
             detail = wording["detail_ablation"]
-        if p.get("antibiotic_only") and "summary_antibiotic" in wording:
-            summary = wording["summary_antibiotic"]
+        if isinstance(p, CementAllergyParams) and p.antibiotic_only:
+            summary = wording.get("summary_antibiotic", summary)
         return summary.format_map(fields), detail.format_map(fields)
 
-    def infection_reasons(self, params: Mapping[str, Any]) -> list[str]:
+    def infection_reasons(self, params: InfectionSuspectedParams) -> list[str]:
         """Why an infection is suspected, in words: suspected conditions, fever, antibiotics."""
         words = self.text["infection"]
-        reasons = [str(c) for c in params.get("conditions", ())]
-        for lab in params.get("temperatures", ()):
+        reasons = [str(c) for c in params.conditions]
+        for lab in params.temperatures:
             reasons.append(
                 words["temperature"].format_map(
-                    {"value": self.number(lab.get("celsius")), "date": self.day(lab.get("date"))}
+                    {"value": self.number(lab.celsius), "date": self.day(lab.date)}
                 )
             )
-        if params.get("antibiotics"):
-            antibiotics = self.join([str(a) for a in params["antibiotics"]])
+        if params.antibiotics:
+            antibiotics = self.join([str(a) for a in params.antibiotics])
             reasons.append(words["antibiotic"].format_map({"antibiotics": antibiotics}))
         return reasons
 
-    def documented_line(self, record: Mapping[str, Any]) -> str:
+    def documented_line(self, record: DocumentedCondition | AllergyShown) -> str:
         """A Condition or allergy behind a contraindication: quoted when read from its text,
         with its date, "if this is the target" when it names another site, and its status."""
         words = self.text["documented"]
-        if record.get("kind") == "allergy":
-            verification = record.get("verification")
-            criticality = record.get("criticality")
-            reactions = [str(r) for r in record.get("reactions", ())]
-            date = record.get("date")
+        if isinstance(record, AllergyShown):
+            reactions = [str(r) for r in record.reactions]
             return str(words["allergy_line"]).format_map(
                 {
-                    "display": record.get("display", "?"),
-                    "recorded": words["allergy_recorded"].format_map({"date": self.day(date)})
-                    if date
+                    "display": record.display,
+                    "recorded": words["allergy_recorded"].format_map(
+                        {"date": self.day(record.date)}
+                    )
+                    if record.date
                     else words["allergy_undated"],
-                    "verification": words["verification"].get(verification, verification)
-                    if verification
+                    "verification": words["verification"].get(
+                        record.verification, record.verification
+                    )
+                    if record.verification
                     else words["not_recorded"],
-                    "criticality": words["criticality"].get(criticality, criticality)
-                    if criticality
+                    "criticality": words["criticality"].get(record.criticality, record.criticality)
+                    if record.criticality
                     else words["not_recorded"],
                     "reactions": self.join(reactions) if reactions else words["not_recorded"],
                 }
             )
-        status = record.get("verification")
+        status = record.verification
         unconfirmed = status in ("provisional", "differential", "unconfirmed")
-        if not record.get("text"):  # coded: the record's own line, and its status if unsure
-            suffix = words["provisional"].format_map(
-                {"status": words["verification"].get(status, status)}
-            )
-            return self.record_line(record) + (suffix if unconfirmed else "")
+        provisional = words["provisional"].format_map(
+            {"status": words["verification"].get(status, status)}
+        )
+        if not record.text:  # coded: the record's own line, and its status if unsure
+            return self.record_line(record) + (provisional if unconfirmed else "")
         fields = {
-            "text": record["text"],
-            "date": self.day(record.get("date")),
-            "site": words["other_site"] if record.get("other_site") else "",
-            "status": words["provisional"].format_map(
-                {"status": words["verification"].get(status, status)}
-            )
-            if unconfirmed
-            else "",
+            "text": record.text,
+            "date": self.day(record.date),
+            "site": words["other_site"] if record.other_site else "",
+            "status": provisional if unconfirmed else "",
         }
-        key = "line_noted" if record.get("suspected") else "line"  # a suspicion is not documented
-        key += "" if record.get("date") else "_undated"
+        key = "line_noted" if record.suspected else "line"  # a suspicion is not documented
+        key += "" if record.date else "_undated"
         return str(words[key]).format_map(fields)
 
     def single_card(self, findings: Sequence[Finding]) -> Card:
@@ -173,37 +231,50 @@ class SingleCards(CardBuilder):
         summary, detail = self.rule_text(finding)
         lines = [detail]
         p = finding.params
-        if "value" in p and "kind" in p:
+        # "Exactly at the threshold does not meet it" only when the value is the threshold:
+        # said of a count of 40 000 it reads as boilerplate.
+        at_threshold = self.text["rules"][finding.rule_id].get("at_threshold_note")
+        if (
+            at_threshold
+            and isinstance(p, LabFindingParams)
+            and p.comparator is None
+            and p.value == p.threshold
+        ):
+            lines.append(at_threshold)
+        if isinstance(p, LabShown):
             lines.append(self.lab_line(p))
-        if finding.rule_id == "BLEED-LAB-UNINTERPRETABLE":
-            lines.extend(self.lab_line(r) for r in p.get("results", ()))
-        if finding.rule_id == "BLEED-LAB-MISSING":
-            lines.extend(self.lab_line(r) for r in p.get("unusable", ()))
-            for stale in p.get("stale", ()):
-                lines.append(
-                    self.text["stale_line"].format_map(
-                        {
-                            "test": self.test_name(stale.get("kind", "")),
-                            "date": self.day(stale.get("date")),
-                            "days": p.get("max_age_days", ""),
-                            "n_days": self.days(p.get("max_age_days", "")),
-                        }
-                    )
-                )
-            lines.append(self.policy_note("lab_max_age_days", p.get("max_age_days")))
-        if finding.rule_id == "BLEED-INR-HIGH":
-            lines.append(self.policy_note("inr_max", p.get("threshold")))
-        records = list(p.get("records", ()))
+        if isinstance(p, LabUninterpretableParams):
+            lines.extend(self.lab_line(r) for r in p.results)
+        if isinstance(p, LabMissingParams):
+            lines.extend(self.lab_line(r) for r in p.unusable)
+            lines.append(self.policy_note("lab_max_age_days", p.max_age_days))
+        if isinstance(p, InrHighParams):
+            lines.append(self.policy_note("inr_max", p.threshold))
+        records: Sequence[Any] = (
+            p.records
+            if isinstance(
+                p,
+                (
+                    ContraindicationParams,
+                    InfectionSuspectedParams,
+                    CementAllergyParams,
+                    ProphylaxisParams,
+                ),
+            )
+            else ()
+        )
         lines.extend(
-            self.documented_line(record) if "kind" in record else self.record_line(record)
+            self.documented_line(record)
+            if isinstance(record, (DocumentedCondition, AllergyShown))
+            else self.record_line(record)
             for record in records
         )
         lines.extend(self.clinical_notes(finding))
         # Which resources the card relies on is machine-readable (the evidence extension), never
         # a resource id in the text.
         suggestions: tuple[Suggestion, ...] = ()
-        if finding.rule_id == "BLEED-LAB-MISSING":
-            suggestions = self.lab_order_suggestions(list(p.get("missing", ())))
+        if isinstance(p, LabMissingParams):
+            suggestions = self.lab_order_suggestions(list(p.missing))
         return self.card(
             findings,
             summary,
@@ -217,32 +288,31 @@ class SingleCards(CardBuilder):
         p = finding.params
         wording = self.text["rules"][finding.rule_id]
         notes: list[str] = []
-        if finding.rule_id == "CI-ABS-COAGULOPATHY":
-            labs = list(p.get("labs", ()))
-            notes.extend(self.lab_line(lab) for lab in labs)
-            if not labs:
+        if isinstance(p, CoagulopathyParams):
+            notes.extend(self.lab_line(lab) for lab in p.labs)
+            if not p.labs:
                 notes.append(self.text["no_coagulation_labs"])
-        if finding.rule_id == "CI-REL-EPIDURAL" and p.get("compression"):
+        if isinstance(p, EpiduralParams) and p.compression:
             notes.append(wording["compression_note"])
-        if finding.rule_id == "CI-ABS-INFECTION-SUSPECTED":
+        if isinstance(p, InfectionSuspectedParams):
             notes.extend(
                 self.text["infection"]["temperature_line"].format_map(
-                    {"value": self.number(lab.get("celsius")), "date": self.day(lab.get("date"))}
+                    {"value": self.number(lab.celsius), "date": self.day(lab.date)}
                 )
-                for lab in p.get("temperatures", ())
+                for lab in p.temperatures
             )
-            if p.get("antibiotics"):
+            if p.antibiotics:
                 notes.append(self.text["infection"]["prophylaxis_note"])
-        if finding.rule_id == "CI-ABS-CEMENT-ALLERGY" and any(
-            r.get("antibiotic") for r in p.get("records", ())
+        if isinstance(p, CementAllergyParams) and any(
+            isinstance(r, AllergyShown) and r.antibiotic for r in p.records
         ):
             notes.append(wording["antibiotic_note"])
-        if finding.rule_id == "INF-PROPHYLAXIS" and p.get("corticosteroid"):
+        if isinstance(p, ProphylaxisParams) and p.corticosteroid:
             notes.append(wording["steroid_note"])
         return notes
 
     def lab_order_suggestions(self, tests: list[str]) -> tuple[Suggestion, ...]:
-        if not self.facts.patient_id:
+        if not self.case.patient_id:
             return ()
         suggestions = []
         for test in tests:
@@ -251,7 +321,7 @@ class SingleCards(CardBuilder):
                 {"test": self.test_name(test), "code": code}
             )
             resource = resources.lab_service_request(
-                test, self.facts.patient_id, self.text["order_note"], self.now
+                test, self.case.patient_id, self.text["order_note"], self.now
             )
             suggestions.append(
                 Suggestion(

@@ -24,6 +24,7 @@ from service.facts.model import MedicationFact
 from service.facts.planned import planned_procedures, planned_resources
 from service.facts.refs import as_list
 from service.moments.planned import quiet, resolve
+from service.rules.case import case_summary
 from service.rules.engine import evaluate_rules
 from service.valuesets import ValueSets
 from service.vocabulary import DrugClass
@@ -91,6 +92,6 @@ def evaluate_medication_order(
     ]
     if not findings:
         return quiet("no hold plan for the drug ordered")
-    card = MomentCards.for_locale(locale, facts, now).medication_order_card(findings)
+    card = MomentCards.for_locale(locale, case_summary(facts), now).medication_order_card(findings)
     audit = audit_record(request, findings, (card,), data.unavailable)
     return Evaluation(CdsResponse(cards=(card,)), audit)

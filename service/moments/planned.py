@@ -23,6 +23,7 @@ from service.evaluation import audit_record, run_rules
 from service.evaluation import resolve as resolve_prefetch
 from service.facts.extract import extract_facts
 from service.facts.model import TargetProcedure
+from service.rules.case import case_summary
 from service.valuesets import ValueSets
 
 log = logging.getLogger("service.moments")
@@ -67,6 +68,8 @@ class PlannedProcedureService:
         facts = extract_facts(request, data, self.valuesets, self.config.triggers.procedures, now)
         facts = dataclasses.replace(facts, procedures=tuple(procedures))
         findings, cards, _ = run_rules(request, data, facts, self.config, now, locale)
-        cards = MomentCards.for_locale(locale, facts, now).dated_cards(cards, findings)
+        cards = MomentCards.for_locale(locale, case_summary(facts), now).dated_cards(
+            cards, findings
+        )
         audit = audit_record(request, findings, cards, data.unavailable)
         return Evaluation(CdsResponse(cards=cards), audit)

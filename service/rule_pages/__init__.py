@@ -33,24 +33,25 @@ GUIDELINE_TITLE = "Traitement local de la métastase osseuse en radiologie inter
 POLICY_LABELS: dict[str, dict[str, str]] = {
     "lab_max_age_days": {
         "en": "Most recent results read: from the last {value} days",
-        "fr": "Résultats lus : ceux des {value} derniers jours",
+        "fr": "Résultats lus\u00a0: ceux des {value} derniers jours",
     },
-    "inr_max": {"en": "Highest INR accepted: {value}", "fr": "INR maximal accepté : {value}"},
+    "inr_max": {"en": "Highest INR accepted: {value}", "fr": "INR maximal accepté\u00a0: {value}"},
     "pain_uncontrolled_min": {
         "en": "Pain score counted as uncontrolled: {value}/10 or more",
-        "fr": "Score de douleur considéré non contrôlé : {value}/10 ou plus",
+        "fr": "Score de douleur considéré non contrôlé\u00a0: {value}/10 ou plus",
     },
     "pain_controlled_max": {
         "en": "Pain score counted as controlled: {value}/10 or less",
-        "fr": "Score de douleur considéré contrôlé : {value}/10 ou moins",
+        "fr": "Score de douleur considéré contrôlé\u00a0: {value}/10 ou moins",
     },
     "vka_stop_days": {
         "en": "Usual interruption of a vitamin K antagonist: {value} days",
-        "fr": "Interruption habituelle d’un AVK : {value} jours",
+        "fr": "Interruption habituelle d’un AVK\u00a0: {value}\u00a0jours",
     },
     "unlisted_hold_days": {
         "en": "Hold delays set for drugs the guideline does not name: {value}",
-        "fr": "Délais d’arrêt fixés pour les médicaments non cités par la recommandation : {value}",
+        "fr": "Délais d’arrêt fixés pour les médicaments non cités par la recommandation"
+        "\u00a0: {value}",
     },
 }
 
@@ -73,14 +74,14 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "none_configured": "none",
     },
     "fr": {
-        "index_title": "Vérifications de sécurité de la cimentoplastie : les règles",
-        "guideline": "Recommandation :",
+        "index_title": "Vérifications de sécurité de la cimentoplastie\u00a0: les règles",
+        "guideline": "Recommandation\u00a0:",
         "passage": "Ce que dit la recommandation",
         "rendering": "",
         "checks": "Ce que vérifie le service",
         "policy": "Protocole local de l’établissement, en vigueur dans ce service",
         "no_policy": "Cette règle ne lit aucune valeur du protocole local.",
-        "not_guideline": "Hors texte de la recommandation : règle de sécurité du service.",
+        "not_guideline": "Hors texte de la recommandation\u00a0: règle de sécurité du service.",
         "codes": "Codes reconnus",
         "no_codes": "Cette règle ne lit aucune donnée codée.",
         "text_note": "Les enregistrements sans code reconnu sont aussi lus par leur texte, en "

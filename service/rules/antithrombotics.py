@@ -22,7 +22,7 @@ Without a procedure date the plan is given as D-N and no "too late" rule can fir
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from service.facts.model import (
 )
 from service.rules.common import condition_record, conditions_with, fire, site_day, today
 from service.rules.finding import Finding, HoldStep
+from service.rules.params import ConditionalHold
 from service.rules.policy import Policy
 from service.rules.schedule import ScheduledProcedure, scheduled_procedure
 from service.vocabulary import DrugClass
@@ -313,11 +314,11 @@ def _aspirin(
     if fact.daily_dose_mg is None:
         # Never assumed low: the card shows the plan that applies if the dose is >= 160 mg/day.
         conditional, _ = day_hold(record, ASPIRIN_DAYS, procedure, now)
-        params["if_high_dose"] = {
-            "days_before": ASPIRIN_DAYS,
-            "last_dose_on": _iso(conditional.last_dose_on),
-            "hold_from": _iso(conditional.hold_from),
-        }
+        params["if_high_dose"] = ConditionalHold(
+            days_before=ASPIRIN_DAYS,
+            last_dose_on=_iso(conditional.last_dose_on),
+            hold_from=_iso(conditional.hold_from),
+        )
         return "MED-ASPIRIN-DOSE-UNKNOWN", None, False
     if verdict.high:
         if record.source.reference in verdict.held:
@@ -362,7 +363,7 @@ def _cardiac_risk(facts: PatientFacts, findings: Sequence[Finding], now: datetim
         shown = condition_record(condition, now)
         when = condition.onset or condition.recorded
         if when is not None:
-            shown["date"] = _site_date(when, now).isoformat()
+            shown = replace(shown, date=_site_date(when, now).isoformat())
         records.append(shown)
     params = {
         "conditions": records,

@@ -77,7 +77,7 @@ def with_fetch_gaps(
         if pairs and all(is_partial for _, is_partial in pairs)
     )
     return [
-        replace(f, params={**f.params, "reasons": reasons, "partial": partial})
+        replace(f, params=replace(f.params, reasons=reasons, partial=partial))
         if f.rule_id == RULE_ID
         else f
         for f in findings

@@ -26,6 +26,7 @@ Readings (see the report and the cards):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +46,7 @@ from service.rules.common import (
     rounded,
 )
 from service.rules.finding import Finding
+from service.rules.params import LabShown
 from service.rules.policy import Policy
 from service.vocabulary import DataCategory, DrugClass, LabKind
 
@@ -130,7 +132,7 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
     if missing:
         # The results older than the window are shown with their value and date ("30 000/mm³ on
         # 19/11, older than 7 days"), in the same list as the unusable ones (`stale` marks them).
-        older = [{**lab_params(lab, now), "stale": True, "max_age_days": days} for lab in stale]
+        older = [replace(lab_params(lab, now), stale=True, max_age_days=days) for lab in stale]
         findings.append(
             fire(
                 "BLEED-LAB-MISSING",
@@ -155,12 +157,12 @@ def _shown(choice: LabChoice, now: datetime) -> dict[str, Any]:
     }
 
 
-def _unusable_params(lab: LabResult, now: datetime) -> dict[str, Any]:
+def _unusable_params(lab: LabResult, now: datetime) -> LabShown:
     """A result reported as unusable; one that reads well but is a bound which does not settle
     the threshold ("<60 000" against 50 000) says so (its facts carry no problem)."""
     params = lab_params(lab, now)
-    if lab.interpretable and params["problem_code"] is None and lab.comparator is not None:
-        params["problem_code"] = UNDECIDED_BOUND
+    if lab.interpretable and params.problem_code is None and lab.comparator is not None:
+        params = replace(params, problem_code=UNDECIDED_BOUND)
     return params
 
 

@@ -8,7 +8,6 @@ site- and procedure-specific items. Items are keys; the card wording maps them t
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from service.facts.model import PatientFacts, TargetProcedure
 from service.rules.bleeding import PLATELETS_MIN_PER_MM3, TP_MIN_PERCENT
@@ -30,6 +29,7 @@ from service.rules.contraindications import (
 )
 from service.rules.finding import Finding
 from service.rules.indication import pain_assessable
+from service.rules.params import PassedCheck
 from service.rules.policy import Policy
 from service.rules.procedure import ablation_only, ablation_site_unknown
 from service.rules.schedule import scheduled_procedure
@@ -100,10 +100,10 @@ CONTRAINDICATION_CONCEPTS = (
 )
 
 
-def passed_checks(facts: PatientFacts, policy: Policy, now: datetime) -> list[dict[str, Any]]:
+def passed_checks(facts: PatientFacts, policy: Policy, now: datetime) -> list[PassedCheck]:
     """The checks the record passes, each with the value and date it passed on (RULES.md: "a
     pass is shown as a pass"), so that a silent pass and a real one can be told apart."""
-    passed: list[dict[str, Any]] = []
+    passed: list[PassedCheck] = []
     days = policy.lab_max_age_days
     platelets, _ = latest_lab(facts, LabKind.PLATELETS, now, days)
     if (
@@ -111,13 +111,13 @@ def passed_checks(facts: PatientFacts, policy: Policy, now: datetime) -> list[di
         and platelets.interpretable
         and above(platelets, PLATELETS_MIN_PER_MM3)
     ):
-        passed.append({"check": "platelets", "lab": lab_params(platelets, now)})
+        passed.append(PassedCheck(check="platelets", lab=lab_params(platelets, now)))
     tp, _ = latest_lab(facts, LabKind.TP_PERCENT, now, days)
     if tp is not None and tp.interpretable and above(tp, TP_MIN_PERCENT):
-        passed.append({"check": "tp", "lab": lab_params(tp, now)})
+        passed.append(PassedCheck(check="tp", lab=lab_params(tp, now)))
     inr, _ = latest_lab(facts, LabKind.INR, now, days)
     if inr is not None and inr.interpretable and at_or_below(inr, policy.inr_max):
-        passed.append({"check": "inr", "lab": lab_params(inr, now), "threshold": policy.inr_max})
+        passed.append(PassedCheck(check="inr", lab=lab_params(inr, now), threshold=policy.inr_max))
     temperature, _ = latest_lab(facts, LabKind.TEMPERATURE, now, 2)
     value = celsius(temperature) if temperature is not None else None
     if (
@@ -129,7 +129,7 @@ def passed_checks(facts: PatientFacts, policy: Policy, now: datetime) -> list[di
         and not fevers(facts, now)  # a fever earlier in the 48 h is no pass
     ):
         passed.append(
-            {"check": "temperature", "lab": lab_params(temperature, now), "celsius": value}
+            PassedCheck(check="temperature", lab=lab_params(temperature, now), celsius=value)
         )
     readable = available(facts, DataCategory.CONDITIONS) and available(
         facts, DataCategory.ALLERGIES
@@ -139,11 +139,11 @@ def passed_checks(facts: PatientFacts, policy: Policy, now: datetime) -> list[di
     )
     if readable and not conditions_with(facts, *CONTRAINDICATION_CONCEPTS) and not allergy_found:
         passed.append(
-            {
-                "check": "conditions",
-                "conditions": len(facts.conditions),
-                "allergies": len(facts.allergies),
-            }
+            PassedCheck(
+                check="conditions",
+                conditions=len(facts.conditions),
+                allergies=len(facts.allergies),
+            )
         )
     return passed
 

@@ -20,6 +20,7 @@ from service.facts.model import (
 )
 from service.rules.catalog import spec
 from service.rules.finding import Finding, HoldStep
+from service.rules.params import LabShown, RecordShown, typed_params
 from service.vocabulary import DataCategory, DrugClass, LabKind
 
 # Values compared against thresholds are rounded first, so that a unit conversion landing on
@@ -44,7 +45,7 @@ def fire(
     return Finding(
         rule_id=rule_id,
         indicator=indicator or rule.indicator,
-        params=dict(params or {}),
+        params=typed_params(rule_id, params),
         evidence=tuple(evidence),
         hold=hold,
     )
@@ -260,40 +261,37 @@ def site_day(moment: datetime, now: datetime) -> date:
     return moment.astimezone(now.tzinfo).date()
 
 
-def condition_record(condition: ConditionFact, now: datetime) -> dict[str, Any]:
+def condition_record(condition: ConditionFact, now: datetime) -> RecordShown:
     """What a card shows of a Condition: name, resource and recorded date (None: not recorded)."""
     recorded = site_day(condition.recorded, now) if condition.recorded is not None else None
-    return {
-        "display": condition.display,
-        "reference": condition.source.reference,
-        "date": recorded.isoformat() if recorded else None,
-        "dated": True,  # Conditions carry a recorded date in the facts, when the record has one
-    }
+    return RecordShown(
+        display=condition.display,
+        reference=condition.source.reference,
+        date=recorded.isoformat() if recorded else None,
+        dated=True,  # Conditions carry a recorded date in the facts, when the record has one
+    )
 
 
-def allergy_record(allergy: AllergyFact) -> dict[str, Any]:
+def allergy_record(allergy: AllergyFact) -> RecordShown:
     """What a card shows of an AllergyIntolerance (the facts carry no date for it)."""
-    return {
-        "display": allergy.display,
-        "reference": allergy.source.reference,
-        "date": None,
-        "dated": False,
-    }
+    return RecordShown(
+        display=allergy.display, reference=allergy.source.reference, date=None, dated=False
+    )
 
 
-def lab_params(lab: LabResult, now: datetime) -> dict[str, Any]:
+def lab_params(lab: LabResult, now: datetime) -> LabShown:
     """What a card needs to show a result: value, unit, date (in `now`'s zone) and resource."""
     shown = shown_date(lab, now)
-    return {
-        "value": lab.value,
-        "comparator": lab.comparator,
-        "original_value": lab.original_value,
-        "original_unit": lab.original_unit,
-        "date": shown.isoformat() if shown else None,
-        "reference": lab.source.reference,
-        "problem": lab.problem,
-        "problem_code": FUTURE_DATED if is_future(lab, now) else lab.problem_code,
-        "kind": lab.kind.value,
-        "preliminary": lab.preliminary,
-        "zone_assumed": lab.zone_assumed,
-    }
+    return LabShown(
+        value=lab.value,
+        comparator=lab.comparator,
+        original_value=lab.original_value,
+        original_unit=lab.original_unit,
+        date=shown.isoformat() if shown else None,
+        reference=lab.source.reference,
+        problem=lab.problem,
+        problem_code=FUTURE_DATED if is_future(lab, now) else lab.problem_code,
+        kind=lab.kind.value,
+        preliminary=lab.preliminary,
+        zone_assumed=lab.zone_assumed,
+    )

@@ -10,6 +10,7 @@ suspected/provisional infection written as such, when no infection is documented
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from service.rules.common import (
     site_day,
 )
 from service.rules.finding import Finding
+from service.rules.params import AllergyShown, DocumentedCondition
 from service.rules.policy import Policy
 from service.valuesets.concepts import SUSPECTED_PREFIX
 from service.valuesets.text import clause_text, vertebral_levels
@@ -137,11 +139,11 @@ def _infection_suspected(facts: PatientFacts, now: datetime, documented: bool) -
             {
                 "conditions": [c.display for c in conditions],
                 "records": [
-                    {**documented_record(c, facts, now), "suspected": c in suspected}
+                    replace(documented_record(c, facts, now), suspected=c in suspected)
                     for c in conditions
                 ],
                 "temperatures": [
-                    {**lab_params(lab, now), "celsius": round(value, 1)}
+                    replace(lab_params(lab, now), celsius=round(value, 1))
                     for lab, value in temperatures
                 ],
                 "antibiotics": [m.display for m in antibiotics],
@@ -173,7 +175,7 @@ def _cement_allergy(facts: PatientFacts, now: datetime) -> list[Finding]:
                 "conditions": [a.display for a in (*allergies, *antibiotic)]
                 + [c.display for c in conditions],
                 "records": [allergy_details(a, now) for a in allergies]
-                + [{**allergy_details(a, now), "antibiotic": True} for a in antibiotic]
+                + [replace(allergy_details(a, now), antibiotic=True) for a in antibiotic]
                 + [documented_record(c, facts, now) for c in conditions],
                 "antibiotic_only": not allergies and not conditions,
             },
@@ -182,19 +184,18 @@ def _cement_allergy(facts: PatientFacts, now: datetime) -> list[Finding]:
     ]
 
 
-def allergy_details(allergy: AllergyFact, now: datetime) -> dict[str, Any]:
+def allergy_details(allergy: AllergyFact, now: datetime) -> AllergyShown:
     """What the allergy card shows: recorded date, verification, criticality, reaction."""
     recorded = site_day(allergy.recorded, now) if allergy.recorded is not None else None
-    return {
-        "display": allergy.display,
-        "reference": allergy.source.reference,
-        "date": recorded.isoformat() if recorded else None,
-        "kind": "allergy",
-        "verification": allergy.verification,
-        "criticality": allergy.criticality,
-        "reactions": list(allergy.reactions),
-        "text": allergy.matched_text,
-    }
+    return AllergyShown(
+        display=allergy.display,
+        reference=allergy.source.reference,
+        date=recorded.isoformat() if recorded else None,
+        verification=allergy.verification,
+        criticality=allergy.criticality,
+        reactions=list(allergy.reactions),
+        text=allergy.matched_text,
+    )
 
 
 # ------------------------------------------------------------------------------ records
@@ -202,21 +203,20 @@ def allergy_details(allergy: AllergyFact, now: datetime) -> dict[str, Any]:
 
 def documented_record(
     condition: ConditionFact, facts: PatientFacts, now: datetime
-) -> dict[str, Any]:
+) -> DocumentedCondition:
     """A Condition behind a card: name, recorded date, and, when fired from its text, the text
     quoted and whether it names another site than the order's target ("if this is the target")."""
     recorded = site_day(condition.recorded, now) if condition.recorded is not None else None
-    return {
-        "display": condition.display,
-        "reference": condition.source.reference,
-        "date": recorded.isoformat() if recorded else None,
-        "dated": True,
-        "kind": "condition",
-        "text": condition.matched_text,
-        "verification": condition.verification,
-        "other_site": bool(condition.matched_text)
+    return DocumentedCondition(
+        display=condition.display,
+        reference=condition.source.reference,
+        date=recorded.isoformat() if recorded else None,
+        dated=True,
+        text=condition.matched_text,
+        verification=condition.verification,
+        other_site=bool(condition.matched_text)
         and names_other_site(condition.matched_text or "", condition.text_sites, facts.procedures),
-    }
+    )
 
 
 # Body-site groups that name a region (weight-bearing spans several: not a place).

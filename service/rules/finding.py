@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
 
 from cds_hooks.cards import Indicator
 from service.facts.model import ResourceRef
+from service.rules.params import NoParams, Params
 
 
 @dataclass(frozen=True)
@@ -33,6 +32,7 @@ class HoldStep:
 class Finding:
     rule_id: str
     indicator: Indicator
-    params: Mapping[str, Any] = field(default_factory=dict)  # values the card text needs
+    # Everything the card needs, typed per rule (service/rules/params.py; `fire` builds it).
+    params: Params = field(default_factory=NoParams)
     evidence: tuple[ResourceRef, ...] = ()
     hold: HoldStep | None = None

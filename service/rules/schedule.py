@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
 
 from service.facts.model import PatientFacts, ResourceRef, TargetProcedure
+from service.rules.params import ProcedureShown
 
 
 @dataclass(frozen=True)
@@ -32,17 +32,17 @@ class ScheduledProcedure:
     orders_in_scope: int  # distinct orders in scope: several -> cards name this one
     undated_orders: int  # orders in scope without a usable date
 
-    def params(self) -> dict[str, Any]:
+    def params(self) -> ProcedureShown:
         """What a card and a suggested resource need, JSON-friendly."""
-        return {
-            "reference": self.order.reference,
-            "display": self.display,
-            "day": self.day.isoformat(),
-            "start": self.start.isoformat(),
-            "time_given": self.time_given,
-            "several": self.orders_in_scope > 1,
-            "undated_orders": self.undated_orders,
-        }
+        return ProcedureShown(
+            reference=self.order.reference,
+            display=self.display,
+            day=self.day.isoformat(),
+            start=self.start.isoformat(),
+            time_given=self.time_given,
+            several=self.orders_in_scope > 1,
+            undated_orders=self.undated_orders,
+        )
 
 
 def _site_start(procedure: TargetProcedure, now: datetime) -> tuple[datetime, bool] | None:

@@ -10,6 +10,7 @@ from scenarios import everything_wrong
 
 from service.cards.evidence import EVIDENCE_EXTENSION
 from service.cards.render import RULES_EXTENSION, render_cards
+from service.rules.case import case_summary
 from service.rules.catalog import CATALOG
 from service.rules.engine import evaluate_rules
 from service.rules.policy import Policy
@@ -21,7 +22,9 @@ BASE = "https://cds.example.org"
 @pytest.mark.parametrize("locale", ["en", "fr"])
 def test_every_card_links_to_the_page_of_its_own_rules_in_its_language(locale: str) -> None:
     patient = everything_wrong()
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, locale, NOW, BASE)
+    cards = render_cards(
+        evaluate_rules(patient, Policy(), NOW), case_summary(patient), locale, NOW, BASE
+    )
     assert cards
     for card in cards:
         url = urlsplit(card.source.url or "")
@@ -35,14 +38,16 @@ def test_every_card_links_to_the_page_of_its_own_rules_in_its_language(locale: s
 
 def test_without_a_base_url_cards_carry_no_link() -> None:
     patient = facts()
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, "en", NOW)
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
     assert all(card.source.url is None for card in cards)
 
 
 def test_evidence_names_the_platelet_result_with_its_value_and_date() -> None:
     low = lab(LabKind.PLATELETS, 32_000)
     patient = facts(labs=(low,), medications=(med("clopidogrel", DrugClass.CLOPIDOGREL),))
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, "en", NOW, BASE)
+    cards = render_cards(
+        evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW, BASE
+    )
     [card] = [c for c in cards if "BLEED-PLATELETS-LOW" in c.extension[RULES_EXTENSION]]
     [item] = card.extension[EVIDENCE_EXTENSION]
     assert item["reference"] == low.source.reference

@@ -19,6 +19,7 @@ from service.cards.evidence import EVIDENCE_EXTENSION
 from service.cards.messages import UnsupportedLocale, messages, normalise_locale
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.facts.model import MedicationSourceKind
+from service.rules.case import case_summary
 from service.rules.catalog import CATALOG, RuleGroup
 from service.rules.engine import evaluate_rules
 from service.rules.policy import Policy
@@ -35,7 +36,7 @@ VALIDATORS = {
 
 def cards_for(patient, locale: str = "en", now: datetime = NOW) -> tuple[Card, ...]:
     findings = evaluate_rules(patient, POLICY, now)
-    return render_cards(findings, patient, locale, now)
+    return render_cards(findings, case_summary(patient), locale, now)
 
 
 def shown(iso: str, locale: str) -> str:
@@ -59,7 +60,7 @@ def all_scenarios():
 @pytest.mark.parametrize(("patient", "now", "locale"), all_scenarios())
 def test_every_fired_rule_is_in_exactly_one_card(patient, now, locale) -> None:
     findings = evaluate_rules(patient, POLICY, now)
-    cards = render_cards(findings, patient, locale, now)
+    cards = render_cards(findings, case_summary(patient), locale, now)
     listed = [rule_id for card in cards for rule_id in rules_of(card)]
     assert sorted(listed) == sorted({f.rule_id for f in findings})
     assert len(listed) == len(set(listed))
@@ -117,8 +118,9 @@ def test_platelet_card_is_specific(locale: str) -> None:
     )
     card = card_with(cards_for(patient, locale), "BLEED-PLATELETS-LOW")
     assert card.indicator is Indicator.CRITICAL
-    assert "32 000/mm³" in card.summary and shown("2026-11-20", locale) in card.summary
-    assert "50 000/mm³" in card.summary
+    space = "\u00a0" if locale == "fr" else " "  # French keeps "32 000" together
+    assert f"32{space}000/mm³" in card.summary and shown("2026-11-20", locale) in card.summary
+    assert f"50{space}000/mm³" in card.summary
     # The result it judged is named machine-readably, never by its id in the text.
     reference = patient.labs[0].source.reference
     assert reference not in (card.detail or "")
@@ -132,7 +134,7 @@ def test_policy_values_say_they_are_local_policy(locale: str) -> None:
     patient = facts(labs=(lab(LabKind.PLATELETS, 300_000), lab(LabKind.INR, 1.9)))
     card = card_with(cards_for(patient, locale), "BLEED-INR-HIGH")
     local = {"en": "Local protocol of the institution", "fr": "Protocole local de l'établissement"}
-    inr = {"en": "highest INR accepted 1.5", "fr": "INR maximal accepté 1,5"}[locale]
+    inr = {"en": "highest INR accepted 1.5", "fr": "INR accepté jusqu'à 1,5"}[locale]
     assert local[locale] in (card.detail or "") and inr in (card.detail or "")
     missing = card_with(cards_for(facts(labs=()), locale), "BLEED-LAB-MISSING")
     window = {"en": "the last 7 days", "fr": "les 7 derniers jours"}[locale]
@@ -277,7 +279,8 @@ def test_locales() -> None:
 def test_no_patient_id_no_lab_order_but_card_still_says_so() -> None:
     patient = facts(labs=(), patient_id=None)
     card = card_with(
-        render_cards(evaluate_rules(patient, POLICY, NOW), patient, "en", NOW), "BLEED-LAB-MISSING"
+        render_cards(evaluate_rules(patient, POLICY, NOW), case_summary(patient), "en", NOW),
+        "BLEED-LAB-MISSING",
     )
     assert not card.suggestions
     assert "platelet count" in card.summary
@@ -333,7 +336,7 @@ def test_french_cards_name_drugs_in_french() -> None:
         med("ticagrelor", DrugClass.OTHER_ANTITHROMBOTIC),
     )
     text = " ".join([card.summary, card.detail or ""] + [s.label for s in card.suggestions])
-    for name in ("aspirine 300 mg/jour", "acénocoumarol", "phenprocoumone", "ticagrélor"):
+    for name in ("aspirine 300\u00a0mg/jour", "acénocoumarol", "phenprocoumone", "ticagrélor"):
         assert f"**{name}" in (card.detail or "")
     assert "aspirine" in card.summary  # names beyond the 140 characters are counted ("+1")
     assert "(aspirin)" not in text and "**aspirin " not in text
@@ -347,16 +350,17 @@ def test_a_drug_without_a_localised_name_shows_the_record_name_part() -> None:
         display="Cangrelor 50 MG Injection [Kengrexal] extra words to be cut away",
     )
     card = plan_card("fr", unknown)
-    assert "**Cangrelor** :" in (card.detail or "")
+    assert "**Cangrelor**\u00a0:" in (card.detail or "")
     assert "cangrelor" not in card.summary.replace("Cangrelor", "")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_high_dose_aspirin_line_says_the_hold_once(locale: str) -> None:
     detail = plan_card(locale, med("aspirin", DrugClass.ASPIRIN, dose=200)).detail or ""
-    stop = "stop 5 days before" if locale == "en" else "arrêt 5 jours avant"
+    stop = "stop 5 days before" if locale == "en" else "arrêt 5\u00a0jours avant"
     assert detail.count(stop) == 1
-    assert "200 mg/" in detail and "≥ 160 mg/" in detail
+    space = "\u00a0" if locale == "fr" else " "  # French: a no-break space before the unit
+    assert f"200{space}mg/" in detail and f"≥ 160{space}mg/" in detail
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -387,9 +391,11 @@ def test_one_day_is_singular(locale: str) -> None:
         medications=(med("prasugrel", DrugClass.OTHER_ANTITHROMBOTIC),),
     )
     findings = evaluate_rules(patient, Policy(unlisted_hold_days={"prasugrel": 1}), NOW)
-    card = card_with(render_cards(findings, patient, locale, NOW), "MED-ANTITHROMBOTIC-UNLISTED")
-    assert ("1 day " if locale == "en" else "1 jour ") in (card.detail or "")
-    assert "1 days" not in (card.detail or "") and "1 jours" not in (card.detail or "")
+    card = card_with(
+        render_cards(findings, case_summary(patient), locale, NOW), "MED-ANTITHROMBOTIC-UNLISTED"
+    )
+    assert ("1 day " if locale == "en" else "1\u00a0jour ") in (card.detail or "")
+    assert "1 days" not in (card.detail or "") and "1\u00a0jours" not in (card.detail or "")
 
 
 def test_french_cards_write_dates_numbers_and_results_the_french_way() -> None:
@@ -398,9 +404,9 @@ def test_french_cards_write_dates_numbers_and_results_the_french_way() -> None:
     cards = cards_for(patient, "fr", NOW)
     inr_card = card_with(cards, "BLEED-INR-HIGH")
     assert "INR 1,51 le 19/11/2026" in inr_card.summary
-    assert "(résultat : 1,51)" in (inr_card.detail or "")
+    assert "(résultat\u00a0: 1,51)" in (inr_card.detail or "")
     platelets = card_with(cards, "BLEED-PLATELETS-LOW")
-    assert "50 000/mm³" in platelets.summary and "rendu" not in (platelets.detail or "")
+    assert "50\u00a0000/mm³" in platelets.summary and "rendu" not in (platelets.detail or "")
     english = card_with(cards_for(patient, "en", NOW), "BLEED-INR-HIGH")
     assert "INR 1.51 on 2026-11-19" in english.summary
 
@@ -423,7 +429,9 @@ def test_french_hold_instant_is_day_month_year_and_local_time() -> None:
 def test_pure_thermal_ablation_summary_does_not_speak_of_cement(kind, locale: str) -> None:
     patient = facts(procedures=(procedure(kind),))
     card = card_with(cards_for(patient, locale), "CHECKLIST")
-    assert card.summary.startswith("Thermal ablation:" if locale == "en" else "Thermo-ablation :")
+    assert card.summary.startswith(
+        "Thermal ablation:" if locale == "en" else "Thermo-ablation\u00a0:"
+    )
     cement = "ement" if locale == "en" else "iment"  # Cementoplasty, cement / Cimentoplastie
     assert cement not in card.summary
     mixed = facts(procedures=(procedure(kind), procedure()))

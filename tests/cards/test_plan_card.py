@@ -15,6 +15,7 @@ from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
 from cds_hooks.cards import Card, Indicator
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.facts.model import MedicationSourceKind
+from service.rules.case import case_summary
 from service.rules.engine import evaluate_rules
 from service.rules.policy import Policy
 from service.vocabulary import DrugClass
@@ -25,7 +26,7 @@ POLICY = Policy()
 
 
 def plan_card(patient, locale: str = "en", now: datetime = NOW, policy: Policy = POLICY) -> Card:
-    cards = render_cards(evaluate_rules(patient, policy, now), patient, locale, now)
+    cards = render_cards(evaluate_rules(patient, policy, now), case_summary(patient), locale, now)
     (card,) = [c for c in cards if any(r.startswith("MED-") for r in c.extension[RULES_EXTENSION])]  # type: ignore[index]
     for suggestion in card.suggestions:
         for action in suggestion.actions:
@@ -86,13 +87,13 @@ def test_a_timed_procedure_ends_the_task_at_its_instant_and_a_doac_starts_at_its
 
 @pytest.mark.parametrize("locale", LOCALES)
 def test_kardegic_and_aspegic_one_suggestion_on_the_high_dose_record_only(locale: str) -> None:
-    kardegic = med("aspirin", DrugClass.ASPIRIN, dose=75, display="Kardégic 75 mg")
+    kardegic = med("aspirin", DrugClass.ASPIRIN, dose=75, display="Kardégic 75\u00a0mg")
     aspegic = med("aspirin", DrugClass.ASPIRIN, dose=3000, display="Aspégic 1 g")
     card = plan_card(facts(medications=(kardegic, aspegic)), locale)
     (task,) = resources(card)
     assert task["focus"] == {"reference": aspegic.source.reference}
     detail = card.detail or ""
-    assert "Kardégic 75 mg" in detail and "Aspégic 1 g" in detail
+    assert "Kardégic 75\u00a0mg" in detail and "Aspégic 1 g" in detail
     assert ("may be continued" if locale == "en" else "peut être poursuivie") in detail
     assert kardegic.source.reference not in detail  # no resource id in clinician text
 
@@ -137,7 +138,7 @@ def test_vka_gets_a_request_to_the_prescriber_and_anaesthesia_never_a_task(local
     assert request["resourceType"] == "CommunicationRequest"
     assert request["about"] == [{"reference": warfarin.source.reference}]
     detail = card.detail or ""
-    assert ("5 days" if locale == "en" else "5 jours") in detail
+    assert ("5 days" if locale == "en" else "5\u00a0jours") in detail
     local = (
         "local protocol of the institution"
         if locale == "en"
@@ -185,7 +186,8 @@ def test_never_a_task_without_a_start() -> None:
         ),
         (
             "fr",
-            "Ne prenez plus votre clopidogrel à partir du mercredi 2 décembre ; votre dernière "
+            "Ne prenez plus votre clopidogrel à partir du mercredi 2 décembre\u00a0; "
+            "votre dernière "
             "prise est le mardi 1er décembre.",
         ),
     ],
@@ -212,7 +214,7 @@ def test_patient_message_for_an_injection_and_an_instant() -> None:
     lmwh = med("enoxaparin", DrugClass.LMWH, kind=MedicationSourceKind.STATEMENT)
     (message,) = resources(plan_card(facts(medications=(lmwh,)), "fr"))
     assert message["payload"][0]["contentString"].startswith(
-        "Ne faites plus les injections de votre énoxaparine à partir du dimanche 6 décembre ; "
+        "Ne faites plus les injections de votre énoxaparine à partir du dimanche 6 décembre\u00a0; "
         "votre dernière injection est le samedi 5 décembre."
     )
     doac = med("rivaroxaban", DrugClass.DOAC, kind=MedicationSourceKind.STATEMENT)
@@ -255,7 +257,8 @@ def test_date_only_doac_says_the_time_is_not_given(locale: str) -> None:
         assert "last dose on **2026-12-04** at the latest" in detail
     else:
         assert (
-            "Heure du geste non précisée : délai compté à partir de 00:00 le 07/12/2026" in detail
+            "Heure du geste non précisée\u00a0: délai compté à partir de 00:00 le 07/12/2026"
+            in detail
         )
         assert "dernière prise le **04/12/2026** au plus tard" in detail
         assert "AOD" in detail and "nouvel anticoagulant oral" not in detail
@@ -271,7 +274,10 @@ def test_time_unknown_card_says_check_the_time(locale: str) -> None:
     expected = (
         "Too late if the procedure is before 09:00 on 2026-12-07: check the procedure time"
         if locale == "en"
-        else "Trop tard si le geste a lieu avant 09:00 le 07/12/2026 : vérifier l'heure du geste"
+        else (
+            "Trop tard si le geste a lieu avant 09:00 le 07/12/2026\u00a0: "
+            "vérifier l'heure du geste"
+        )
     )
     assert expected in (card.detail or "")
     assert "Too late: the hold" not in (card.detail or "")

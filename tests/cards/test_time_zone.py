@@ -10,6 +10,7 @@ from rule_facts import facts, lab, med, procedure
 
 from cds_hooks.cards import Card
 from service.cards.render import RULES_EXTENSION, render_cards
+from service.rules.case import case_summary
 from service.rules.engine import evaluate_rules
 from service.rules.policy import Policy
 from service.vocabulary import DrugClass, LabKind
@@ -34,7 +35,7 @@ def doac_patient():
 def test_doac_hold_is_shown_in_the_site_local_time() -> None:
     patient = doac_patient()
     now = datetime(2026, 11, 18, 10, 0, tzinfo=SITE)
-    cards = render_cards(evaluate_rules(patient, POLICY, now), patient, "en", now)
+    cards = render_cards(evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now)
     card = card_with(cards, "MED-DOAC")
     assert "2026-11-20 08:30" in (card.detail or "")
     assert "07:30" not in (card.detail or "") + card.suggestions[0].label
@@ -45,7 +46,7 @@ def test_a_hold_instant_computed_in_utc_is_still_shown_in_the_site_zone() -> Non
     utc_now = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
     findings = evaluate_rules(patient, POLICY, utc_now)  # hold instant carried in UTC
     site_now = utc_now.astimezone(SITE)
-    card = card_with(render_cards(findings, patient, "en", site_now), "MED-DOAC")
+    card = card_with(render_cards(findings, case_summary(patient), "en", site_now), "MED-DOAC")
     assert "2026-11-20 08:30" in (card.detail or "")
     assert "2026-11-20 08:30" in card.suggestions[0].label
 
@@ -55,7 +56,7 @@ def test_lab_near_midnight_shows_the_site_day() -> None:
     drawn = datetime(2026, 11, 19, 23, 10, tzinfo=UTC)  # 2026-11-20 00:10 in Paris
     patient = facts(labs=(lab(LabKind.PLATELETS, 30_000, drawn), lab(LabKind.INR, 1.0, drawn)))
     card = card_with(
-        render_cards(evaluate_rules(patient, POLICY, now), patient, "en", now),
+        render_cards(evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now),
         "BLEED-PLATELETS-LOW",
     )
     assert "2026-11-20" in card.summary
@@ -68,7 +69,7 @@ def test_date_only_lab_keeps_its_written_date() -> None:
     platelets = replace(lab(LabKind.PLATELETS, 30_000, written), effective_precision="day")
     patient = facts(labs=(platelets, lab(LabKind.INR, 1.0)))
     card = card_with(
-        render_cards(evaluate_rules(patient, POLICY, now), patient, "en", now),
+        render_cards(evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now),
         "BLEED-PLATELETS-LOW",
     )
     assert "2026-11-19" in card.summary  # not 2026-11-18, the UTC+14 instant seen from Paris
@@ -80,5 +81,7 @@ def test_future_dated_result_is_worded_in_each_language() -> None:
     patient = facts(labs=(lab(LabKind.PLATELETS, 250_000, typo), lab(LabKind.INR, 1.0)))
     findings = evaluate_rules(patient, POLICY, now)
     for locale, words in (("en", "dated in the future"), ("fr", "daté dans le futur")):
-        card = card_with(render_cards(findings, patient, locale, now), "BLEED-LAB-UNINTERPRETABLE")
+        card = card_with(
+            render_cards(findings, case_summary(patient), locale, now), "BLEED-LAB-UNINTERPRETABLE"
+        )
         assert words in (card.detail or "")

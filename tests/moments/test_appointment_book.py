@@ -53,7 +53,8 @@ def test_the_appointment_start_dates_the_plan(app: flask.Flask) -> None:
     assert "no dose from **2026-12-05**" in card["detail"]
     _, body = post(app, appointment_book([booked], on_clopidogrel()), "fr")
     assert plan_card(body)["summary"] == (
-        "Geste le 10/12/2026 : clopidogrel à arrêter à partir du 05/12/2026 — dans 3 jours"
+        "Geste le 10/12/2026\u00a0: clopidogrel à arrêter à partir du 05/12/2026 "
+        "— dans 3\u00a0jours"
     )
 
 

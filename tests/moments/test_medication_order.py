@@ -121,7 +121,7 @@ def test_clopidogrel_ordered_with_a_planned_vertebroplasty(app: flask.Flask, hoo
     assert "on **2026-12-09** (in 7 days)" in card["detail"]
     _, response = post(app, body, "fr")
     assert response["cards"][0]["summary"] == (
-        "clopidogrel : arrêt dès le 04/12/2026 (5 jours avant le geste du 09/12/2026, "
+        "clopidogrel\u00a0: arrêt dès le 04/12/2026 (5\u00a0jours avant le geste du 09/12/2026, "
         "vertébroplastie)"
     )
 

@@ -12,7 +12,7 @@ import pytest
 from service.cards.format import SUMMARY_MAX
 from service.cards.messages import messages
 from service.cards.moments import MomentCards
-from service.facts.model import PatientFacts
+from service.rules.case import CaseSummary
 
 MESSAGES = Path(__file__).resolve().parents[2] / "service" / "cards" / "messages"
 
@@ -40,7 +40,7 @@ def test_summaries_fit_with_the_longest_values(language: str) -> None:
         "procedure": longest_kind,
         "date": "30/12/2026",
         "hold_from": "28/12/2026 à 14:00",
-        "delay": "5 jours",
+        "delay": "5\u00a0jours",
         "in": words["in_days"].format(n=30),
     }
     for key in (
@@ -65,12 +65,12 @@ def test_summaries_fit_with_the_longest_values(language: str) -> None:
         ("en", -3, "3 days ago"),
         ("fr", 0, "aujourd'hui"),
         ("fr", 1, "demain"),
-        ("fr", 5, "dans 5 jours"),
-        ("fr", -3, "il y a 3 jours"),
+        ("fr", 5, "dans 5\u00a0jours"),
+        ("fr", -3, "il y a 3\u00a0jours"),
     ],
 )
 def test_days_are_counted_from_the_sites_today(language: str, days: int, expected: str) -> None:
     # 23:30 in Paris is already the next day in UTC+14 and still the same day in UTC.
     now = datetime(2026, 12, 2, 23, 30, tzinfo=ZoneInfo("Europe/Paris"))
-    cards = MomentCards.for_locale(language, PatientFacts(patient_id="p", procedures=()), now)
+    cards = MomentCards.for_locale(language, CaseSummary(patient_id="p"), now)
     assert cards.in_days(date(2026, 12, 2) + timedelta(days=days)) == expected

@@ -62,11 +62,12 @@ def test_the_plan_card_counts_the_days_to_the_hold(app: flask.Flask) -> None:
     )
     status, body = post(app, patient_view(clopidogrel_patient()), "fr")
     assert plan_card(body)["summary"] == (
-        "Geste le 09/12/2026 : clopidogrel à arrêter à partir du 04/12/2026 — dans 2 jours"
+        "Geste le 09/12/2026\u00a0: clopidogrel à arrêter à partir du 04/12/2026 "
+        "— dans 2\u00a0jours"
     )
     assert (
-        "**Geste prévu** : Vertébroplastie (Vertèbre T12), le **09/12/2026** (dans 7 jours)"
-        in (plan_card(body)["detail"])
+        "**Geste prévu**\u00a0: Vertébroplastie (Vertèbre T12), le **09/12/2026** "
+        "(dans 7\u00a0jours)" in (plan_card(body)["detail"])
     )
 
 

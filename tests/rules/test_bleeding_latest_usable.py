@@ -202,7 +202,10 @@ def test_a_stale_tp_does_not_make_inr_high_a_warning() -> None:
 
 
 def test_fire_refuses_an_indicator_the_catalog_does_not_give() -> None:
-    assert fire("BLEED-INR-HIGH", indicator=Indicator.WARNING).indicator is Indicator.WARNING
+    high = found(facts(labs=(lab(LabKind.PLATELETS, 250_000), lab(LabKind.INR, 1.9))))
+    params = high["BLEED-INR-HIGH"].params  # a finding's params are typed: fire needs them whole
+    warning = fire("BLEED-INR-HIGH", params, indicator=Indicator.WARNING)
+    assert warning.indicator is Indicator.WARNING
     with pytest.raises(ValueError):
         fire("BLEED-INR-HIGH", indicator=Indicator.INFO)
     with pytest.raises(ValueError):

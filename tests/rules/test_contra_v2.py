@@ -13,6 +13,7 @@ from rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, proce
 
 from service.cards.render import render_cards
 from service.facts.model import AllergyFact
+from service.rules.case import case_summary
 from service.rules.catalog import RULE_IDS
 from service.rules.checklist import checklist_items
 from service.rules.engine import evaluate_rules
@@ -35,7 +36,7 @@ def finding(patient, rule_id: str):
 
 
 def card(patient, rule_id: str, locale: str = "en"):
-    cards = render_cards(evaluate_rules(patient, POLICY, NOW), patient, locale, NOW)
+    cards = render_cards(evaluate_rules(patient, POLICY, NOW), case_summary(patient), locale, NOW)
     (match,) = [c for c in cards if rule_id in c.extension["cementoplasty-cds/rules"]]
     return match
 
@@ -95,7 +96,7 @@ def test_suspected_card_asks_to_rule_out_and_names_prophylaxis() -> None:
     assert "Rule out an ongoing infection" in (shown.detail or "")
     assert "38.4 °C" in (shown.detail or "")
     assert "prophylaxis" in (shown.detail or "")
-    assert "38,4 °C" in (card(patient, SUSPECTED, "fr").detail or "")
+    assert "38,4\u00a0°C" in (card(patient, SUSPECTED, "fr").detail or "")
 
 
 # ---- coagulopathy, epidural, cement -----------------------------------------------------------
@@ -274,7 +275,7 @@ def test_summary_card_shows_passes_and_no_rule_id(locale: str) -> None:
     assert not RULE_ID.search(shown.summary)
     expected = {
         "en": "Platelets 250 000/mm³ on 2026-11-24: meets > 50 000/mm³",
-        "fr": "Plaquettes 250 000/mm³ le 24/11/2026 : conforme (> 50 000/mm³)",
+        "fr": "Plaquettes 250\u00a0000/mm³ le 24/11/2026\u00a0: conforme (> 50\u00a0000/mm³)",
     }[locale]
     assert expected in (shown.detail or "")
 
