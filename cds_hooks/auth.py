@@ -68,7 +68,7 @@ class TrustedClient:
     jwks_file: Path | None = None
     # Allow-listed JWK Set URLs (one string or a list in TOML).
     jku: tuple[str, ...] = ()
-    tenant: str | None = None
+    tenant: Annotated[str | None, Field(min_length=1)] = None  # absent: no tenant check
 
 
 # Algorithms an `[auth] algorithms` list may name: asymmetric only.

@@ -12,7 +12,7 @@ import uuid as uuid_module
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -21,6 +21,8 @@ SUMMARY_MAX_CHARS = 139  # the spec: "<140 characters"
 # `serialization_alias`, are what `to_json` writes and what the OpenAPI document's schemas are
 # generated from (cds_hooks/openapi.py). `to_json` never writes null or an empty array.
 _WIRE = ConfigDict(extra="forbid")
+# A class's fields that have a default in Python but that `to_json` always writes: required in
+# the generated schema (`ALWAYS_WRITTEN` on each class).
 _Text = Annotated[str, Field(min_length=1)]
 
 
@@ -88,6 +90,8 @@ class Coding:
 class OverrideReason(Coding):
     """A coded reason a clinician can give for not following a card; `display` is required."""
 
+    ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("display",)
+
     def __post_init__(self) -> None:
         super().__post_init__()
         if not self.display:
@@ -151,6 +155,7 @@ class Action:
 @dataclass(frozen=True)
 class Suggestion:
     __pydantic_config__ = _WIRE
+    ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("uuid",)
 
     label: _Text
     actions: tuple[Action, ...] = ()
@@ -173,6 +178,7 @@ class Suggestion:
 @dataclass(frozen=True)
 class Link:
     __pydantic_config__ = _WIRE
+    ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("type",)
 
     label: _Text
     url: _Text
@@ -195,6 +201,7 @@ class Link:
 @dataclass(frozen=True)
 class Card:
     __pydantic_config__ = _WIRE
+    ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("uuid",)
 
     summary: Annotated[str, Field(min_length=1, max_length=SUMMARY_MAX_CHARS)]
     indicator: Indicator
@@ -248,6 +255,7 @@ class Card:
 @dataclass(frozen=True)
 class CdsResponse:
     __pydantic_config__ = _WIRE
+    ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("cards",)
 
     cards: tuple[Card, ...] = ()
     system_actions: Annotated[tuple[Action, ...], Field(serialization_alias="systemActions")] = ()
@@ -257,3 +265,10 @@ class CdsResponse:
         if self.system_actions:
             out["systemActions"] = [a.to_json() for a in self.system_actions]
         return out
+
+
+# Every class of the response's wire model, by the name its schema has in the OpenAPI document.
+WIRE_CLASSES: Mapping[str, type] = {
+    cls.__name__: cls
+    for cls in (CdsResponse, Card, Suggestion, Action, Link, Source, Coding, OverrideReason)
+}

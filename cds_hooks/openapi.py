@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from cds_hooks.cards import CdsResponse
+from cds_hooks.cards import WIRE_CLASSES, CdsResponse
 
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"
@@ -54,7 +54,8 @@ def _non_empty_string() -> dict[str, Any]:
 def wire_schemas(*types: type) -> dict[str, Any]:
     """Component schemas generated from the wire model classes (and every class they use), in
     the OpenAPI 3.0 dialect: `to_json` omits a field rather than writing null, so the null
-    branches pydantic adds to optional fields are left out, as are its titles and defaults."""
+    branches pydantic adds to optional fields are left out, as are its titles and defaults; a
+    field with a default that `to_json` always writes (`ALWAYS_WRITTEN`) is required."""
     schemas: dict[str, Any] = {}
     for wire_type in types:
         generated = TypeAdapter(wire_type).json_schema(
@@ -62,7 +63,12 @@ def wire_schemas(*types: type) -> dict[str, Any]:
         )
         schemas.update(generated.pop("$defs", {}))
         schemas[wire_type.__name__] = generated
-    return {name: _openapi_3_0(schema) for name, schema in schemas.items()}
+    out = {name: _openapi_3_0(schema) for name, schema in schemas.items()}
+    for name, schema in out.items():
+        written = getattr(WIRE_CLASSES.get(name), "ALWAYS_WRITTEN", ())
+        if written:
+            schema["required"] = [*schema.get("required", []), *written]
+    return out
 
 
 def _openapi_3_0(schema: Any) -> Any:
@@ -70,7 +76,15 @@ def _openapi_3_0(schema: Any) -> Any:
         return [_openapi_3_0(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    out = {k: _openapi_3_0(v) for k, v in schema.items() if k not in ("title", "default")}
+    out = {
+        key: (
+            {name: _openapi_3_0(prop) for name, prop in value.items()}  # names, not keywords
+            if key == "properties"
+            else _openapi_3_0(value)
+        )
+        for key, value in schema.items()
+        if key not in ("title", "default")
+    }
     branches = [b for b in out.get("anyOf", ()) if b != {"type": "null"}]
     if "anyOf" in out and len(branches) == 1:
         del out["anyOf"]

@@ -9,6 +9,7 @@ construction: there is no field for them.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -66,37 +67,52 @@ class AuditRecord:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AuditRecord:
-        """Raises ValueError (KeyError, TypeError included) when `data` is not such a record."""
+        """Raises ValueError when `data` is not exactly such a record: a spool line is replayed
+        as it is, so a damaged one is set aside (logged) rather than reshaped."""
         if "hookInstance" in data and "hook_instance" not in data:
             data = _previous_release(data)
         try:
+            status = data.get("status", 200)
+            if type(status) is not int:
+                raise TypeError("status is not an integer")
+            latency = data.get("latency_ms")
+            if latency is not None and (
+                type(latency) not in (int, float) or not math.isfinite(latency)
+            ):
+                raise TypeError("latency_ms is not a number")
+            record_key = _text(data["record_key"])
+            if not record_key:
+                raise TypeError("record_key is empty")
+            recorded_at = (
+                datetime.fromisoformat(_text(data["recorded_at"])).astimezone(UTC)
+                if "recorded_at" in data
+                else _now()
+            )
             return cls(
                 service=_text(data["service"]),
                 hook_instance=_text(data["hook_instance"]),
                 patient_id=_optional_text(data.get("patient_id")),
                 ruleset_version=_optional_text(data.get("ruleset_version")),
-                rules_fired=tuple(_text(r) for r in data.get("rules_fired", ())),
+                rules_fired=_texts(data.get("rules_fired", [])),
                 cards=tuple(
                     AuditCard(
-                        _text(c["uuid"]),
-                        _text(c["indicator"]),
-                        tuple(_text(r) for r in c.get("rule_ids", ())),
+                        _text(card["uuid"]),
+                        _text(card["indicator"]),
+                        _texts(card.get("rule_ids", [])),
                     )
-                    for c in data.get("cards", ())
+                    for card in _list(data.get("cards", []))
                 ),
                 resources_used={
-                    _text(rule): tuple(_text(ref) for ref in refs)
-                    for rule, refs in dict(data.get("resources_used", {})).items()
+                    _text(rule): _texts(refs)
+                    for rule, refs in _mapping(data.get("resources_used", {})).items()
                 },
-                data_unavailable=tuple(_text(k) for k in data.get("data_unavailable", ())),
-                status=int(data.get("status", 200)),
-                latency_ms=None if data.get("latency_ms") is None else float(data["latency_ms"]),
-                recorded_at=datetime.fromisoformat(data["recorded_at"]).astimezone(UTC)
-                if "recorded_at" in data
-                else _now(),
-                record_key=_text(data["record_key"]),
+                data_unavailable=_texts(data.get("data_unavailable", [])),
+                status=status,
+                latency_ms=None if latency is None else float(latency),
+                recorded_at=recorded_at,
+                record_key=record_key,
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError, OverflowError) as exc:
             raise ValueError(f"not an audit record: {type(exc).__name__} {exc}") from None
 
 
@@ -108,6 +124,22 @@ def _text(value: Any) -> str:
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else _text(value)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):  # a string is not a list of its letters
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    return tuple(_text(item) for item in _list(value))
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected an object, got {type(value).__name__}")
+    return value
 
 
 def _previous_release(data: Mapping[str, Any]) -> dict[str, Any]:

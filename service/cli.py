@@ -65,7 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         from service.report import render_report
         from service.storage import Store
 
-        print(render_report(Store(config.store.url)))
+        try:
+            store = Store(config.store.url)
+        except ValueError as exc:  # a store it cannot open (a missing SQLite folder)
+            print(f"cementoplasty-cds: configuration error: {exc}", file=sys.stderr)
+            return 2
+        print(render_report(store))
         return 0
     return 2
 

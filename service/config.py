@@ -191,11 +191,16 @@ def parse_config(raw: Mapping[str, Any], base_dir: Path = Path(".")) -> Config:
     try:
         # As JSON, strictly: a TOML array is a JSON array, a string is never taken for a number
         # or a boolean, and 2.5 is never cut to 2.
-        config = _VALIDATOR.validate_json(json.dumps(document, default=str))
+        config = _VALIDATOR.validate_json(json.dumps(document, default=_not_json))
     except ValidationError as exc:
         raise ConfigError(_first_error(exc)) from None
     _check_across_keys(config)
     return config
+
+
+def _not_json(value: Any) -> dict[str, str]:
+    """A TOML date or time: an object, which no key of the file accepts (never its text)."""
+    return {"toml-date-time": str(value)}
 
 
 def _placed(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
@@ -212,7 +217,10 @@ def _placed(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     auth["public_base_urls"] = _public_base_urls(document)
     clients = auth.get("clients", [])
     if isinstance(clients, list):
-        auth["clients"] = [_placed_client(client, base_dir) for client in clients]
+        auth["clients"] = [
+            _placed_client(f"auth.clients[{index}]", client, base_dir)
+            for index, client in enumerate(clients)
+        ]
     document["auth"] = auth
 
     fhir = document.get("fhir")
@@ -221,19 +229,28 @@ def _placed(raw: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
         document["fhir"] = {**fhir, "allowed_servers": servers}
     store = document.get("store")
     if isinstance(store, Mapping) and isinstance(store.get("spool_dir"), str):
-        document["store"] = {**store, "spool_dir": _resolve_path(store["spool_dir"], base_dir)}
+        spool_dir = _non_empty_path("store.spool_dir", store["spool_dir"])
+        document["store"] = {**store, "spool_dir": str(_resolve_path(spool_dir, base_dir))}
     return document
 
 
-def _placed_client(client: Any, base_dir: Path) -> Any:
+def _placed_client(key: str, client: Any, base_dir: Path) -> Any:
     if not isinstance(client, Mapping):
         return client  # refused by validation, with its key
     client = dict(client)
     if isinstance(client.get("jwks_file"), str):
-        client["jwks_file"] = _resolve_path(client["jwks_file"], base_dir)
+        jwks_file = _non_empty_path(f"{key}.jwks_file", client["jwks_file"])
+        client["jwks_file"] = str(_resolve_path(jwks_file, base_dir))
     if isinstance(client.get("jku"), str):
         client["jku"] = [client["jku"]]
     return client
+
+
+def _non_empty_path(key: str, value: str) -> str:
+    """An empty path would name the configuration file's own folder: a mistake, not a choice."""
+    if not value.strip():
+        raise ConfigError(f"{key}: must not be empty")
+    return value
 
 
 def _public_base_urls(document: dict[str, Any]) -> tuple[str, ...]:
@@ -286,6 +303,12 @@ def _check_across_keys(config: Config) -> None:
             )
     for index, client in enumerate(config.auth.clients):
         _check_client(f"auth.clients[{index}]", client)
+    if config.auth.jwks_refresh_interval_s > config.auth.jwks_max_age_s:
+        # A set would expire before it may be fetched again: every jku token refused meanwhile.
+        raise ConfigError(
+            "auth.jwks_refresh_interval_s: must not exceed auth.jwks_max_age_s "
+            f"({config.auth.jwks_refresh_interval_s:g} > {config.auth.jwks_max_age_s:g})"
+        )
     if config.policy.pain_controlled_max >= config.policy.pain_uncontrolled_min:
         raise ConfigError("policy.pain_controlled_max: must be below policy.pain_uncontrolled_min")
 
@@ -308,6 +331,7 @@ _MESSAGES = {
     "bool_type": "must be true or false",
     "string_type": "must be a string",
     "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
     "missing": "required",
     "model_type": "must be a table",
     "dataclass_type": "must be a table",

@@ -229,3 +229,50 @@ def test_relative_dates_in_discovery_are_off_unless_the_operator_turns_them_on()
     # CDS Hooks 3.0 relative-date tokens: 2.0 clients (the sandbox, most EHRs) do not read them.
     assert parse_config({}).prefetch.relative_dates is False
     assert parse_config({"prefetch": {"relative_dates": True}}).prefetch.relative_dates is True
+
+
+# Review of the typed configuration: values the old reader refused (or read otherwise) that the
+# first version of the model let through.
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[[auth.clients]]\niss = 1979-05-27\njku = "https://a/k"', "auth.clients[0].iss: must be"),
+        ("[cors]\nallowed_origins = [1979-05-27]", "cors.allowed_origins[0]: must be"),
+        ("[store]\nspool_dir = 1979-05-27", "store.spool_dir: must be"),
+        ('[[auth.clients]]\niss = "https://a"\njku = "https://a/k"\ntenant = ""', "tenant"),
+        ('[store]\nspool_dir = ""', "store.spool_dir: must not be empty"),
+        (
+            '[[auth.clients]]\niss = "https://a"\njku = "https://a/k"\njwks_file = ""',
+            "auth.clients[0].jwks_file: must not be empty",
+        ),
+        (
+            '[[auth.clients]]\niss = ""\njku = "https://a/k"',
+            "auth.clients[0].iss: must not be empty",
+        ),
+        (
+            "[auth]\njwks_refresh_interval_s = 3600\njwks_max_age_s = 60",
+            "auth.jwks_refresh_interval_s: must not exceed auth.jwks_max_age_s",
+        ),
+    ],
+)
+def test_dates_empty_strings_and_intervals_that_cannot_work_are_refused(
+    toml: str, message: str
+) -> None:
+    import tomllib
+
+    with pytest.raises(ConfigError) as error:
+        parse_config(tomllib.loads(toml), base_dir=Path("/etc/cds"))
+    assert message in str(error.value)
+
+
+def test_the_report_command_says_a_missing_store_folder_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[store]\nurl = "sqlite:///{tmp_path}/missing/x.sqlite3"\n')
+    monkeypatch.setenv("CDS_CONFIG", str(config))
+    assert main(["report"]) == 2
+    assert "configuration error: store.url: the folder" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()

@@ -77,3 +77,34 @@ def test_a_response_the_classes_cannot_write_is_refused(change, expected: str) -
     card = change(every_field_card().to_json())
     errors = [str(error) for error in validator().iter_errors({"cards": [card]})]
     assert errors and any(expected in error for error in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("response", "missing"),
+    [
+        ({}, "cards"),  # CDS Hooks 2.0: `cards` is required, even empty
+        (
+            {"cards": [every_field_card().to_json() | {"links": [{"label": "a", "url": "b"}]}]},
+            "type",
+        ),
+        (
+            {
+                "cards": [
+                    every_field_card().to_json()
+                    | {"overrideReasons": [{"code": "c", "system": "https://x"}]}
+                ]
+            },
+            "display",
+        ),
+    ],
+)
+def test_what_the_classes_always_write_is_required(response: dict, missing: str) -> None:
+    errors = [str(error) for error in validator().iter_errors(response)]
+    assert any(f'"{missing}" is a required property' in error for error in errors), errors
+
+
+def test_a_property_named_like_a_schema_keyword_is_kept() -> None:
+    from cds_hooks.openapi import _openapi_3_0
+
+    schema = {"properties": {"title": {"type": "string", "title": "Title"}}, "title": "X"}
+    assert _openapi_3_0(schema) == {"properties": {"title": {"type": "string"}}}

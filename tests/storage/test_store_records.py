@@ -220,3 +220,44 @@ def test_long_override_reason_texts_are_kept_whole(store: Store):
     assert store.record_feedback("svc", [item]) == 1
     [stored] = store.feedback_items()
     assert stored["override_display"] == long_text and stored["user_comment"] == long_text
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": float("inf")},  # json.loads reads Infinity: int() raised OverflowError
+        {"status": "200"},
+        {"status": True},
+        {"latency_ms": "fast"},
+        {"data_unavailable": "labs"},  # a string is not a list of keys (was split in letters)
+        {"rules_fired": "BLEED-PLATELETS-LOW"},
+        {"resources_used": {"A": "Observation/1"}},
+        {"cards": [{"uuid": "c", "indicator": "info", "rule_ids": "A"}]},
+        {"record_key": ""},
+        {"recorded_at": 12},
+    ],
+)
+def test_a_malformed_spool_line_is_not_a_record(change: dict) -> None:
+    line = AuditRecord(service="svc", hook_instance="h").to_json() | change
+    with pytest.raises(ValueError, match="not an audit record"):
+        AuditRecord.from_json(line)
+
+
+def test_one_malformed_line_never_blocks_the_replay_of_the_others(tmp_path) -> None:
+    """A review found that a line with "status": Infinity raised OverflowError out of the replay:
+    every record behind it, in every file, waited for ever."""
+    import json as json_module
+
+    from service.storage.spool import AuditSpool
+
+    dead = AuditSpool(tmp_path / "spool", "the-store", max_bytes=1 << 20)
+    dead.append([AuditRecord(service="s", hook_instance=h, record_key=h) for h in ("a", "b")])
+    dead.close()  # a worker's file, left to the next one
+    (path,) = (tmp_path / "spool").iterdir()
+    first, second = path.read_text().splitlines()
+    bad = json_module.dumps(json_module.loads(first) | {"hook_instance": "bad", "status": 1e400})
+    path.write_text(f"{first}\n{bad}\n{second}\n")
+    replayed: list[str] = []
+    spool = AuditSpool(tmp_path / "spool", "the-store", max_bytes=1 << 20)
+    spool.replay(lambda records: replayed.extend(r.hook_instance for r in records))
+    assert replayed == ["a", "b"]
