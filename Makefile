@@ -32,6 +32,7 @@ test: setup lint
 	bash scripts/fhir-server-venv.sh
 	bash scripts/start-postgres.sh
 	bash scripts/install-browser.sh
+	bash scripts/install-nginx.sh
 	$(VENV)/bin/pytest
 
 bench: setup
