@@ -268,7 +268,8 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
             ],
             "resources_used": audit.get("resources", {}),
             "data_unavailable": sorted(unavailable),
-        }
+        },
+        durable=True,  # an answered evaluation is audited even if the process is killed next
     )
 
 

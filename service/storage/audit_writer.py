@@ -1,10 +1,12 @@
-"""Audit records written by a background thread, in batches, off the request path.
+"""Audit records written by a background thread, in batches.
 
 A durable commit (fsync) per evaluation cost about a sixth of a typical request's time. The
-writer commits what has queued up in one transaction instead, still with durable commits. The
-audit is not acknowledged to anyone, so the trade is explicit: on a SIGKILL or power loss, the
-records still queued (about BATCH_WINDOW_S' worth) are lost; a clean shutdown flushes them.
-Feedback is never written this way: it is committed before its 200.
+writer commits what has queued up in one transaction instead, still with durable commits.
+`submit(record, durable=True)` (what the service does for every evaluation) returns once the
+record is committed or spooled, so that an answer is never sent for an evaluation whose audit
+record a SIGKILL could still lose (tests/topology kills an instance under traffic): the writer
+then commits at once what has queued up, and the requests that queue up during one commit share
+the next (group commit). Feedback is committed before its 200 too.
 
 When the queue is full (the store is slower than the traffic) the request writes its record itself:
 back-pressure, never a dropped record.
@@ -46,6 +48,8 @@ MAX_BATCH = 200
 # (which competes with requests for the GIL) low. It is also the most a SIGKILL can lose beyond
 # the queue.
 BATCH_WINDOW_S = 0.05
+# The longest a durable submit holds its answer when the store neither commits nor fails.
+DURABLE_WAIT_S = 5.0
 # How often the writer, when idle, looks for spooled records to replay.
 REPLAY_EVERY_S = 1.0
 
@@ -57,11 +61,15 @@ class AuditWriter:
         self._spool_first = False  # the store failed and the spool is not replayed yet
         self._next_replay_check = 0.0
         self._queue: queue.Queue[Mapping[str, Any] | None] = queue.Queue(MAX_QUEUED)
+        # Set when someone waits for the queue to be written: no batch window then.
+        self._someone_waits = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
-    def submit(self, record: Mapping[str, Any]) -> None:
+    def submit(self, record: Mapping[str, Any], *, durable: bool = False) -> None:
+        """Queue `record`; with `durable`, return once it is committed or spooled (or after
+        DURABLE_WAIT_S if the store hangs: the answer is not held for ever)."""
         if "record_key" not in record:
             record = {**record, "record_key": str(uuid.uuid4())}
         if self._spool is not None and self._spool_first:
@@ -76,12 +84,16 @@ class AuditWriter:
                 if self._spool is None:
                     raise
                 self._to_spool([record])
+            return
+        if durable:
+            self.flush(DURABLE_WAIT_S)
 
     def flush(self, timeout_s: float = 5.0) -> None:
         """Wait until every record submitted so far is committed, or spooled if the store is
-        down (tests, shutdown)."""
+        down."""
         done = threading.Event()
         self._queue.put({"__flush__": done})
+        self._someone_waits.set()
         done.wait(timeout_s)
 
     def close(self) -> None:
@@ -104,7 +116,10 @@ class AuditWriter:
                 # Let the batch gather while asleep: waiting on the queue instead woke this thread
                 # at every record, a context switch and a GIL hand-off inside the next request.
                 # With a full batch already waiting (a backlog), write at once.
-                time.sleep(BATCH_WINDOW_S)
+                self._someone_waits.wait(BATCH_WINDOW_S)
+            # Cleared before gathering: a waiter that sets it again after this point is in
+            # the next batch, which then does not wait either.
+            self._someone_waits.clear()
             batch = [first]
             while len(batch) < MAX_BATCH and batch[-1] is not None:
                 try:
