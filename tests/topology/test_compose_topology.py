@@ -18,6 +18,7 @@ import contextlib
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -233,8 +234,10 @@ def figures(name: str, calls: list[Call]) -> str:
     hooks = [call for call in calls if call.kind == "hook"]
     feedback = [call for call in calls if call.kind == "feedback"]
     worst = max((call.latency_s for call in calls), default=0.0) * 1000
+    median = statistics.median(call.latency_s for call in hooks) * 1000 if hooks else 0.0
     return (
-        f"{name}: {len(hooks)} hook calls, {sum(c.status != 200 for c in hooks)} failed; "
+        f"{name}: {len(hooks)} hook calls, {sum(c.status != 200 for c in hooks)} failed, "
+        f"median {median:.0f} ms; "
         f"{len(feedback)} feedback calls, {sum(c.status == 200 for c in feedback)} acknowledged, "
         f"{dict(Counter(c.status for c in feedback if c.status != 200))} not; "
         f"worst latency {worst:.0f} ms"
