@@ -28,12 +28,14 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from docker_files import (
     loopback_nginx_conf,
     loopback_service_config,
+    nginx_body_limit_bytes,
     nginx_text,
     nginx_upstreams,
     read_dockerfile,
@@ -307,8 +309,22 @@ def test_a_killed_instance_and_a_restarted_database_fail_no_call_and_lose_nothin
     topology: tuple[Nginx, list[Instance], PrivatePostgres],
 ) -> None:
     nginx, instances, database = topology
+    entry = f"http://127.0.0.1:{nginx.port}"
+    health_path = urlsplit(read_dockerfile().healthcheck_url).path
+    for instance in instances:  # the image's HEALTHCHECK, on each instance
+        assert requests.get(instance.base_url + health_path, timeout=5).status_code == 200
+    assert requests.get(f"{entry}/metrics", timeout=5).status_code == 404  # not from outside
+    too_large = requests.post(
+        f"{entry}/cds-services/{SELECT_SERVICE}",
+        data=b"x" * (nginx_body_limit_bytes(nginx_text()) + 1),
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert too_large.status_code == 413
+    assert too_large.headers["Content-Type"] == "application/json"
+    assert too_large.json()["resourceType"] == "OperationOutcome"
     victim = instances[0]
-    traffic = Traffic(f"http://127.0.0.1:{nginx.port}")
+    traffic = Traffic(entry)
     traffic.start()
     try:
         time.sleep(SETTLE_S)
