@@ -32,6 +32,7 @@ test: setup lint
 	bash scripts/fhir-server-venv.sh
 	bash scripts/start-postgres.sh
 	bash scripts/install-browser.sh
+	bash scripts/install-nginx.sh
 	$(VENV)/bin/pytest
 
 # The README's card screenshots (docs/screenshots/*.png), taken by Debian's headless Chromium from

@@ -243,3 +243,14 @@ def test_a_record_the_store_refuses_never_blocks_the_audit_trail(tmp_path: Path)
     assert hooks(real) == [f"hook-{n}" for n in range(1, 6)]
     assert not spool.pending()
     assert lost("refused") - before == 1
+
+
+def test_a_durable_submit_returns_once_its_record_is_committed(tmp_path: Path) -> None:
+    """What the service does for every evaluation: a SIGKILL right after the answer is sent
+    must not lose its audit record (tests/topology kills an instance under traffic)."""
+    real = Store(f"sqlite:///{tmp_path}/store.sqlite3")
+    writer = AuditWriter(real)
+    for n in range(5):
+        writer.submit(record(n), durable=True)
+        assert hooks(real)[-1] == f"hook-{n}"  # committed, not still in the batch window
+    writer.close()
