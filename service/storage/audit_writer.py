@@ -1,31 +1,27 @@
-"""Audit records written by a background thread, in batches, off the request path.
+"""Audit records: durable before the evaluation is answered, in the store soon after.
 
-A durable commit (fsync) per evaluation cost about a sixth of a typical request's time. The
-writer commits what has queued up in one transaction instead, still with durable commits. The
-audit is not acknowledged to anyone, so the trade is explicit: on a SIGKILL or power loss, the
-records still queued (about BATCH_WINDOW_S' worth) are lost; a clean shutdown flushes them.
-Feedback is never written this way: it is committed before its 200.
+Each record is appended to this worker's spool file (`service.storage.spool`: one JSON line,
+fsynced) by the request itself before its answer is sent, so that no answered evaluation is
+lost, not even to a SIGKILL of the process right after the answer (tests/topology kills an
+instance under traffic). A background thread replays the spool into the store every
+REPLAY_EVERY_S, in batches (one commit for what has gathered), and the file starts afresh once
+replayed. The spool is the write-ahead log of the audit trail; the store, its durable home.
 
-When the queue is full (the store is slower than the traffic) the request writes its record itself:
-back-pressure, never a dropped record.
+Why not commit each record to the store before answering: its rows (one per rule, one per card
+and rule, the resources used) cost about 4 ms for a typical request on SQLite, against about
+0.2 ms for one fsynced line. Feedback is different: it is committed to the store before its 200.
 
-When the store cannot take a batch (it is down), the batch goes to the local spool
-(`service.storage.spool`) and the writer switches to "spool first": until the spool is replayed,
-every record is appended to the spool (fsynced) by the request itself, before its answer is sent,
-so that nothing answered during an outage is lost even to a SIGKILL. Every second the writer
-tries to replay the spool (and any file a dead worker left); once it is empty, records are
-batched again. Each record gets its idempotent `record_key` on submission, so a replayed record
-is never stored twice.
+When the store is down, records simply stay in the spool (bounded: beyond
+`[store] spool_max_mb` a record is lost, logged and counted) and are replayed in order once it
+answers; a file left by a dead worker is replayed by any worker of the same store. Each record
+carries its idempotent `record_key`, so a record replayed twice is stored once.
 """
 
 from __future__ import annotations
 
 import atexit
 import logging
-import queue
 import threading
-import time
-from dataclasses import dataclass
 
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
@@ -38,172 +34,86 @@ log = logging.getLogger("service.storage.audit")
 # What the store answers when it works but refuses a record: not an outage.
 REFUSED = (DataError, IntegrityError)
 
-MAX_QUEUED = 2000
-MAX_BATCH = 200
-# After the first record of a batch, sleep this long while more queue up: at a few hundred
-# evaluations a second, one commit per batch instead of one per record keeps the writer's CPU
-# (which competes with requests for the GIL) low. It is also the most a SIGKILL can lose beyond
-# the queue.
-BATCH_WINDOW_S = 0.05
-# How often the writer, when idle, looks for spooled records to replay.
-REPLAY_EVERY_S = 1.0
-
-
-@dataclass(frozen=True)
-class _Flush:
-    """A marker in the queue: set `done` once everything queued before it is written."""
-
-    done: threading.Event
+# How long a record waits, at most, between the spool and the store when the store answers.
+REPLAY_EVERY_S = 0.2
 
 
 class AuditWriter:
-    def __init__(self, store: Store, spool: AuditSpool | None = None) -> None:
+    def __init__(self, store: Store, spool: AuditSpool) -> None:
         self._store = store
         self._spool = spool
-        self._spool_first = False  # the store failed and the spool is not replayed yet
-        self._next_replay_check = 0.0
-        self._queue: queue.Queue[AuditRecord | _Flush | None] = queue.Queue(MAX_QUEUED)
+        self._store_down = False  # for the log: one line when it fails, one when it answers
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
     def submit(self, record: AuditRecord) -> None:
-        if self._spool is not None and self._spool_first:
-            self._spool.append([record])  # durable before the request is answered
-            return
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            try:
-                self._store.record_audit(record)
-            except SQLAlchemyError:
-                if self._spool is None:
-                    raise
-                self._to_spool([record])
+        """Keep `record` durably (or log and count it lost: the spool is full or unwritable);
+        returns once it is on disk."""
+        self._spool.append([record])
 
-    def flush(self, timeout_s: float = 5.0) -> None:
-        """Wait until every record submitted so far is committed, or spooled if the store is
-        down (tests, shutdown)."""
-        done = threading.Event()
-        self._queue.put(_Flush(done))
-        done.wait(timeout_s)
+    def flush(self) -> None:
+        """Replay now what the spool holds, if the store answers (tests, shutdown)."""
+        self._replay()
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(None)
+            self._stop.set()
             self._thread.join(timeout=5.0)
-        if self._spool is not None and not self._thread.is_alive():
+        if not self._thread.is_alive():
+            self._replay()
             self._spool.close()  # a file left non-empty is replayed by the next worker
 
     def _run(self) -> None:
-        if self._spool is not None:
-            self._replay()  # records a previous worker left in the spool
-        while True:
-            try:
-                first = self._queue.get(timeout=REPLAY_EVERY_S)  # asleep until there is work
-            except queue.Empty:
-                self._maybe_replay()
-                continue
-            if isinstance(first, AuditRecord) and self._queue.qsize() < MAX_BATCH:
-                # Let the batch gather while asleep: waiting on the queue instead woke this thread
-                # at every record, a context switch and a GIL hand-off inside the next request.
-                # With a full batch already waiting (a backlog), write at once.
-                time.sleep(BATCH_WINDOW_S)
-            batch = [first]
-            while len(batch) < MAX_BATCH and batch[-1] is not None:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write([item for item in batch if item is not None])
-            if batch[-1] is None:
-                return
-            self._maybe_replay()
+        while not self._stop.wait(REPLAY_EVERY_S):
+            if self._spool.pending():
+                self._replay()
 
-    def _write(self, batch: list[AuditRecord | _Flush]) -> None:
-        records = [r for r in batch if isinstance(r, AuditRecord)]
-        if records and self._spool is not None and self._spool_first:
-            # Queued before the store failed: after what is spooled already, in order.
-            self._spool.append(records)
-        elif records:
-            try:
-                self._store.record_audits(records)
-            except REFUSED:
-                # The store answers but refuses a record (too long a value, a constraint): not an
-                # outage. Spooling it would block every later record behind it; each record is
-                # tried alone, and only the refused ones are lost (logged, counted).
-                self._write_one_by_one(records)
-            except SQLAlchemyError as exc:
-                if self._spool is None:
-                    log.error("audit batch of %d not stored: %s", len(records), type(exc).__name__)
-                else:
-                    log.warning(
-                        "store unreachable (%s): audit records go to the spool %s",
-                        type(exc).__name__,
-                        self._spool.folder,
-                    )
-                    self._to_spool(records)
-            except Exception:
-                # A record the store refuses (a bug): this batch is lost and logged, but the
-                # writer lives on, or every later record would wait in the queue for nothing.
-                log.exception("audit batch of %d not stored", len(records))
-        markers = [marker.done for marker in batch if isinstance(marker, _Flush)]
-        if markers and self._spool is not None and (self._spool_first or self._spool.pending()):
-            self._replay()  # a flush also writes what the spool holds, if the store answers
-        for marker in markers:
-            marker.set()
+    def _replay(self) -> None:
+        """Replay the spool into the store; while the store is down, records stay spooled."""
+        try:
+            self._spool.replay(self._store_replayed)
+        except SQLAlchemyError as exc:
+            if not self._store_down:
+                self._store_down = True
+                log.warning(
+                    "store unreachable (%s): audit records stay in the spool %s",
+                    type(exc).__name__,
+                    self._spool.folder,
+                )
+            return
+        except Exception:
+            log.exception("audit spool replay failed")
+            return
+        if self._store_down:
+            self._store_down = False
+            log.warning("store answers again: audit spool replayed")
 
-    def _to_spool(self, records: list[AuditRecord]) -> None:
-        assert self._spool is not None
-        self._spool_first = True
-        self._spool.append(records)
+    def _store_replayed(self, records: list[AuditRecord]) -> None:
+        """Store a replayed batch. A record the store refuses while it works (a value too long for
+        its column: DataError; a bug) is not an outage: each record of the batch is then tried
+        alone and only the refused ones are lost (logged, counted), or the spool would be
+        blocked behind it for ever. An outage (OperationalError) still raises."""
+        try:
+            self._store.record_audits(records)
+        except REFUSED:
+            self._one_by_one(records)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("audit batch refused by the store: trying its records one by one")
+            self._one_by_one(records)
 
-    def _write_one_by_one(self, records: list[AuditRecord]) -> None:
+    def _one_by_one(self, records: list[AuditRecord]) -> None:
         for record in records:
             try:
                 self._store.record_audits([record])
             except REFUSED as exc:
                 log.error("audit record refused by the store, not stored: %s", type(exc).__name__)
                 count_audit_lost("refused", 1)
-
-    def _store_replayed(self, records: list[AuditRecord]) -> None:
-        """Store a replayed batch; a record the store refuses (a bug, not an outage) is logged
-        and skipped, or it would block the spool behind it for ever."""
-        try:
-            self._store.record_audits(records)
-        except REFUSED:
-            self._write_one_by_one(records)  # an outage (OperationalError) still raises
-        except SQLAlchemyError:
-            raise
-        except Exception:
-            for record in records:
-                try:
-                    self._store.record_audits([record])
-                except SQLAlchemyError:
-                    raise
-                except Exception:
-                    log.exception("spooled audit record refused by the store, skipped")
-
-    def _maybe_replay(self) -> None:
-        """At most every REPLAY_EVERY_S: replay if the spool holds anything."""
-        if self._spool is None or time.monotonic() < self._next_replay_check:
-            return
-        self._next_replay_check = time.monotonic() + REPLAY_EVERY_S
-        if self._spool_first or self._spool.pending():
-            self._replay()
-
-    def _replay(self) -> None:
-        """Replay the spool into the store; back to batching once our own file is empty."""
-        assert self._spool is not None
-        try:
-            self._spool.replay(self._store_replayed)
-        except SQLAlchemyError:
-            return  # still down: the next attempt resumes where this one stopped
-        except Exception:
-            log.exception("audit spool replay failed")
-            return
-        if self._spool_first and self._spool.own_file_drained():
-            self._spool_first = False
-            log.warning("store answers again: audit spool replayed, batching resumed")
-            # A record appended between the check and the switch is replayed by the next
-            # idle round (pending() sees it).
+            except SQLAlchemyError:
+                raise
+            except Exception:
+                log.exception("audit record refused by the store, not stored")
+                count_audit_lost("refused", 1)

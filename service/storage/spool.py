@@ -1,4 +1,4 @@
-"""The audit spool: audit records the store cannot take now, kept on local disk until it can.
+"""The audit spool: every audit record, on local disk, until the store has it.
 
 One file per worker process (`audit-<store>-<created>-<pid>.jsonl` in the spool folder), one
 JSON record per line, each append fsynced before it returns. The process holds an exclusive
@@ -33,6 +33,8 @@ from service.observability import count_audit_lost, count_audit_replayed, count_
 _Write = Callable[[list[AuditRecord]], Any]
 
 log = logging.getLogger("service.storage.spool")
+# A file replayed this far while records keep coming is replaced by a new one (`_rotate`).
+ROTATE_AFTER_BYTES = 1 << 20
 
 REPLAY_BATCH = 200
 
@@ -157,11 +159,11 @@ class AuditSpool:
             with self._lock:
                 if self._file is None or self._path is None or self._size <= self._replayed_to:
                     return replayed
-                start, end = self._replayed_to, self._size
-            with open(self._path, "rb") as reader:
+                start, end, path = self._replayed_to, self._size, self._path
+            with open(path, "rb") as reader:
                 reader.seek(start)
                 data = reader.read(end - start)
-            replayed += _write_lines(data, self._path, write)
+            replayed += _write_lines(data, path, write)
             with self._lock:
                 self._replayed_to = end
                 if self._size == end:  # nothing appended meanwhile: start the file afresh
@@ -169,6 +171,28 @@ class AuditSpool:
                     self._file.truncate(0)
                     os.fsync(self._file.fileno())
                     self._size = self._replayed_to = 0
+                elif end >= min(ROTATE_AFTER_BYTES, self.max_bytes // 2):
+                    self._rotate(end)
+
+    def _rotate(self, replayed_to: int) -> None:
+        """Under steady traffic the file is never found idle, so it is never truncated: carry
+        the lines not replayed yet to a new file and remove the old one (called with the lock
+        held, so no append is lost between the two). A crash in between leaves the old file to
+        be replayed whole: its records are stored once (record_key)."""
+        assert self._file is not None and self._path is not None
+        old_file, old_path, old_size = self._file, self._path, self._size
+        with open(old_path, "rb") as reader:
+            reader.seek(replayed_to)
+            tail = reader.read(old_size - replayed_to)
+        self._file = None
+        new_file = self._open()
+        new_file.write(tail)
+        new_file.flush()
+        os.fsync(new_file.fileno())
+        self._size = len(tail)
+        old_path.unlink()
+        _fsync_folder(self.folder)
+        old_file.close()
 
     def _replay_orphan(self, path: Path, write: _Write) -> int:
         try:

@@ -1,15 +1,24 @@
-"""Audit records written off the request path: none lost, also under back-pressure."""
+"""Audit records: on disk before the answer, in the store soon after; none lost, none twice."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from service.audit_record import AuditCard, AuditRecord
 from service.storage import Store
 from service.storage import audit_writer as audit_writer_module
+from service.storage import spool as spool_module
 from service.storage.audit_writer import AuditWriter
+from service.storage.spool import AuditSpool
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def record(n: int) -> AuditRecord:
@@ -25,13 +34,13 @@ def feedback(n: int) -> dict:
     return {"card": f"card-{n}", "outcome": "accepted", "outcomeTimestamp": "2026-11-26T09:00:00Z"}
 
 
-@pytest.mark.parametrize("max_queued", [2000, 3])  # 3: most submits fall back to a direct write
-def test_every_record_is_stored_while_feedback_is_written_concurrently(
-    monkeypatch: pytest.MonkeyPatch, max_queued: int
-) -> None:
-    monkeypatch.setattr(audit_writer_module, "MAX_QUEUED", max_queued)
+def spool_in(folder: Path) -> AuditSpool:
+    return AuditSpool(folder / "spool", "the-store", max_bytes=1 << 20)
+
+
+def test_every_record_is_stored_while_feedback_is_written_concurrently(tmp_path: Path) -> None:
     store = Store("sqlite://")  # one shared in-memory connection: the hardest case
-    writer = AuditWriter(store)
+    writer = AuditWriter(store, spool_in(tmp_path))
 
     def work(offset: int) -> None:
         for n in range(offset, offset + 100):
@@ -57,11 +66,11 @@ def test_warm_up_stores_nothing() -> None:
     assert store.audit_records() == [] and store.feedback_items() == []
 
 
-def test_a_burst_is_written_in_one_batch_and_close_writes_what_is_queued(
-    monkeypatch: pytest.MonkeyPatch,
+def test_records_reach_the_store_by_themselves_in_few_commits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One commit (one disk sync) for records that arrive within the batch window."""
-    monkeypatch.setattr(audit_writer_module, "BATCH_WINDOW_S", 0.5)
+    """The background replay stores what has gathered in one commit, without a flush."""
+    monkeypatch.setattr(audit_writer_module, "REPLAY_EVERY_S", 0.3)
     store = Store("sqlite://")
     batches: list[int] = []
     real_record_audits = store.record_audits
@@ -71,15 +80,79 @@ def test_a_burst_is_written_in_one_batch_and_close_writes_what_is_queued(
         return real_record_audits(records)
 
     monkeypatch.setattr(store, "record_audits", counting)
-    writer = AuditWriter(store)
+    writer = AuditWriter(store, spool_in(tmp_path))
     for n in range(50):
         writer.submit(record(n))
-    writer.flush()
-    for n in range(50, 60):
-        writer.submit(record(n))
+    deadline = time.monotonic() + 10
+    while len(store.audit_records()) < 50 and time.monotonic() < deadline:
+        time.sleep(0.05)
     writer.close()
-    assert batches[0] == 50
-    assert sum(batches) == 60 and len(store.audit_records()) == 60
+    assert len(store.audit_records()) == 50
+    assert len(batches) <= 3  # was one commit per record
+
+
+def test_a_record_is_on_disk_when_submit_returns(tmp_path: Path) -> None:
+    """What answering after submit relies on: a SIGKILL right after the answer loses nothing."""
+    code = textwrap.dedent(
+        """
+        import os, signal, sys
+        from pathlib import Path
+        from service.audit_record import AuditRecord
+        from service.storage import Store
+        from service.storage.audit_writer import AuditWriter
+        from service.storage.spool import AuditSpool
+        store = Store("sqlite:///" + sys.argv[1] + "/store.sqlite3")
+        spool = AuditSpool(Path(sys.argv[1]) / "spool", "the-store", max_bytes=1 << 20)
+        writer = AuditWriter(store, spool)
+        for n in range(20):
+            writer.submit(AuditRecord(service="s", hook_instance=f"h{n}", record_key=f"k{n}"))
+        os.kill(os.getpid(), signal.SIGKILL)  # right after the last 'answer'
+        """
+    )
+    killed = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, check=False)
+    assert killed.returncode == -9
+    store = Store(f"sqlite:///{tmp_path}/store.sqlite3")
+    writer = AuditWriter(store, spool_in(tmp_path))  # the next worker
+    writer.flush()
+    writer.close()
+    assert sorted(r.hook_instance for r in store.audit_records()) == sorted(
+        f"h{n}" for n in range(20)
+    )  # each once, whatever the dead worker had stored already
+
+
+def test_a_spool_under_steady_traffic_never_fills(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records keep coming while each replay runs, so the file is never found idle to be
+    truncated: it is carried to a new file instead of growing to the limit and losing records."""
+    monkeypatch.setattr(spool_module, "ROTATE_AFTER_BYTES", 4096)
+    store = Store("sqlite://")
+    spool = AuditSpool(tmp_path / "spool", "the-store", max_bytes=16 * 1024)
+    stop = threading.Event()
+    submitted: list[int] = []
+
+    def traffic() -> None:
+        n = 0
+        while not stop.is_set():
+            spool.append([record(n)])
+            submitted.append(n)
+            n += 1
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    deadline = time.monotonic() + 20
+    try:
+        while len(submitted) < 400 and time.monotonic() < deadline:
+            spool.replay(store.record_audits)
+            time.sleep(0.002)  # let the traffic thread run
+    finally:
+        stop.set()
+        thread.join()
+    spool.replay(store.record_audits)
+    stored = {r.hook_instance for r in store.audit_records()}
+    assert len(submitted) >= 400  # much more than the 16 KiB the file may hold
+    assert stored == {f"hook-{n}" for n in submitted}
+    assert len(list((tmp_path / "spool").iterdir())) == 1
 
 
 class BuggyStore(Store):
@@ -91,11 +164,10 @@ class BuggyStore(Store):
         return super().record_audits(records)
 
 
-def test_the_writer_survives_a_batch_the_store_refuses() -> None:
+def test_the_writer_survives_a_record_the_store_refuses(tmp_path: Path) -> None:
     store = BuggyStore("sqlite://")
-    writer = AuditWriter(store)
+    writer = AuditWriter(store, spool_in(tmp_path))
     writer.submit(AuditRecord(service="svc", hook_instance="refused"))
-    writer.flush()
     writer.submit(record(1))
     writer.flush()
     writer.close()
