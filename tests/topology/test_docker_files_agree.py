@@ -78,7 +78,7 @@ def test_nginx_balances_over_the_compose_replicas_on_the_image_port() -> None:
     assert [entry.split(":")[1] for entry in published] == [str(nginx_listen_port(text))]
     assert compose["services"]["nginx"]["volumes"] == ["./nginx.conf:/etc/nginx/nginx.conf:ro"]
     # nginx refuses what the service would refuse, no more, no less.
-    assert nginx_body_limit_bytes(text) == Config().max_request_bytes
+    assert nginx_body_limit_bytes(text) == Config().server.max_request_bytes
     assert re.search(r"location = /metrics \{ return 404; \}", text)
 
 
