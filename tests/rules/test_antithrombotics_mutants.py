@@ -1,0 +1,47 @@
+"""MED-*: answers a mutation run of service/rules/antithrombotics.py showed unpinned (a survivor
+each: the undated DOAC step, the 12-month boundary of a coronary syndrome, the conditional
+aspirin plan without a procedure date)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from rule_facts import IN_SCOPE, NOW, condition, facts, med, procedure
+
+from service.config import Policy
+from service.facts.model import DrugClass, MedicationSourceKind
+from service.rules.engine import evaluate_rules
+
+UNDATED = (procedure(day=None),)
+
+
+def med_findings(patient):
+    return [f for f in evaluate_rules(patient, Policy(), NOW) if f.rule_id.startswith("MED-")]
+
+
+def test_an_undated_doac_step_still_names_the_drug_and_its_record() -> None:
+    xarelto = med("rivaroxaban", DrugClass.DOAC, display="Xarelto 20 mg")
+    (finding,) = med_findings(facts(procedures=UNDATED, medications=(xarelto,)))
+    assert finding.rule_id == "MED-DOAC"
+    assert finding.hold is not None
+    assert (finding.hold.drug, finding.hold.display) == ("rivaroxaban", "Xarelto 20 mg")
+    assert finding.hold.hours_before == 48
+    assert finding.hold.hold_from is None and finding.hold.last_dose_on is None
+
+
+def test_a_coronary_syndrome_exactly_twelve_months_ago_still_counts() -> None:
+    def acs(days_ago: int):
+        return replace(condition("acute-coronary-syndrome"), onset=NOW - timedelta(days=days_ago))
+
+    clopidogrel = med("clopidogrel", DrugClass.CLOPIDOGREL)
+    for days_ago, fires in ((365, True), (366, False)):
+        patient = facts(conditions=(*IN_SCOPE, acs(days_ago)), medications=(clopidogrel,))
+        fired = {f.rule_id for f in med_findings(patient)}
+        assert ("MED-CARDIAC-RISK" in fired) is fires, days_ago
+
+
+def test_an_aspirin_of_unknown_dose_without_a_procedure_date_is_still_reported() -> None:
+    unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
+    findings = med_findings(facts(procedures=UNDATED, medications=(unknown,)))
+    assert [f.rule_id for f in findings] == ["MED-ASPIRIN-DOSE-UNKNOWN"]
