@@ -1,12 +1,13 @@
 """MED-*: answers a mutation run of service/rules/antithrombotics.py showed unpinned (a survivor
-each: the undated DOAC step, the 12-month boundary of a coronary syndrome, the conditional
+each: the DOAC step's drug and record, the 12-month boundary of a coronary syndrome, the conditional
 aspirin plan without a procedure date)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
 
+import pytest
 from rule_facts import IN_SCOPE, NOW, condition, facts, med, procedure
 
 from service.config import Policy
@@ -20,14 +21,18 @@ def med_findings(patient):
     return [f for f in evaluate_rules(patient, Policy(), NOW) if f.rule_id.startswith("MED-")]
 
 
-def test_an_undated_doac_step_still_names_the_drug_and_its_record() -> None:
+@pytest.mark.parametrize("dated", [True, False])
+def test_a_doac_step_names_the_drug_and_its_record(dated: bool) -> None:
     xarelto = med("rivaroxaban", DrugClass.DOAC, display="Xarelto 20 mg")
-    (finding,) = med_findings(facts(procedures=UNDATED, medications=(xarelto,)))
+    procedures = (procedure(),) if dated else UNDATED
+    (finding,) = med_findings(facts(procedures=procedures, medications=(xarelto,)))
     assert finding.rule_id == "MED-DOAC"
     assert finding.hold is not None
     assert (finding.hold.drug, finding.hold.display) == ("rivaroxaban", "Xarelto 20 mg")
     assert finding.hold.hours_before == 48
-    assert finding.hold.hold_from is None and finding.hold.last_dose_on is None
+    # Procedure on 2026-12-07, date only: read as 00:00, so no dose after 2026-12-05 00:00.
+    expected = (date(2026, 12, 4), date(2026, 12, 5)) if dated else (None, None)
+    assert (finding.hold.last_dose_on, finding.hold.hold_from) == expected
 
 
 def test_a_coronary_syndrome_exactly_twelve_months_ago_still_counts() -> None:
