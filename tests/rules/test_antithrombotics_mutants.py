@@ -5,10 +5,11 @@ aspirin plan without a procedure date)."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
-from rule_facts import IN_SCOPE, NOW, condition, facts, med, procedure
+from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
 
 from service.config import Policy
 from service.facts.model import DrugClass, MedicationSourceKind
@@ -50,3 +51,32 @@ def test_an_aspirin_of_unknown_dose_without_a_procedure_date_is_still_reported()
     unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
     findings = med_findings(facts(procedures=UNDATED, medications=(unknown,)))
     assert [f.rule_id for f in findings] == ["MED-ASPIRIN-DOSE-UNKNOWN"]
+
+
+def _doac_findings(procedures, now):
+    apixaban = med("apixaban", DrugClass.DOAC)
+    findings = evaluate_rules(facts(procedures=procedures, medications=(apixaban,)), Policy(), now)
+    return {f.rule_id: f for f in findings if f.rule_id.startswith("MED-")}
+
+
+def test_at_the_doac_hold_instant_itself_the_hold_starts_today_and_is_not_late() -> None:
+    start = datetime(2026, 12, 7, 9, 0, tzinfo=PARIS)
+    found = _doac_findings((procedure(at=start),), datetime(2026, 12, 5, 9, 0, tzinfo=PARIS))
+    assert set(found) == {"MED-DOAC"}
+    assert found["MED-DOAC"].hold.starts_today is True
+    # Date-only: the hold instant is 2026-12-05 00:00; at that very instant nothing is late yet
+    # and the time of the procedure does not matter yet.
+    found = _doac_findings((procedure(),), datetime(2026, 12, 5, 0, 0, tzinfo=PARIS))
+    assert set(found) == {"MED-DOAC"}
+    assert found["MED-DOAC"].hold.starts_today is True
+
+
+def test_time_unknown_hour_is_48_elapsed_hours_ahead_across_a_daylight_saving_change() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    # Clocks go forward on 2027-03-28. Date-only procedure on 03-29; now 03-27 09:00 (+01:00):
+    # the hold is late only if the procedure is before 03-29 10:00 (+02:00), 48 h from now.
+    found = _doac_findings(
+        (procedure(day=date(2027, 3, 29)),), datetime(2027, 3, 27, 9, tzinfo=paris)
+    )
+    assert set(found) == {"MED-DOAC", "MED-HOLD-TIME-UNKNOWN"}
+    assert found["MED-HOLD-TIME-UNKNOWN"].params["late_if_before"] == "10:00"
