@@ -80,3 +80,9 @@ def test_time_unknown_hour_is_48_elapsed_hours_ahead_across_a_daylight_saving_ch
     )
     assert set(found) == {"MED-DOAC", "MED-HOLD-TIME-UNKNOWN"}
     assert found["MED-HOLD-TIME-UNKNOWN"].params["late_if_before"] == "10:00"
+
+
+def test_a_vka_step_names_the_drug_and_its_record() -> None:
+    coumadine = med("warfarin", DrugClass.VKA, display="Coumadine 5 mg")
+    vka = [f for f in med_findings(facts(medications=(coumadine,))) if f.rule_id == "MED-VKA"]
+    assert [(f.hold.drug, f.hold.display) for f in vka] == [("warfarin", "Coumadine 5 mg")]
