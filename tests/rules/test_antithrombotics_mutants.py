@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
 
+from service.cards.render import render_cards
 from service.config import Policy
 from service.facts.model import DrugClass, MedicationSourceKind
 from service.rules.engine import evaluate_rules
@@ -86,3 +87,11 @@ def test_a_vka_step_names_the_drug_and_its_record() -> None:
     coumadine = med("warfarin", DrugClass.VKA, display="Coumadine 5 mg")
     vka = [f for f in med_findings(facts(medications=(coumadine,))) if f.rule_id == "MED-VKA"]
     assert [(f.hold.drug, f.hold.display) for f in vka] == [("warfarin", "Coumadine 5 mg")]
+
+
+def test_an_aspirin_taken_as_needed_is_said_so_on_the_card() -> None:
+    prn = replace(med("aspirin", DrugClass.ASPIRIN, dose=1000, display="Aspirine"), as_needed=True)
+    patient = facts(medications=(prn,))
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, "en", NOW)
+    text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
+    assert "taken as needed (up to 1000 mg/day)" in text
