@@ -95,3 +95,11 @@ def test_an_aspirin_taken_as_needed_is_said_so_on_the_card() -> None:
     cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, "en", NOW)
     text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
     assert "taken as needed (up to 1000 mg/day)" in text
+
+
+def test_an_aspirin_dose_unknown_for_no_recorded_reason_says_so() -> None:
+    unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
+    patient = facts(medications=(unknown,))
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, "en", NOW)
+    text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
+    assert "daily dose not computable from the record (reason not recorded)" in text
