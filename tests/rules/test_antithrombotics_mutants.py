@@ -103,3 +103,18 @@ def test_an_aspirin_dose_unknown_for_no_recorded_reason_says_so() -> None:
     cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, "en", NOW)
     text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
     assert "daily dose not computable from the record (reason not recorded)" in text
+
+
+def test_an_aspirin_of_unknown_dose_shows_the_plan_if_high_with_both_dates() -> None:
+    unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
+    patient = facts(medications=(unknown,))
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, "en", NOW)
+    text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
+    # Procedure on 2026-12-07, aspirin stopped 5 days before.
+    assert "(last dose 2026-12-01, none from 2026-12-02)" in text
+
+
+def test_a_clopidogrel_step_names_the_drug_and_its_record() -> None:
+    plavix = med("clopidogrel", DrugClass.CLOPIDOGREL, display="Plavix 75 mg")
+    (finding,) = med_findings(facts(medications=(plavix,)))
+    assert (finding.hold.drug, finding.hold.display) == ("clopidogrel", "Plavix 75 mg")
