@@ -118,3 +118,15 @@ def test_a_clopidogrel_step_names_the_drug_and_its_record() -> None:
     plavix = med("clopidogrel", DrugClass.CLOPIDOGREL, display="Plavix 75 mg")
     (finding,) = med_findings(facts(medications=(plavix,)))
     assert (finding.hold.drug, finding.hold.display) == ("clopidogrel", "Plavix 75 mg")
+
+
+def test_an_antiplatelet_known_by_its_atc_group_only_warns_of_the_cardiac_risk() -> None:
+    # A platelet aggregation inhibitor read by its ATC code alone (B01AC24, ticagrelor), held by
+    # the local policy: with a coronary stent, stopping it is a cardiac risk.
+    ingredient = "atc:B01AC24"
+    unnamed = med(ingredient, DrugClass.OTHER_ANTITHROMBOTIC)
+    stent = condition("coronary-stent")
+    patient = facts(conditions=(*IN_SCOPE, stent), medications=(unnamed,))
+    policy = Policy(unlisted_hold_days={ingredient: 5})
+    fired = {f.rule_id for f in evaluate_rules(patient, policy, NOW)}
+    assert {"MED-ANTITHROMBOTIC-UNLISTED", "MED-CARDIAC-RISK"} <= fired
