@@ -114,9 +114,12 @@ def test_an_aspirin_of_unknown_dose_shows_the_plan_if_high_with_both_dates() -> 
     assert "(last dose 2026-12-01, none from 2026-12-02)" in text
 
 
-def test_a_clopidogrel_step_names_the_drug_and_its_record() -> None:
+@pytest.mark.parametrize("dated", [True, False])
+def test_a_clopidogrel_step_names_the_drug_and_its_record(dated: bool) -> None:
     plavix = med("clopidogrel", DrugClass.CLOPIDOGREL, display="Plavix 75 mg")
-    (finding,) = med_findings(facts(medications=(plavix,)))
+    procedures = (procedure(),) if dated else UNDATED
+    (finding,) = med_findings(facts(procedures=procedures, medications=(plavix,)))
+    assert finding.hold.days_before == 5
     assert (finding.hold.drug, finding.hold.display) == ("clopidogrel", "Plavix 75 mg")
 
 
