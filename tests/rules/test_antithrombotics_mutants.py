@@ -133,3 +133,14 @@ def test_an_antiplatelet_known_by_its_atc_group_only_warns_of_the_cardiac_risk()
     policy = Policy(unlisted_hold_days={ingredient: 5})
     fired = {f.rule_id for f in evaluate_rules(patient, policy, NOW)}
     assert {"MED-ANTITHROMBOTIC-UNLISTED", "MED-CARDIAC-RISK"} <= fired
+
+
+def test_a_two_ingredient_product_is_named_as_a_combination_on_the_card() -> None:
+    # One record holding two antithrombotic ingredients: the card says it is one product, so
+    # that the clinician does not look for two orders.
+    doac = med("rivaroxaban", DrugClass.DOAC, display="Combination product")
+    aspirin = med("aspirin", DrugClass.ASPIRIN, dose=100, display="Combination product")
+    patient = facts(medications=(doac, replace(aspirin, source=doac.source)))
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), patient, "en", NOW)
+    text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
+    assert "(a combination of rivaroxaban and aspirin in one product)" in text
