@@ -101,8 +101,17 @@ def load_concepts(name: str, data: Mapping[str, Any]) -> ConceptValueSet:
             prefixes.append((icd_key(entry["prefix"]), key, only))
         excluded.extend(icd_key(e["prefix"]) for e in raw.get("icd_exclude_prefixes", ()))
         if raw.get("text_any"):
-            excluded_here = [*exclusions, *raw.get("text_exclude", ())]
-            rules.append((key, TextRule.build(raw["text_any"], excluded_here, negation=True)))
+            rules.append(
+                (
+                    key,
+                    TextRule.build(
+                        raw["text_any"],
+                        exclusions,
+                        negation=True,
+                        namesakes=raw.get("text_exclude", ()),
+                    ),
+                )
+            )
         if raw.get("drug_classes"):
             drug_class_concepts.append((key, drug_classes(raw["drug_classes"], where)))
         hedge_terms = [*data.get("text_hedges", ()), *raw.get("text_hedge", ())]

@@ -12,7 +12,9 @@ into clauses (`clause_text`), and a term found where a negation cue governs it d
 (`negated_starts`): "pas de", "sans", "absence de", "aucun", "no", "not", "without", "absence
 of", "negative for", "denies" negate the rest of their clause; "non" negates the one word after it
 ("non septique", while "non instable" as a whole term is a term, not a negated "instable");
-"négatif" and "ruled out" negate what precedes them in the clause.
+"négatif" and "ruled out" negate what precedes them in the clause. A contrast word ("but", "mais")
+or a coordinated new finding ("et", "and"; not "ni", "nor", "or", "et de") ends a negation's scope.
+"?" is read as the word "query" and "R/O" as "rule out" (hedges: the finding is suspected).
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae", "ß"
 _NON_ALNUM = re.compile(r"[^a-z0-9*]+")
 # Clause boundaries for negation: sentence and list punctuation, brackets, line breaks.
 _CLAUSE = re.compile(r"[.;:!?,()\[\]{}\n\r|/]+|\s[-–—]\s")
+# Read before the clauses are cut, as the words they stand for, since both are clause separators
+# and were lost: "R/O pneumonia" is "rule out pneumonia"; a question mark questions its clause
+# ("pneumonia?", "?pneumonia" - the clinician's "query pneumonia"), so it is kept as the word
+# "query" inside that clause.
+_RULE_OUT = re.compile(r"(?<![A-Za-z0-9])[Rr]\s?/\s?[Oo](?![A-Za-z0-9])")
+_QUESTION = re.compile(r"\s*\?+")
 CLAUSE_SEPARATOR = " | "
 
 # Displays repeat from one call to the next (the same drug and condition names across
@@ -65,6 +73,7 @@ def normalise(text: str) -> str:
 
 def clause_text(text: str) -> str:
     """`text` normalised clause by clause, the clauses joined by " | " (never inside a term)."""
+    text = _QUESTION.sub(" query. ", _RULE_OUT.sub(" rule out ", text))
     clauses = (normalise(part) for part in _CLAUSE.split(text))
     return CLAUSE_SEPARATOR.join(clause for clause in clauses if clause)
 
@@ -102,6 +111,9 @@ _NEGATE_BEFORE = (
     "excluded",
     "exclu",
     "exclue",
+    # Not a negation but read as one: a screening is no diagnosis ("Lung cancer screening");
+    # the text exclusions set aside what follows "screening", this what precedes it.
+    "screening",
 )
 
 
@@ -132,21 +144,41 @@ _SCOPE_END = (
     "sauf",
     "neanmoins",
     "pourtant",
+    # "Pas de fièvre et pneumopathie": a coordinated new finding. Read as affirmed, the safer
+    # reading for the patient ("No fever and chills" may then read the chills); "ni", "nor",
+    # "or" continue the negation, and so does a French list going on with its partitive
+    # ("pas de frissons et de fièvre").
+    r"et(?!\s(?:de|d|des|du)(?![a-z0-9]))",
+    "and",
 )
 _SCOPE_END_RE = re.compile(r"(?<![a-z0-9])(?:" + "|".join(_SCOPE_END) + r")(?![a-z0-9])")
 
 
-def excluded_clauses(exclusions: re.Pattern[str], text: str) -> tuple[tuple[int, int], ...]:
-    """The clauses of `text` (normalised by `clause_text`) holding an exclusion term ("history
-    of", "screening", a namesake such as "osteitis deformans"): only those clauses are set
-    aside, never the whole text ("Sepsis; history of pneumonia" is a sepsis)."""
-    bounds = [0, *(m.start() for m in _CLAUSE_END.finditer(text)), len(text)]
+def excluded_spans(
+    exclusions: re.Pattern[str] | None, namesakes: re.Pattern[str] | None, text: str
+) -> tuple[tuple[int, int], ...]:
+    """The spans of `text` (normalised by `clause_text`) set aside by an exclusion, never the
+    whole text nor the whole clause ("Sepsis; history of pneumonia" and "Pneumonia in a patient
+    at risk of falls" are infections). A qualifier ("history of", "risk of", "screening") sets
+    aside itself and what it governs after it, as a negation cue does ("risk of pneumonia"); a
+    namesake ("osteitis deformans", "pneumopathie interstitielle") sets aside its own words only
+    ("Pneumopathie interstitielle et pneumopathie infectieuse" is an infection)."""
     spans = []
-    for match in exclusions.finditer(text):
-        start = max(b for b in bounds if b <= match.start())
-        end = next((b for b in bounds if b > match.start()), len(text))
-        spans.append((start, end))
+    if exclusions is not None:
+        for match in exclusions.finditer(text):
+            spans.append((match.start(), _scope_end(text, match.end())))
+    if namesakes is not None:
+        spans.extend(match.span() for match in namesakes.finditer(text))
     return tuple(spans)
+
+
+def _scope_end(text: str, start: int) -> int:
+    """Where a cue ending at `start` stops governing: its clause's end or a scope terminator."""
+    clause_end = _CLAUSE_END.search(text, start)
+    end = clause_end.start() if clause_end else len(text)
+    # "No fever but pneumonia": a contrast word ends the negation's scope (NegEx).
+    stop = _SCOPE_END_RE.search(text, start, end)
+    return stop.start() if stop else end
 
 
 @remembered
@@ -155,18 +187,18 @@ def negated_spans(text: str) -> tuple[tuple[int, int], ...]:
     spans: list[tuple[int, int]] = []
     bounds = [0, *(m.start() for m in _CLAUSE_END.finditer(text)), len(text)]
     for match in _NEGATE_AFTER_RE.finditer(text):
-        end = next((b for b in bounds if b > match.end()), len(text))
-        # "No fever but pneumonia": a contrast word ends the negation's scope (NegEx).
-        stop = _SCOPE_END_RE.search(text, match.end(), end)
-        spans.append((match.end(), stop.start() if stop else end))
+        spans.append((match.end(), _scope_end(text, match.end())))
     for match in _NEGATE_BEFORE_RE.finditer(text):
         before = text[: match.start()].split()
         # "Gram-negative sepsis" is a sepsis; "infection non exclue" is not a negation.
         if before and before[-1] in _NOT_A_POST_CUE_AFTER:
             continue
         start = max((b for b in bounds if b <= match.start()), default=0)
-        if not re.search(r"[a-z0-9]", text[start : match.start()]) and start > 0:
-            # The cue opens its clause ("Sepsis: excluded"): it is about the clause before it.
+        end = next((b for b in bounds if b > match.start()), len(text))
+        alone = not re.search(r"[a-z0-9]", text[start : match.start()] + text[match.end() : end])
+        if alone and start > 0:
+            # The cue is its whole clause ("Sepsis: excluded"): it is about the clause before it
+            # ("Spondylodiscitis (screening MRI)" is not: the MRI is the screening).
             start = max((b for b in bounds if b < start), default=0)
         # What precedes the cue within a few words ("VIH : recherche négative"), not a whole
         # clause ("sepsis à bacilles à Gram négatif" stays a sepsis).
@@ -225,6 +257,9 @@ class TextRule:
 
     groups: tuple[tuple[re.Pattern[str], ...], ...]
     exclusions: re.Pattern[str] | None = None
+    # Non-matching namesakes of a term ("osteitis deformans"), set aside word for word; read
+    # only with negation.
+    namesakes: re.Pattern[str] | None = None
     # Read with negation (conditions, allergies): every term of a group must occur affirmed.
     negation: bool = False
     # The first word of the first term of each group: a text can only match the rule if one of
@@ -237,6 +272,7 @@ class TextRule:
         any_of: Sequence[Sequence[str]],
         exclusions: Iterable[str] = (),
         negation: bool = False,
+        namesakes: Iterable[str] = (),
     ) -> TextRule:
         groups = []
         first_words = set()
@@ -248,6 +284,7 @@ class TextRule:
         return cls(
             groups=tuple(groups),
             exclusions=compile_terms(list(exclusions)),
+            namesakes=compile_terms(list(namesakes)),
             first_words=frozenset(first_words),
             negation=negation,
         )
@@ -256,9 +293,9 @@ class TextRule:
         if not normalised_text or not self.groups:
             return False
         if self.negation:
-            spans = negated_spans(normalised_text)
-            if self.exclusions is not None:
-                spans += excluded_clauses(self.exclusions, normalised_text)
+            spans = negated_spans(normalised_text) + excluded_spans(
+                self.exclusions, self.namesakes, normalised_text
+            )
             return any(
                 all(_affirmed(p, normalised_text, spans) for p in group) for group in self.groups
             )

@@ -62,3 +62,62 @@ def test_a_negation_after_a_colon_applies_to_what_precedes_it(text: str) -> None
 def test_an_unconfirmed_infection_is_only_suspected(text: str) -> None:
     found = concepts(text)
     assert "systemic-infection" not in found and "suspected:systemic-infection" in found
+
+
+# Residuals of the review (catalog v2 group 17). "?" and "R/O" were clause separators read before
+# matching, so a questioned pneumonia gave the critical card of a documented infection.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pneumonia?",
+        "Pneumonia ?",
+        "?pneumonia",
+        "pneumopathie ?",
+        "R/O pneumonia",
+        "r/o sepsis",
+        "rule out pneumonia",
+        "query pneumonia",
+    ],
+)
+def test_a_questioned_infection_is_suspected_not_documented(text: str) -> None:
+    found = concepts(text)
+    assert "systemic-infection" not in found and "suspected:systemic-infection" in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # An exclusion phrase sets aside its own words (and what it governs), not its clause.
+        "Pneumonia in a patient at risk of falls",
+        "Sepsis, patient at risk of falls and pressure sores",
+        "Pneumopathie interstitielle et pneumopathie infectieuse",
+        "Interstitial pneumonia and bacterial pneumonia",
+        "Osteitis deformans with spondylodiscitis",
+        # "et"/"and" followed by a new finding ends a negation's scope.
+        "Pas de fièvre et pneumopathie",
+        "No fever and pneumonia",
+        "Sans fièvre et sepsis",
+    ],
+)
+def test_an_infection_beside_an_exclusion_or_after_et_is_documented(text: str) -> None:
+    assert "systemic-infection" in concepts(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        # "ni"/"nor"/"or" continue the negation; "et de" continues a French "pas de" list.
+        ("Pas de fièvre ni frissons", "fever"),
+        ("pas de frissons ni fièvre", "fever"),
+        ("No chills nor fever", "fever"),
+        ("No chills or fever", "fever"),
+        ("Pas de frissons et de fièvre", "fever"),
+        ("Pas de toux et pas de pneumopathie", "systemic-infection"),
+        # What an exclusion governs after it stays set aside.
+        ("Risk of pneumonia", "systemic-infection"),
+        ("Patient at risk of sepsis", "systemic-infection"),
+        ("Pneumopathie interstitielle", "systemic-infection"),
+    ],
+)
+def test_a_continued_negation_or_exclusion_still_sets_aside(text: str, concept: str) -> None:
+    assert concept not in concepts(text)

@@ -1,0 +1,148 @@
+"""MED-*: answers a mutation run of service/rules/antithrombotics.py showed unpinned (a survivor
+each: the DOAC step's drug and record, the 12-month boundary of a coronary syndrome, the conditional
+aspirin plan without a procedure date)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
+
+from service.cards.render import render_cards
+from service.facts.model import MedicationSourceKind
+from service.rules.case import case_summary
+from service.rules.engine import evaluate_rules
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass
+
+UNDATED = (procedure(day=None),)
+
+
+def med_findings(patient):
+    return [f for f in evaluate_rules(patient, Policy(), NOW) if f.rule_id.startswith("MED-")]
+
+
+@pytest.mark.parametrize("dated", [True, False])
+def test_a_doac_step_names_the_drug_and_its_record(dated: bool) -> None:
+    xarelto = med("rivaroxaban", DrugClass.DOAC, display="Xarelto 20 mg")
+    procedures = (procedure(),) if dated else UNDATED
+    (finding,) = med_findings(facts(procedures=procedures, medications=(xarelto,)))
+    assert finding.rule_id == "MED-DOAC"
+    assert finding.hold is not None
+    assert (finding.hold.drug, finding.hold.display) == ("rivaroxaban", "Xarelto 20 mg")
+    assert finding.hold.hours_before == 48
+    # Procedure on 2026-12-07, date only: read as 00:00, so no dose after 2026-12-05 00:00.
+    expected = (date(2026, 12, 4), date(2026, 12, 5)) if dated else (None, None)
+    assert (finding.hold.last_dose_on, finding.hold.hold_from) == expected
+
+
+def test_a_coronary_syndrome_exactly_twelve_months_ago_still_counts() -> None:
+    def acs(days_ago: int):
+        return replace(condition("acute-coronary-syndrome"), onset=NOW - timedelta(days=days_ago))
+
+    clopidogrel = med("clopidogrel", DrugClass.CLOPIDOGREL)
+    for days_ago, fires in ((365, True), (366, False)):
+        patient = facts(conditions=(*IN_SCOPE, acs(days_ago)), medications=(clopidogrel,))
+        fired = {f.rule_id for f in med_findings(patient)}
+        assert ("MED-CARDIAC-RISK" in fired) is fires, days_ago
+
+
+def test_an_aspirin_of_unknown_dose_without_a_procedure_date_is_still_reported() -> None:
+    unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
+    findings = med_findings(facts(procedures=UNDATED, medications=(unknown,)))
+    assert [f.rule_id for f in findings] == ["MED-ASPIRIN-DOSE-UNKNOWN"]
+
+
+def _doac_findings(procedures, now):
+    apixaban = med("apixaban", DrugClass.DOAC)
+    findings = evaluate_rules(facts(procedures=procedures, medications=(apixaban,)), Policy(), now)
+    return {f.rule_id: f for f in findings if f.rule_id.startswith("MED-")}
+
+
+def test_at_the_doac_hold_instant_itself_the_hold_starts_today_and_is_not_late() -> None:
+    start = datetime(2026, 12, 7, 9, 0, tzinfo=PARIS)
+    found = _doac_findings((procedure(at=start),), datetime(2026, 12, 5, 9, 0, tzinfo=PARIS))
+    assert set(found) == {"MED-DOAC"}
+    assert found["MED-DOAC"].hold.starts_today is True
+    # Date-only: the hold instant is 2026-12-05 00:00; at that very instant nothing is late yet
+    # and the time of the procedure does not matter yet.
+    found = _doac_findings((procedure(),), datetime(2026, 12, 5, 0, 0, tzinfo=PARIS))
+    assert set(found) == {"MED-DOAC"}
+    assert found["MED-DOAC"].hold.starts_today is True
+
+
+def test_time_unknown_hour_is_48_elapsed_hours_ahead_across_a_daylight_saving_change() -> None:
+    paris = ZoneInfo("Europe/Paris")
+    # Clocks go forward on 2027-03-28. Date-only procedure on 03-29; now 03-27 09:00 (+01:00):
+    # the hold is late only if the procedure is before 03-29 10:00 (+02:00), 48 h from now.
+    found = _doac_findings(
+        (procedure(day=date(2027, 3, 29)),), datetime(2027, 3, 27, 9, tzinfo=paris)
+    )
+    assert set(found) == {"MED-DOAC", "MED-HOLD-TIME-UNKNOWN"}
+    assert found["MED-HOLD-TIME-UNKNOWN"].params["late_if_before"] == "10:00"
+
+
+def test_a_vka_step_names_the_drug_and_its_record() -> None:
+    coumadine = med("warfarin", DrugClass.VKA, display="Coumadine 5 mg")
+    vka = [f for f in med_findings(facts(medications=(coumadine,))) if f.rule_id == "MED-VKA"]
+    assert [(f.hold.drug, f.hold.display) for f in vka] == [("warfarin", "Coumadine 5 mg")]
+
+
+def test_an_aspirin_taken_as_needed_is_said_so_on_the_card() -> None:
+    prn = replace(med("aspirin", DrugClass.ASPIRIN, dose=1000, display="Aspirine"), as_needed=True)
+    patient = facts(medications=(prn,))
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
+    assert "taken as needed (up to 1000 mg/day)" in text
+
+
+def test_an_aspirin_dose_unknown_for_no_recorded_reason_says_so() -> None:
+    unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
+    patient = facts(medications=(unknown,))
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
+    assert "daily dose not computable from the record (reason not recorded)" in text
+
+
+def test_an_aspirin_of_unknown_dose_shows_the_plan_if_high_with_both_dates() -> None:
+    unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
+    patient = facts(medications=(unknown,))
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
+    # Procedure on 2026-12-07, aspirin stopped 5 days before.
+    assert "(last dose 2026-12-01, none from 2026-12-02)" in text
+
+
+@pytest.mark.parametrize("dated", [True, False])
+def test_a_clopidogrel_step_names_the_drug_and_its_record(dated: bool) -> None:
+    plavix = med("clopidogrel", DrugClass.CLOPIDOGREL, display="Plavix 75 mg")
+    procedures = (procedure(),) if dated else UNDATED
+    (finding,) = med_findings(facts(procedures=procedures, medications=(plavix,)))
+    assert finding.hold.days_before == 5
+    assert (finding.hold.drug, finding.hold.display) == ("clopidogrel", "Plavix 75 mg")
+
+
+def test_an_antiplatelet_known_by_its_atc_group_only_warns_of_the_cardiac_risk() -> None:
+    # A platelet aggregation inhibitor read by its ATC code alone (B01AC24, ticagrelor), held by
+    # the local policy: with a coronary stent, stopping it is a cardiac risk.
+    ingredient = "atc:B01AC24"
+    unnamed = med(ingredient, DrugClass.OTHER_ANTITHROMBOTIC)
+    stent = condition("coronary-stent")
+    patient = facts(conditions=(*IN_SCOPE, stent), medications=(unnamed,))
+    policy = Policy(unlisted_hold_days={ingredient: 5})
+    fired = {f.rule_id for f in evaluate_rules(patient, policy, NOW)}
+    assert {"MED-ANTITHROMBOTIC-UNLISTED", "MED-CARDIAC-RISK"} <= fired
+
+
+def test_a_two_ingredient_product_is_named_as_a_combination_on_the_card() -> None:
+    # One record holding two antithrombotic ingredients: the card says it is one product, so
+    # that the clinician does not look for two orders.
+    doac = med("rivaroxaban", DrugClass.DOAC, display="Combination product")
+    aspirin = med("aspirin", DrugClass.ASPIRIN, dose=100, display="Combination product")
+    patient = facts(medications=(doac, replace(aspirin, source=doac.source)))
+    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
+    assert "(a combination of rivaroxaban and aspirin in one product)" in text
