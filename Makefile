@@ -35,6 +35,7 @@ test: setup lint
 	$(VENV)/bin/pytest
 
 bench: setup
+	$(VENV)/bin/python -m bench.distinct_run
 	$(VENV)/bin/python -m bench.run
 
 clean:
