@@ -307,6 +307,8 @@ def start_stub(data_path: Path, mode: str, delay_s: float, lifetime_s: float) ->
             str(delay_s),
             "--lifetime",
             str(lifetime_s),
+            "--port",
+            str(free_port() if os.environ.get("BENCH_PORTS") else 0),
         ],
         cwd=REPO_ROOT,
         stdin=subprocess.DEVNULL,
