@@ -42,6 +42,7 @@ screenshots: setup
 	CARD_SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/cards/test_screenshots.py -q
 
 bench: setup
+	$(VENV)/bin/python -m bench.distinct_run
 	$(VENV)/bin/python -m bench.run
 
 clean:

@@ -30,9 +30,14 @@ class FhirStubServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, resources: list[dict[str, Any]], mode: str, delay_s: float, hang_max_s: float
+        self,
+        resources: list[dict[str, Any]],
+        mode: str,
+        delay_s: float,
+        hang_max_s: float,
+        port: int = 0,
     ) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
         self.resources = resources
         self.mode = mode
         self.delay_s = delay_s
@@ -178,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.1, help="seconds before each answer")
     parser.add_argument("--hang-max", type=float, default=60, help="longest a hang lasts")
     parser.add_argument("--lifetime", type=float, default=900, help="stop after this many s")
+    parser.add_argument("--port", type=int, default=0, help="0: one the kernel picks")
     args = parser.parse_args(argv)
     resources = json.loads(args.data.read_text(encoding="utf-8"))["resources"]
-    server = FhirStubServer(resources, args.mode, args.delay, args.hang_max)
+    server = FhirStubServer(resources, args.mode, args.delay, args.hang_max, args.port)
     print(f"FHIR_STUB_PORT {server.port}", flush=True)
     # Bounded: the stub stops by itself even if the benchmark that started it dies.
     timer = threading.Timer(args.lifetime, server.stop)

@@ -24,10 +24,24 @@ class StartError(RuntimeError):
     """A process did not come up; the message carries the tail of its log."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free loopback port: within BENCH_PORTS ("low-high") when set (a shared machine gives
+    each user a range), else one the kernel picks."""
+    low, _, high = os.environ.get("BENCH_PORTS", "0-0").partition("-")
+    for port in range(int(low), int(high or low) + 1):
+        if port and port in _HANDED_OUT:  # given to a server that may not have bound it yet
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _HANDED_OUT.add(port)
+            return int(sock.getsockname()[1])
+    raise StartError(f"no free port in BENCH_PORTS={os.environ.get('BENCH_PORTS')}")
 
 
 def _executable(name: str) -> str:
@@ -293,6 +307,8 @@ def start_stub(data_path: Path, mode: str, delay_s: float, lifetime_s: float) ->
             str(delay_s),
             "--lifetime",
             str(lifetime_s),
+            "--port",
+            str(free_port() if os.environ.get("BENCH_PORTS") else 0),
         ],
         cwd=REPO_ROOT,
         stdin=subprocess.DEVNULL,

@@ -82,6 +82,8 @@ def run_wrk(
     duration_s: float,
     timeout_s: float = 10,
     one_request: bool = False,
+    script: Path = LUA_SCRIPT,
+    env: dict[str, str] | None = None,
 ) -> LatencySample:
     """POST `body` to `url` for `duration_s` seconds (or only once: `one_request`, with one
     connection); bounded by a subprocess timeout."""
@@ -92,10 +94,15 @@ def run_wrk(
         f"-d{max(1, round(duration_s))}s",
         f"--timeout={round(timeout_s)}s",
         "-s",
-        str(LUA_SCRIPT),
+        str(script),
         url,
     ]
-    env = {**os.environ, "BENCH_BODY": str(body), "BENCH_ONE_REQUEST": "1" if one_request else ""}
+    env = {
+        **os.environ,
+        "BENCH_BODY": str(body),
+        "BENCH_ONE_REQUEST": "1" if one_request else "",
+        **(env or {}),
+    }
     try:
         completed = subprocess.run(
             command, capture_output=True, text=True, env=env, timeout=duration_s + timeout_s + 30

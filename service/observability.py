@@ -31,6 +31,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -103,6 +104,24 @@ AUDIT_LOST = Counter(
     "Audit records lost: the store was unreachable and the spool full or unwritable.",
     ["reason"],
 )
+
+# Content-keyed memos (service/facts/validation.py): bounded, so their size and hit rate say
+# whether realistic traffic (distinct patients) still gets anything from them.
+MEMO_LOOKUPS = Counter(
+    "cds_memo_lookups", "Memo lookups, by memo and result (hit, miss).", ["memo", "result"]
+)
+MEMO_ENTRIES = Gauge(
+    "cds_memo_entries",
+    "Entries held by a memo, per worker (each is bounded).",
+    ["memo"],
+    multiprocess_mode="all",
+)
+
+
+def count_memo_lookup(memo: str, hit: bool, entries: int) -> None:
+    MEMO_LOOKUPS.labels(memo=memo, result="hit" if hit else "miss").inc()
+    MEMO_ENTRIES.labels(memo=memo).set(entries)
+
 
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.:/<>-]")  # <> for route templates
 

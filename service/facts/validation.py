@@ -34,6 +34,8 @@ from typing import Any
 
 import orjson
 
+from service.observability import count_memo_lookup
+
 logger = logging.getLogger(__name__)
 
 # Distinct contents remembered per process: a few hundred patients' worth of validated labs.
@@ -68,12 +70,14 @@ class ValidationMemo:
         with self._lock:
             if key in self._outcomes:
                 self._outcomes.move_to_end(key)
+                count_memo_lookup("validation", True, len(self._outcomes))
                 return self._outcomes[key]
         result = validate()  # outside the lock: threads never wait for each other's validation
         with self._lock:
             self._outcomes[key] = result
             if len(self._outcomes) > self._entries:
                 self._outcomes.popitem(last=False)
+            count_memo_lookup("validation", False, len(self._outcomes))
         return result
 
     def __len__(self) -> int:
