@@ -135,14 +135,15 @@ def extract_facts(
     data: ResolvedPrefetch,
     valuesets: ValueSets,
     trigger_procedures: frozenset[ProcedureKind],
-    now: datetime | None = None,
+    now: datetime,
 ) -> PatientFacts:
-    """The facts; given `now`, only the lab results the rules read are interpreted."""
+    """The facts as of `now` (the site's time): only the lab results the rules read are
+    interpreted."""
     procedures = procedures_in_scope(request, valuesets, trigger_procedures)
     collected = collect(data, request.patient_id)
     resources = collected.by_type
     invalid_labs: list[InvalidResource] = []
-    labs = extract_labs(resources["Observation"], valuesets, invalid_labs, now)
+    labs = extract_labs(resources["Observation"], valuesets, now, invalid_labs)
     index = MedicationIndex(resources["Medication"], data.referenced)
     medications, invalid_meds = extract_medications(
         resources["MedicationRequest"], resources["MedicationStatement"], index, valuesets

@@ -4,11 +4,10 @@
 rules only when less favourable than the latest final result. The date is effectiveDateTime (or
 effectiveInstant), else effectivePeriod.end, else issued (see dates.py for partial dates; a time
 without a zone is read in the zone of "now", the site's, and flagged). Only what the rules read is
-interpreted (and validated), since a prefetch may hold hundreds of Observations: given "now", per
-kind, newest first, every result down to the most recent USABLE final one (exact value, known
+interpreted (and validated), since a prefetch may hold hundreds of Observations: per kind, newest first, every result down to the most recent USABLE final one (exact value, known
 unit) and the results of that same instant (ties), at most MAX_READ_BACK when none is usable
 (a newer unusable result never hides an older usable one: RULES.md "Latest"), plus the few
-future-dated ones (reported, never used); without "now", the MAX_PER_KIND most recent.
+future-dated ones (reported, never used).
 A result carrying a modifierExtension (the service understands none) is never usable.
 """
 
@@ -60,7 +59,6 @@ def problem_code(problem: str | None) -> str | None:
 USABLE_STATUSES = frozenset({"final", "amended", "corrected"})
 PRELIMINARY = "preliminary"
 READ_STATUSES = USABLE_STATUSES | {PRELIMINARY}
-MAX_PER_KIND = 5
 MAX_FUTURE_PER_KIND = 2
 # Past results of one kind interpreted, newest first, while none is a usable final one: enough to
 # reach back past a few unusable entries (a unit missing, a typo), cheap when a prefetch holds
@@ -131,8 +129,8 @@ LAB_CATEGORIES = {
 def extract_labs(
     observations: list[dict[str, Any]],
     valuesets: ValueSets,
+    now: datetime,
     invalid: list[InvalidResource] | None = None,
-    now: datetime | None = None,
 ) -> list[LabResult]:
     """The latest usable results of each kind, most recent first.
 
@@ -140,7 +138,7 @@ def extract_labs(
     its kind is known it becomes an uninterpretable result; before that, it is appended to
     `invalid` once per lab category (it may have been any of them).
     """
-    site_zone = now.tzinfo if now is not None else None
+    site_zone = now.tzinfo
     candidates: dict[LabKind, list[tuple[datetime, FhirDate | None, dict[str, Any]]]] = {}
     for resource in observations:
         try:
@@ -159,9 +157,6 @@ def extract_labs(
     results: list[LabResult] = []
     for kind, items in candidates.items():
         items.sort(key=lambda item: item[0], reverse=True)
-        if now is None:
-            results.extend(_read(kind, item, valuesets) for item in items[:MAX_PER_KIND])
-            continue
         window = valuesets.labs[kind].keep_within
         if window is not None:  # temperature: the rules read every result of the last 48 h
             recent = [i for i in items if now - window <= i[0] <= now + FUTURE_TOLERANCE]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cds_hooks.service import HookRequest, ResolvedPrefetch
 
@@ -14,6 +16,9 @@ SNOMED = "http://snomed.info/sct"
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
+
+# "Now" for the facts tests: a few days after the builders' default result date.
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))
 
 _counter = iter(range(1, 1_000_000))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from fhir_builders import (
+    NOW,
     RXNORM,
     SNOMED,
     VERTEBROPLASTY,
@@ -28,7 +29,7 @@ def test_unavailable_keys_map_to_categories(valuesets, all_triggers):
         platelets=[observation("777-3", 150, "10*3/uL")],
     )
     facts = extract_facts(
-        hook_request([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers
+        hook_request([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers, NOW
     )
     assert facts.unavailable == {DataCategory.COAGULATION, DataCategory.MEDICATIONS}
     assert facts.patient_id == "p1"
@@ -36,7 +37,7 @@ def test_unavailable_keys_map_to_categories(valuesets, all_triggers):
 
 def test_out_of_scope_request_still_extracts_without_procedures(valuesets, all_triggers):
     request = hook_request([service_request(codeable(text="IRM lombaire"))])
-    facts = extract_facts(request, prefetch(), valuesets, all_triggers)
+    facts = extract_facts(request, prefetch(), valuesets, all_triggers, NOW)
     assert facts.procedures == ()
 
 
@@ -44,7 +45,7 @@ def test_duplicates_across_keys_are_read_once(valuesets, all_triggers):
     order = medication_request(codeable(RXNORM, "11289"))
     data = prefetch(medicationRequests=[order], other=[order])
     facts = extract_facts(
-        hook_request([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers
+        hook_request([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers, NOW
     )
     assert len(facts.medications) == 1
 
@@ -79,11 +80,11 @@ def test_typical_request_is_fast(valuesets, all_triggers):
     """200 Observations, 25 medications, 40 conditions: a few ms (generous margin here)."""
     request = hook_request([service_request(VERTEBROPLASTY)])
     data = typical_prefetch()
-    extract_facts(request, data, valuesets, all_triggers)  # warm caches
+    extract_facts(request, data, valuesets, all_triggers, NOW)  # warm caches
     runs = 20
     start = time.perf_counter()
     for _ in range(runs):
-        facts = extract_facts(request, data, valuesets, all_triggers)
+        facts = extract_facts(request, data, valuesets, all_triggers, NOW)
     per_call = (time.perf_counter() - start) / runs
     assert {m.ingredient for m in facts.medications} == {"warfarin", "aspirin", "clopidogrel"}
     assert len(facts.conditions) == 2

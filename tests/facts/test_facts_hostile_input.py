@@ -9,6 +9,7 @@ import logging
 
 import pytest
 from fhir_builders import (
+    NOW,
     RXNORM,
     SNOMED,
     VERTEBROPLASTY,
@@ -36,7 +37,7 @@ UNHASHABLE = ([], ["final"], {}, {"a": 1})
 
 def facts_for(valuesets, triggers, **keys):
     request = hook_request([service_request(VERTEBROPLASTY)])
-    return extract_facts(request, prefetch(**keys), valuesets, triggers)
+    return extract_facts(request, prefetch(**keys), valuesets, triggers, NOW)
 
 
 @pytest.mark.parametrize("value", UNHASHABLE)
@@ -112,5 +113,5 @@ def test_an_observation_whose_interpretation_raises_is_uninterpretable(
         raise KeyError("x")
 
     monkeypatch.setattr(labs_module, "interpret", interpret_that_raises)
-    (lab,) = extract_labs([observation("777-3", 150, "10*3/uL")], valuesets)
+    (lab,) = extract_labs([observation("777-3", 150, "10*3/uL")], valuesets, NOW)
     assert not lab.interpretable and "KeyError" in (lab.problem or "")

@@ -11,6 +11,7 @@ from fhir_builders import (
     ICD10,
     ICD10CM,
     LOINC,
+    NOW,
     RXNORM,
     SNOMED,
     VERTEBROPLASTY,
@@ -36,7 +37,7 @@ SEPSIS = codeable(SNOMED, "91302008")
 
 def facts_for(valuesets, triggers, **keys):
     request = hook_request([service_request(VERTEBROPLASTY)])  # context.patientId = p1
-    return extract_facts(request, prefetch(**keys), valuesets, triggers)
+    return extract_facts(request, prefetch(**keys), valuesets, triggers, NOW)
 
 
 def other(resource, element="subject", patient="Patient/p2"):

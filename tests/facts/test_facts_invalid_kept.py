@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fhir_builders import (
+    NOW,
     RXNORM,
     SNOMED,
     VERTEBROPLASTY,
@@ -42,7 +43,7 @@ ASPIRIN = codeable(RXNORM, "1191", "aspirin")
 
 def facts_for(valuesets, triggers, **keys):
     request = hook_request([service_request(VERTEBROPLASTY)])
-    return extract_facts(request, prefetch(**keys), valuesets, triggers)
+    return extract_facts(request, prefetch(**keys), valuesets, triggers, NOW)
 
 
 def test_clopidogrel_order_without_intent_is_a_medication(valuesets, all_triggers) -> None:

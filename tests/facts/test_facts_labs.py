@@ -5,34 +5,34 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from fhir_builders import observation
+from fhir_builders import NOW, observation
 
 from service.facts.dates import EARLIEST_ZONE, parse_fhir_datetime
-from service.facts.labs import MAX_PER_KIND, extract_labs
+from service.facts.labs import extract_labs
 from service.vocabulary import LabKind
 
 
 @pytest.mark.parametrize("status", ["final", "amended", "corrected"])
 def test_usable_statuses_count(valuesets, status):
-    labs = extract_labs([observation("777-3", 150, "10*3/uL", status=status)], valuesets)
+    labs = extract_labs([observation("777-3", 150, "10*3/uL", status=status)], valuesets, NOW)
     assert [lab.value for lab in labs] == [150_000.0]
 
 
 @pytest.mark.parametrize("status", ["entered-in-error", "cancelled", "registered", "unknown", None])
 def test_other_statuses_never_count(valuesets, status):
-    assert extract_labs([observation("777-3", 20, "10*3/uL", status=status)], valuesets) == []
+    assert extract_labs([observation("777-3", 20, "10*3/uL", status=status)], valuesets, NOW) == []
 
 
 def test_entered_in_error_latest_does_not_hide_the_previous_result(valuesets):
     wrong = observation("777-3", 20, "10*3/uL", status="entered-in-error", effective="2026-11-21")
     right = observation("777-3", 180, "10*3/uL", effective="2026-11-19")
-    labs = extract_labs([wrong, right], valuesets)
+    labs = extract_labs([wrong, right], valuesets, NOW)
     assert [lab.value for lab in labs] == [180_000.0]
 
 
 def test_time_zone_is_kept_as_written(valuesets):
     (lab,) = extract_labs(
-        [observation("6301-6", 1.2, None, effective="2026-11-20T23:30:00-05:00")], valuesets
+        [observation("6301-6", 1.2, None, effective="2026-11-20T23:30:00-05:00")], valuesets, NOW
     )
     assert lab.effective == datetime(2026, 11, 21, 4, 30, tzinfo=UTC)
     assert lab.effective.utcoffset() == timedelta(hours=-5)
@@ -51,7 +51,7 @@ def test_time_zone_is_kept_as_written(valuesets):
 def test_partial_dates_are_the_earliest_instant_they_denote(
     valuesets, written, expected, precision
 ):
-    (lab,) = extract_labs([observation("777-3", 150, "10*3/uL", effective=written)], valuesets)
+    (lab,) = extract_labs([observation("777-3", 150, "10*3/uL", effective=written)], valuesets, NOW)
     assert lab.effective == expected
     assert lab.effective_precision == precision
     assert lab.problem is None
@@ -64,13 +64,11 @@ def test_date_only_never_looks_fresher_than_any_time_zone_allows():
     assert parsed.instant.date() == date(2026, 11, 20)
 
 
-def test_time_without_time_zone_is_uninterpretable_not_silently_utc(valuesets):
-    (lab,) = extract_labs(
-        [observation("777-3", 150, "10*3/uL", effective="2026-11-20T08:00:00")], valuesets
-    )
-    assert lab.value is None
-    assert lab.effective is None
-    assert lab.problem
+def test_time_without_time_zone_is_never_silently_utc():
+    """Without a zone to read it in, the date is a problem (labs read it in the site's zone:
+    test_facts_latest_usable)."""
+    parsed = parse_fhir_datetime("2026-11-20T08:00:00")
+    assert parsed is not None and parsed.instant is None and parsed.problem
 
 
 def test_effective_period_end_then_issued(valuesets):
@@ -82,44 +80,46 @@ def test_effective_period_end_then_issued(valuesets):
     by_period["issued"] = "2026-11-25T08:00:00Z"
     by_issued = observation("26515-7", 160, "10*3/uL", effective=None)
     by_issued["issued"] = "2026-11-21T09:15:00.123+01:00"
-    labs = {lab.source.id: lab for lab in extract_labs([by_period, by_issued], valuesets)}
-    assert labs[by_period["id"]].effective == datetime(2026, 11, 19, 8, tzinfo=UTC)
-    assert labs[by_issued["id"]].effective == datetime(2026, 11, 21, 8, 15, 0, 123000, tzinfo=UTC)
+    ((period_lab,), (issued_lab,)) = (
+        extract_labs([by_period], valuesets, NOW),
+        extract_labs([by_issued], valuesets, NOW),
+    )
+    assert period_lab.effective == datetime(2026, 11, 19, 8, tzinfo=UTC)
+    assert issued_lab.effective == datetime(2026, 11, 21, 8, 15, 0, 123000, tzinfo=UTC)
 
 
 def test_no_date_at_all_is_kept_with_no_effective(valuesets):
-    (lab,) = extract_labs([observation("777-3", 150, "10*3/uL", effective=None)], valuesets)
+    (lab,) = extract_labs([observation("777-3", 150, "10*3/uL", effective=None)], valuesets, NOW)
     assert lab.effective is None and lab.value == 150_000.0
 
 
 def test_latest_first_across_offsets(valuesets):
     older = observation("777-3", 100, "10*3/uL", effective="2026-11-20T10:00:00+02:00")  # 08:00Z
     newer = observation("777-3", 40, "10*3/uL", effective="2026-11-20T09:00:00+00:00")  # 09:00Z
-    labs = extract_labs([older, newer], valuesets)
-    assert [lab.value for lab in labs] == [40_000.0, 100_000.0]
+    labs = extract_labs([older, newer], valuesets, NOW)
+    assert [lab.value for lab in labs] == [40_000.0]  # the later instant, not the later text
 
 
-def test_only_the_latest_few_of_each_kind_are_interpreted(valuesets):
+def test_only_the_latest_usable_result_of_each_kind_is_interpreted(valuesets):
     many = [
         observation("72514-3", i % 10, "{score}", effective=f"2026-10-{day:02d}T08:00:00Z")
         for i, day in enumerate(range(1, 31))
     ]
-    labs = extract_labs([*many, observation("777-3", 150, "10*3/uL")], valuesets)
+    labs = extract_labs([*many, observation("777-3", 150, "10*3/uL")], valuesets, NOW)
     pain = [lab for lab in labs if lab.kind is LabKind.PAIN_SCORE]
-    assert len(pain) == MAX_PER_KIND
-    assert pain[0].effective == datetime(2026, 10, 30, 8, tzinfo=UTC)
+    assert [lab.effective for lab in pain] == [datetime(2026, 10, 30, 8, tzinfo=UTC)]
     assert any(lab.kind is LabKind.PLATELETS for lab in labs)
 
 
 def test_unrelated_observations_are_ignored(valuesets):
     other = observation("718-7", 13, "g/dL")  # haemoglobin
-    assert extract_labs([other], valuesets) == []
+    assert extract_labs([other], valuesets, NOW) == []
 
 
 def test_invalid_observation_becomes_uninterpretable(valuesets):
     resource = observation("777-3", 150, "10*3/uL")
     resource["subject"] = "Patient/p1"  # a string where a Reference is required
-    (lab,) = extract_labs([resource], valuesets)
+    (lab,) = extract_labs([resource], valuesets, NOW)
     assert lab.value is None
     assert "invalid FHIR R4 Observation" in lab.problem
     assert "Patient" not in lab.problem  # element paths only, never values
@@ -127,7 +127,7 @@ def test_invalid_observation_becomes_uninterpretable(valuesets):
 
 def test_source_reference_and_version(valuesets):
     resource = observation("777-3", 150, "10*3/uL", meta={"versionId": "3"})
-    (lab,) = extract_labs([resource], valuesets)
+    (lab,) = extract_labs([resource], valuesets, NOW)
     assert lab.source.reference == f"Observation/{resource['id']}"
     assert lab.source.version == "3"
 
@@ -158,4 +158,3 @@ def test_given_now_only_what_the_rules_read_is_interpreted(valuesets, monkeypatc
         [history[-1]["id"], same_instant["id"], typo["id"]]
     )
     assert len(validated) == 3  # not one per Observation of the prefetch
-    assert len(extract_labs([*history, typo], valuesets)) == MAX_PER_KIND  # without now

@@ -171,7 +171,7 @@ def test_a_result_whose_kind_cannot_be_read_is_reported_in_every_lab_category(
 
     monkeypatch.setattr(labs_module, "lab_kind", lab_kind)
     invalid: list[InvalidResource] = []
-    labs = extract_labs([broken, good], valuesets, invalid, now=NOW)
+    labs = extract_labs([broken, good], valuesets, NOW, invalid)
     assert [lab.source.id for lab in labs] == [good["id"]]
     # Every lab category: the unreadable result may have been any lab the rules read.
     assert {item.category for item in invalid} == set(labs_module.LAB_CATEGORIES.values())

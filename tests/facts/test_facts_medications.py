@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fhir_builders import (
     ATC,
+    NOW,
     RXNORM,
     VERTEBROPLASTY,
     codeable,
@@ -24,7 +25,7 @@ from service.vocabulary import DataCategory, DrugClass
 
 def facts_for(valuesets, triggers, referenced=None, **keys):
     request = hook_request([service_request(VERTEBROPLASTY)])
-    return extract_facts(request, prefetch(referenced=referenced, **keys), valuesets, triggers)
+    return extract_facts(request, prefetch(referenced=referenced, **keys), valuesets, triggers, NOW)
 
 
 def meds(valuesets, triggers, *resources, **kwargs):

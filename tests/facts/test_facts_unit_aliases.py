@@ -8,7 +8,7 @@ import json
 from importlib import resources
 
 import pytest
-from fhir_builders import UCUM, observation
+from fhir_builders import NOW, UCUM, observation
 
 from service.facts.labs import extract_labs
 from service.facts.units import convert
@@ -63,7 +63,7 @@ def test_the_table_holds_every_alias_of_terminology_each_to_one_ucum_unit():
     + [(50, "K/\u03bcL"), (50, "x10\u00b3/\u03bcL")],  # Greek mu for micro
 )
 def test_each_alias_written_as_unit_text_reads_exactly_50000_per_mm3(valuesets, value, unit):
-    (lab,) = extract_labs([observation("777-3", value, unit, ucum=False)], valuesets)
+    (lab,) = extract_labs([observation("777-3", value, unit, ucum=False)], valuesets, NOW)
     assert (lab.value, lab.problem) == (50_000.0, None)
 
 
@@ -71,7 +71,7 @@ def test_each_alias_written_as_unit_text_reads_exactly_50000_per_mm3(valuesets, 
     "unit", ["g/L", "G/dL", "giga/l", "k/uL", "K/L", "10e9/L", "x10-9/L", "G / L", "plaquettes"]
 )
 def test_any_other_spelling_stays_uninterpretable(valuesets, unit):
-    (lab,) = extract_labs([observation("777-3", 50, unit, ucum=False)], valuesets)
+    (lab,) = extract_labs([observation("777-3", 50, unit, ucum=False)], valuesets, NOW)
     assert lab.value is None and not lab.interpretable
 
 
@@ -84,7 +84,7 @@ def test_a_ucum_coded_count_keeps_its_value_when_its_display_unit_does_not_parse
         "system": UCUM,
         "code": "10*9/L",
     }
-    (lab,) = extract_labs([resource], valuesets)
+    (lab,) = extract_labs([resource], valuesets, NOW)
     assert (lab.value, lab.problem) == (30_000.0, None)
     assert lab.original_unit == "giga par litre (automate)"
 
@@ -97,7 +97,7 @@ def test_a_code_of_another_system_is_not_read_as_ucum(valuesets):
         "system": "http://example.org/lab-units",
         "code": "10*9/L",
     }
-    (lab,) = extract_labs([resource], valuesets)
+    (lab,) = extract_labs([resource], valuesets, NOW)
     assert lab.value is None
 
 
@@ -109,5 +109,5 @@ def test_the_ucum_system_with_a_trailing_slash_is_ucum(valuesets):
         "system": UCUM + "/",
         "code": "10*9/L",
     }
-    (lab,) = extract_labs([resource], valuesets)
+    (lab,) = extract_labs([resource], valuesets, NOW)
     assert lab.value == 30_000.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fhir_builders import dose, observation
+from fhir_builders import NOW, dose, observation
 
 from service.facts import units
 from service.facts.dosage import daily_dose_mg
@@ -32,7 +32,7 @@ def test_real_units_still_convert(unit: str, factor: int) -> None:
 
 def test_lab_with_a_hostile_unit_is_uninterpretable(valuesets) -> None:
     started = time.perf_counter()
-    (lab,) = extract_labs([observation("777-3", 150, "10*50000000/L")], valuesets)
+    (lab,) = extract_labs([observation("777-3", 150, "10*50000000/L")], valuesets, NOW)
     assert time.perf_counter() - started < 0.5
     assert not lab.interpretable and "cannot be converted" in (lab.problem or "")
 

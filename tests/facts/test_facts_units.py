@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from fhir_builders import observation
+from fhir_builders import NOW, observation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +17,7 @@ PLATELETS_LOW_MAX = 50_000  # per mm3: the guideline's threshold (at the thresho
 
 
 def one_lab(valuesets, resource):
-    (lab,) = extract_labs([resource], valuesets)
+    (lab,) = extract_labs([resource], valuesets, NOW)
     return lab
 
 

@@ -5,6 +5,7 @@ Dosage elements of an aspirin only (its daily dose is compared to 160 mg/day).""
 from __future__ import annotations
 
 from fhir_builders import (
+    NOW,
     RXNORM,
     SNOMED,
     VERTEBROPLASTY,
@@ -54,7 +55,7 @@ def test_only_aspirin_dosages_are_validated(valuesets, all_triggers, monkeypatch
         conditions=[condition(codeable(SNOMED, "91302008", "Sepsis"))],
         allergies=[allergy(codeable(SNOMED, "427811002"))],
     )
-    facts = extract_facts(request, data, valuesets, all_triggers)
+    facts = extract_facts(request, data, valuesets, all_triggers, NOW)
     assert sorted(m.ingredient for m in facts.medications) == ["aspirin", "clopidogrel", "warfarin"]
     assert len(facts.conditions) == 1 and len(facts.allergies) == 1
     assert validated == ["Dosage"]
