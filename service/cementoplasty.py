@@ -106,4 +106,4 @@ class CementoplastyService:
         data = resolve(self.definition, prefetch, self.config, now)
         facts = extract_facts(request, data, self.valuesets, self.config.triggers.procedures, now)
         _, cards, audit = run_rules(request, data, facts, self.config, now, locale)
-        return Evaluation(CdsResponse(cards=cards), audit)
+        return Evaluation(CdsResponse(cards=tuple(c.card for c in cards)), audit)

@@ -10,10 +10,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from cds_hooks.cards import Card
 from cds_hooks.service import HookRequest, PrefetchSource, ResolvedPrefetch, ServiceDefinition
 from service.audit_record import AuditCard, AuditRecord
-from service.cards.render import RULES_EXTENSION, render_cards
+from service.cards.base import RenderedCard
+from service.cards.render import render_cards
 from service.config import Config
 from service.facts.model import PatientFacts
 from service.prefetch_coverage import lab_window_coverage
@@ -49,7 +49,7 @@ def run_rules(
     config: Config,
     now: datetime,
     locale: str,
-) -> tuple[list[Finding], tuple[Card, ...], AuditRecord]:
+) -> tuple[list[Finding], tuple[RenderedCard, ...], AuditRecord]:
     """(findings, cards, audit record) for `facts`. No patient data at all is not an error: the
     cards say that no check could run (RULES.md: when an order is in scope, the clinician always
     gets cards)."""
@@ -95,7 +95,7 @@ def log_unavailable(request: HookRequest, findings: Sequence[Finding]) -> None:
 def audit_record(
     request: HookRequest,
     findings: Sequence[Finding],
-    cards: Sequence[Card],
+    cards: Sequence[RenderedCard],
     unavailable: Mapping[str, object],
 ) -> AuditRecord:
     """The evaluation's audit record (the HTTP layer adds the status and the latency)."""
@@ -106,12 +106,8 @@ def audit_record(
         ruleset_version=RULESET_VERSION,
         rules_fired=tuple(sorted({f.rule_id for f in findings})),
         cards=tuple(
-            AuditCard(
-                card.uuid,
-                card.indicator.value,
-                tuple((card.extension or {}).get(RULES_EXTENSION, [])),
-            )
-            for card in cards
+            AuditCard(rendered.card.uuid, rendered.card.indicator.value, rendered.rule_ids)
+            for rendered in cards
         ),
         resources_used={
             f.rule_id: tuple(

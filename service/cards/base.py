@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from cds_hooks.cards import (
     Card,
@@ -30,6 +31,15 @@ OVERRIDE_REASONS: tuple[tuple[str, str], ...] = (
     (OVERRIDE_REASON_SYSTEM, "agreed-with-anaesthesia"),
     (OVERRIDE_REASON_SYSTEM, "mdt-decided"),
 )
+
+
+@dataclass(frozen=True)
+class RenderedCard:
+    """A card and the rules it reports, as the renderer made it: the audit and the moments read
+    `rule_ids` here, never back out of the card's JSON (the wire copy is for the EHR)."""
+
+    card: Card
+    rule_ids: tuple[str, ...]
 
 
 class CardBuilder(CardText):
@@ -60,11 +70,11 @@ class CardBuilder(CardText):
         detail: str,
         section: str,
         suggestions: tuple[Suggestion, ...] = (),
-    ) -> Card:
+    ) -> RenderedCard:
         indicator = Indicator.most_severe([f.indicator for f in findings])
         fired = {f.rule_id for f in findings}
         rule_ids = [rule_id for rule_id in RULE_IDS if rule_id in fired]
-        return Card(
+        card = Card(
             summary=fit(summary),
             indicator=indicator,
             source=self.source(section, rule_ids),
@@ -74,6 +84,7 @@ class CardBuilder(CardText):
             override_reasons=(self.override_reasons() if indicator is not Indicator.INFO else ()),
             extension=_extension(rule_ids, evidence(findings)),
         )
+        return RenderedCard(card, tuple(rule_ids))
 
 
 def _extension(rule_ids: list[str], relied_on: list[dict[str, object]]) -> dict[str, object]:

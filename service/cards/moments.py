@@ -16,8 +16,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from cds_hooks.cards import Card
-from service.cards.base import RULES_EXTENSION
+from service.cards.base import RenderedCard
 from service.cards.format import fit
 from service.cards.messages import messages, normalise_locale
 from service.cards.plan import PlanCard, medication
@@ -94,19 +93,22 @@ class MomentCards(PlanCard):
 
     # ------------------------------------------------------------------ chart / appointment
 
-    def dated_cards(self, cards: Sequence[Card], findings: Sequence[Finding]) -> tuple[Card, ...]:
+    def dated_cards(
+        self, cards: Sequence[RenderedCard], findings: Sequence[Finding]
+    ) -> tuple[RenderedCard, ...]:
         """The rules' cards, each headed by the planned procedure; the plan card's summary is
         the countdown to its most urgent hold."""
         head = self.planned_line()
         countdown = self.countdown(findings)
-        dated: list[Card] = []
-        for card in cards:
-            rules = list((card.extension or {}).get(RULES_EXTENSION, ()))
+        dated: list[RenderedCard] = []
+        for rendered in cards:
+            card = rendered.card
             summary = card.summary
-            if countdown and any(is_antithrombotic(rule_id) for rule_id in rules):
+            if countdown and any(is_antithrombotic(rule_id) for rule_id in rendered.rule_ids):
                 summary = countdown
             detail = f"{head}\n\n{card.detail}" if card.detail else head
-            dated.append(dataclasses.replace(card, summary=fit(summary), detail=detail))
+            card = dataclasses.replace(card, summary=fit(summary), detail=detail)
+            dated.append(dataclasses.replace(rendered, card=card))
         return tuple(dated)
 
     def countdown(self, findings: Sequence[Finding]) -> str | None:
@@ -150,7 +152,7 @@ class MomentCards(PlanCard):
 
     # ------------------------------------------------------------------ medication order
 
-    def medication_order_card(self, findings: Sequence[Finding]) -> Card:
+    def medication_order_card(self, findings: Sequence[Finding]) -> RenderedCard:
         """One card for the antithrombotic(s) being ordered while a procedure is planned."""
         words = self.text["moments"]
         late = {medication(f).drug for f in findings if f.rule_id == LATE}

@@ -14,11 +14,10 @@ from typing import Any
 from cds_hooks.cards import (
     Action,
     ActionType,
-    Card,
     Suggestion,
 )
 from service.cards import resources
-from service.cards.base import CardBuilder
+from service.cards.base import CardBuilder, RenderedCard
 from service.cards.format import plain
 from service.rules.catalog import CATALOG, Placement
 from service.rules.finding import Finding, HoldStep
@@ -75,7 +74,7 @@ class PlanCard(CardBuilder):
         params = medication(finding)
         return self.drug_name(params.drug, params.displays)
 
-    def plan_card(self, findings: Sequence[Finding]) -> Card:
+    def plan_card(self, findings: Sequence[Finding]) -> RenderedCard:
         plan = self.text["plan"]
         records, attached, procedure = self.plan_parts(findings)
         lines: list[str] = [plan["agreement"]]

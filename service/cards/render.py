@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from cds_hooks.cards import Card
-from service.cards.base import RULES_EXTENSION
+from service.cards.base import RULES_EXTENSION, RenderedCard
 from service.cards.messages import messages, normalise_locale
 from service.cards.plan import PlanCard
 from service.cards.summary import SummaryCard
@@ -38,7 +37,7 @@ def render_cards(
     locale: str,
     now: datetime,
     rules_base_url: str | None = None,
-) -> tuple[Card, ...]:
+) -> tuple[RenderedCard, ...]:
     """The cards for `findings`, in `locale` ('en' or 'fr'; 'fr-FR' accepted), most severe first.
 
     `case`: the patient and the procedures in scope (service/rules/case.py). `rules_base_url`:
@@ -50,16 +49,16 @@ def render_cards(
     groups: dict[str, list[Finding]] = {}
     for finding in findings:
         groups.setdefault(card_key(finding.rule_id), []).append(finding)
-    cards: list[tuple[int, int, Card]] = []
+    cards: list[tuple[int, int, RenderedCard]] = []
     for index, (key, group) in enumerate(groups.items()):
         if key == _PLAN:
-            card = renderer.plan_card(group)
+            rendered = renderer.plan_card(group)
         elif key == _SUMMARY:
-            card = renderer.summary_card(group)
+            rendered = renderer.summary_card(group)
         else:
-            card = renderer.single_card(group)
-        cards.append((-card.indicator.rank, index, card))
-    return tuple(card for _, _, card in sorted(cards, key=lambda item: item[:2]))
+            rendered = renderer.single_card(group)
+        cards.append((-rendered.card.indicator.rank, index, rendered))
+    return tuple(rendered for _, _, rendered in sorted(cards, key=lambda item: item[:2]))
 
 
 def card_key(rule_id: str) -> str:

@@ -8,11 +8,10 @@ from typing import Any
 from cds_hooks.cards import (
     Action,
     ActionType,
-    Card,
     Suggestion,
 )
 from service.cards import resources
-from service.cards.base import CardBuilder
+from service.cards.base import CardBuilder, RenderedCard
 from service.cards.format import short
 from service.rules.catalog import CATALOG
 from service.rules.finding import Finding
@@ -226,7 +225,7 @@ class SingleCards(CardBuilder):
         key += "" if record.date else "_undated"
         return str(words[key]).format_map(fields)
 
-    def single_card(self, findings: Sequence[Finding]) -> Card:
+    def single_card(self, findings: Sequence[Finding]) -> RenderedCard:
         finding = findings[0]
         summary, detail = self.rule_text(finding)
         lines = [detail]

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cds_hooks.cards import (
-    Card,
-)
+from service.cards.base import RenderedCard
 from service.cards.single import SingleCards
 from service.rules.catalog import RULE_IDS
 from service.rules.finding import Finding
@@ -22,7 +20,7 @@ SUMMARY_SECTION = "§1, §3, §6, Tableau 8"
 
 
 class SummaryCard(SingleCards):
-    def summary_card(self, findings: Sequence[Finding]) -> Card:
+    def summary_card(self, findings: Sequence[Finding]) -> RenderedCard:
         # The rules of the summary (catalog placement) in catalog order: scope, indication,
         # tumour control; the checklist's passes and items last.
         order = {rule_id: i for i, rule_id in enumerate(RULE_IDS)}

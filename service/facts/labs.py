@@ -4,10 +4,11 @@
 rules only when less favourable than the latest final result. The date is effectiveDateTime (or
 effectiveInstant), else effectivePeriod.end, else issued (see dates.py for partial dates; a time
 without a zone is read in the zone of "now", the site's, and flagged). Only what the rules read is
-interpreted (and validated), since a prefetch may hold hundreds of Observations: per kind, newest first, every result down to the most recent USABLE final one (exact value, known
-unit) and the results of that same instant (ties), at most MAX_READ_BACK when none is usable
-(a newer unusable result never hides an older usable one: RULES.md "Latest"), plus the few
-future-dated ones (reported, never used).
+interpreted (and validated), since a prefetch may hold hundreds of Observations: per kind, newest
+first, every result down to the most recent USABLE final one (exact value, known unit) and the
+results of that same instant (ties), at most MAX_READ_BACK when none is usable (a newer unusable
+result never hides an older usable one: RULES.md "Latest"), plus the few future-dated ones
+(reported, never used).
 A result carrying a modifierExtension (the service understands none) is never usable.
 """
 

@@ -94,4 +94,4 @@ def evaluate_medication_order(
         return quiet("no hold plan for the drug ordered")
     card = MomentCards.for_locale(locale, case_summary(facts), now).medication_order_card(findings)
     audit = audit_record(request, findings, (card,), data.unavailable)
-    return Evaluation(CdsResponse(cards=(card,)), audit)
+    return Evaluation(CdsResponse(cards=(card.card,)), audit)

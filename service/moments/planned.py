@@ -72,4 +72,4 @@ class PlannedProcedureService:
             cards, findings
         )
         audit = audit_record(request, findings, cards, data.unavailable)
-        return Evaluation(CdsResponse(cards=cards), audit)
+        return Evaluation(CdsResponse(cards=tuple(c.card for c in cards)), audit)

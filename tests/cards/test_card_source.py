@@ -22,9 +22,12 @@ BASE = "https://cds.example.org"
 @pytest.mark.parametrize("locale", ["en", "fr"])
 def test_every_card_links_to_the_page_of_its_own_rules_in_its_language(locale: str) -> None:
     patient = everything_wrong()
-    cards = render_cards(
-        evaluate_rules(patient, Policy(), NOW), case_summary(patient), locale, NOW, BASE
-    )
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), locale, NOW, BASE
+        )
+    ]
     assert cards
     for card in cards:
         url = urlsplit(card.source.url or "")
@@ -38,16 +41,24 @@ def test_every_card_links_to_the_page_of_its_own_rules_in_its_language(locale: s
 
 def test_without_a_base_url_cards_carry_no_link() -> None:
     patient = facts()
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW
+        )
+    ]
     assert all(card.source.url is None for card in cards)
 
 
 def test_evidence_names_the_platelet_result_with_its_value_and_date() -> None:
     low = lab(LabKind.PLATELETS, 32_000)
     patient = facts(labs=(low,), medications=(med("clopidogrel", DrugClass.CLOPIDOGREL),))
-    cards = render_cards(
-        evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW, BASE
-    )
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW, BASE
+        )
+    ]
     [card] = [c for c in cards if "BLEED-PLATELETS-LOW" in c.extension[RULES_EXTENSION]]
     [item] = card.extension[EVIDENCE_EXTENSION]
     assert item["reference"] == low.source.reference

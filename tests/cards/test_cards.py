@@ -36,7 +36,7 @@ VALIDATORS = {
 
 def cards_for(patient, locale: str = "en", now: datetime = NOW) -> tuple[Card, ...]:
     findings = evaluate_rules(patient, POLICY, now)
-    return render_cards(findings, case_summary(patient), locale, now)
+    return [r.card for r in render_cards(findings, case_summary(patient), locale, now)]
 
 
 def shown(iso: str, locale: str) -> str:
@@ -60,7 +60,7 @@ def all_scenarios():
 @pytest.mark.parametrize(("patient", "now", "locale"), all_scenarios())
 def test_every_fired_rule_is_in_exactly_one_card(patient, now, locale) -> None:
     findings = evaluate_rules(patient, POLICY, now)
-    cards = render_cards(findings, case_summary(patient), locale, now)
+    cards = [r.card for r in render_cards(findings, case_summary(patient), locale, now)]
     listed = [rule_id for card in cards for rule_id in rules_of(card)]
     assert sorted(listed) == sorted({f.rule_id for f in findings})
     assert len(listed) == len(set(listed))
@@ -279,7 +279,12 @@ def test_locales() -> None:
 def test_no_patient_id_no_lab_order_but_card_still_says_so() -> None:
     patient = facts(labs=(), patient_id=None)
     card = card_with(
-        render_cards(evaluate_rules(patient, POLICY, NOW), case_summary(patient), "en", NOW),
+        [
+            r.card
+            for r in render_cards(
+                evaluate_rules(patient, POLICY, NOW), case_summary(patient), "en", NOW
+            )
+        ],
         "BLEED-LAB-MISSING",
     )
     assert not card.suggestions
@@ -392,7 +397,8 @@ def test_one_day_is_singular(locale: str) -> None:
     )
     findings = evaluate_rules(patient, Policy(unlisted_hold_days={"prasugrel": 1}), NOW)
     card = card_with(
-        render_cards(findings, case_summary(patient), locale, NOW), "MED-ANTITHROMBOTIC-UNLISTED"
+        [r.card for r in render_cards(findings, case_summary(patient), locale, NOW)],
+        "MED-ANTITHROMBOTIC-UNLISTED",
     )
     assert ("1 day " if locale == "en" else "1\u00a0jour ") in (card.detail or "")
     assert "1 days" not in (card.detail or "") and "1\u00a0jours" not in (card.detail or "")

@@ -19,6 +19,11 @@ from service.vocabulary import LabKind
 def test_summary_keeps_the_comparator_of_a_bound(locale: str, shown: str) -> None:
     bound = replace(lab(LabKind.PLATELETS, 20_000, unit="G/L"), comparator="<")
     patient = facts(labs=(bound, *facts().labs[1:]))
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), locale, NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), locale, NOW
+        )
+    ]
     [card] = [c for c in cards if "BLEED-PLATELETS-LOW" in c.extension[RULES_EXTENSION]]
     assert shown in card.summary, card.summary

@@ -27,7 +27,7 @@ CODE_WORDS = re.compile(r"\b(no-authorization|http-status|not-https|too-large|no
 
 def data_card(patient, gaps, locale: str) -> Card:  # type: ignore[no-untyped-def]
     findings = availability.with_fetch_gaps(evaluate_rules(patient, Policy(), NOW), gaps)
-    cards = render_cards(findings, case_summary(patient), locale, NOW)
+    cards = [r.card for r in render_cards(findings, case_summary(patient), locale, NOW)]
     [card] = [c for c in cards if "DATA-UNAVAILABLE" in c.extension[RULES_EXTENSION]]
     return card
 
@@ -66,7 +66,7 @@ def test_no_data_at_all_is_a_critical_card_beside_the_checklist(locale: str) -> 
     patient = facts(labs=(), conditions=(), unavailable=ALL)
     gaps = {category: [("connect", False)] for category in ALL}
     findings = availability.with_fetch_gaps(evaluate_rules(patient, Policy(), NOW), gaps)
-    cards = render_cards(findings, case_summary(patient), locale, NOW)
+    cards = [r.card for r in render_cards(findings, case_summary(patient), locale, NOW)]
     card = data_card(patient, gaps, locale)
     words = messages(locale)["data_unavailable"]
     assert card.indicator is Indicator.CRITICAL

@@ -59,7 +59,12 @@ def test_french_injections_are_not_doses_taken() -> None:
 
 
 def card_of(patient: Any, rule_id: str, locale: str) -> Card:
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), locale, NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), locale, NOW
+        )
+    ]
     (found,) = [c for c in cards if rule_id in c.extension[RULES_EXTENSION]]  # type: ignore[index]
     return found
 
@@ -81,7 +86,12 @@ def test_the_threshold_sentence_only_for_a_value_at_the_threshold(locale: str) -
 def test_french_drug_hold_wording_elides_nothing_wrongly() -> None:
     """'arrêt de apixaban' is not French: the summaries name the drugs without a preposition."""
     patient = facts(medications=(med("apixaban", DrugClass.DOAC),))
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "fr", NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), "fr", NOW
+        )
+    ]
     text = " ".join(f"{c.summary} {c.detail}" for c in cards)
     assert not re.search(r"\bde [aeiouéèh]", text, re.IGNORECASE), text
 

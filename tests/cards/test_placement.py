@@ -41,7 +41,12 @@ def test_placement_decides_the_card() -> None:
 
 def test_cards_group_the_rules_as_the_catalog_places_them() -> None:
     patient = everything_wrong()
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW
+        )
+    ]
     for card in cards:
         rules = card.extension[RULES_EXTENSION]
         placements = {CATALOG[r].placement for r in rules}
@@ -58,3 +63,15 @@ def test_no_card_module_compares_a_rule_id_to_choose_a_card() -> None:
     tree = ast.parse((CARDS_DIR / "render.py").read_text(encoding="utf-8"))
     literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
     assert not literals & set(CATALOG)
+
+
+def test_the_renderer_says_which_rules_each_card_reports() -> None:
+    """The audit stores `rule_ids` as the renderer gives them (nothing reads them back out of
+    the card's JSON); the EHR's copy on the wire says the same, and every finding is on a card."""
+    patient = everything_wrong()
+    findings = evaluate_rules(patient, Policy(), NOW)
+    rendered = render_cards(findings, case_summary(patient), "en", NOW)
+    for each in rendered:
+        assert each.rule_ids and list(each.rule_ids) == each.card.extension[RULES_EXTENSION]
+    reported = [rule_id for each in rendered for rule_id in each.rule_ids]
+    assert sorted(reported) == sorted({f.rule_id for f in findings})

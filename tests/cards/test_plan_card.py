@@ -26,7 +26,12 @@ POLICY = Policy()
 
 
 def plan_card(patient, locale: str = "en", now: datetime = NOW, policy: Policy = POLICY) -> Card:
-    cards = render_cards(evaluate_rules(patient, policy, now), case_summary(patient), locale, now)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, policy, now), case_summary(patient), locale, now
+        )
+    ]
     (card,) = [c for c in cards if any(r.startswith("MED-") for r in c.extension[RULES_EXTENSION])]  # type: ignore[index]
     for suggestion in card.suggestions:
         for action in suggestion.actions:

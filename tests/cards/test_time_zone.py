@@ -35,7 +35,12 @@ def doac_patient():
 def test_doac_hold_is_shown_in_the_site_local_time() -> None:
     patient = doac_patient()
     now = datetime(2026, 11, 18, 10, 0, tzinfo=SITE)
-    cards = render_cards(evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now
+        )
+    ]
     card = card_with(cards, "MED-DOAC")
     assert "2026-11-20 08:30" in (card.detail or "")
     assert "07:30" not in (card.detail or "") + card.suggestions[0].label
@@ -46,7 +51,9 @@ def test_a_hold_instant_computed_in_utc_is_still_shown_in_the_site_zone() -> Non
     utc_now = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
     findings = evaluate_rules(patient, POLICY, utc_now)  # hold instant carried in UTC
     site_now = utc_now.astimezone(SITE)
-    card = card_with(render_cards(findings, case_summary(patient), "en", site_now), "MED-DOAC")
+    card = card_with(
+        [r.card for r in render_cards(findings, case_summary(patient), "en", site_now)], "MED-DOAC"
+    )
     assert "2026-11-20 08:30" in (card.detail or "")
     assert "2026-11-20 08:30" in card.suggestions[0].label
 
@@ -56,7 +63,12 @@ def test_lab_near_midnight_shows_the_site_day() -> None:
     drawn = datetime(2026, 11, 19, 23, 10, tzinfo=UTC)  # 2026-11-20 00:10 in Paris
     patient = facts(labs=(lab(LabKind.PLATELETS, 30_000, drawn), lab(LabKind.INR, 1.0, drawn)))
     card = card_with(
-        render_cards(evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now),
+        [
+            r.card
+            for r in render_cards(
+                evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now
+            )
+        ],
         "BLEED-PLATELETS-LOW",
     )
     assert "2026-11-20" in card.summary
@@ -69,7 +81,12 @@ def test_date_only_lab_keeps_its_written_date() -> None:
     platelets = replace(lab(LabKind.PLATELETS, 30_000, written), effective_precision="day")
     patient = facts(labs=(platelets, lab(LabKind.INR, 1.0)))
     card = card_with(
-        render_cards(evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now),
+        [
+            r.card
+            for r in render_cards(
+                evaluate_rules(patient, POLICY, now), case_summary(patient), "en", now
+            )
+        ],
         "BLEED-PLATELETS-LOW",
     )
     assert "2026-11-19" in card.summary  # not 2026-11-18, the UTC+14 instant seen from Paris
@@ -82,6 +99,7 @@ def test_future_dated_result_is_worded_in_each_language() -> None:
     findings = evaluate_rules(patient, POLICY, now)
     for locale, words in (("en", "dated in the future"), ("fr", "daté dans le futur")):
         card = card_with(
-            render_cards(findings, case_summary(patient), locale, now), "BLEED-LAB-UNINTERPRETABLE"
+            [r.card for r in render_cards(findings, case_summary(patient), locale, now)],
+            "BLEED-LAB-UNINTERPRETABLE",
         )
         assert words in (card.detail or "")

@@ -94,7 +94,12 @@ def test_a_vka_step_names_the_drug_and_its_record() -> None:
 def test_an_aspirin_taken_as_needed_is_said_so_on_the_card() -> None:
     prn = replace(med("aspirin", DrugClass.ASPIRIN, dose=1000, display="Aspirine"), as_needed=True)
     patient = facts(medications=(prn,))
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW
+        )
+    ]
     text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
     assert "taken as needed (up to 1000 mg/day)" in text
 
@@ -102,7 +107,12 @@ def test_an_aspirin_taken_as_needed_is_said_so_on_the_card() -> None:
 def test_an_aspirin_dose_unknown_for_no_recorded_reason_says_so() -> None:
     unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
     patient = facts(medications=(unknown,))
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW
+        )
+    ]
     text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
     assert "daily dose not computable from the record (reason not recorded)" in text
 
@@ -110,7 +120,12 @@ def test_an_aspirin_dose_unknown_for_no_recorded_reason_says_so() -> None:
 def test_an_aspirin_of_unknown_dose_shows_the_plan_if_high_with_both_dates() -> None:
     unknown = med("aspirin", DrugClass.ASPIRIN, kind=MedicationSourceKind.STATEMENT)
     patient = facts(medications=(unknown,))
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW
+        )
+    ]
     text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
     # Procedure on 2026-12-07, aspirin stopped 5 days before.
     assert "(last dose 2026-12-01, none from 2026-12-02)" in text
@@ -143,6 +158,11 @@ def test_a_two_ingredient_product_is_named_as_a_combination_on_the_card() -> Non
     doac = med("rivaroxaban", DrugClass.DOAC, display="Combination product")
     aspirin = med("aspirin", DrugClass.ASPIRIN, dose=100, display="Combination product")
     patient = facts(medications=(doac, replace(aspirin, source=doac.source)))
-    cards = render_cards(evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, Policy(), NOW), case_summary(patient), "en", NOW
+        )
+    ]
     text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
     assert "(a combination of rivaroxaban and aspirin in one product)" in text

@@ -24,7 +24,12 @@ YESTERDAY = NOW - timedelta(days=1)
 
 
 def card(patient, rule_id: str, locale: str) -> Card:
-    cards = render_cards(evaluate_rules(patient, POLICY, NOW), case_summary(patient), locale, NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, POLICY, NOW), case_summary(patient), locale, NOW
+        )
+    ]
     (found,) = [c for c in cards if rule_id in c.extension[RULES_EXTENSION]]  # type: ignore[index]
     return found
 

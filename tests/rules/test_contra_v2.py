@@ -36,7 +36,12 @@ def finding(patient, rule_id: str):
 
 
 def card(patient, rule_id: str, locale: str = "en"):
-    cards = render_cards(evaluate_rules(patient, POLICY, NOW), case_summary(patient), locale, NOW)
+    cards = [
+        r.card
+        for r in render_cards(
+            evaluate_rules(patient, POLICY, NOW), case_summary(patient), locale, NOW
+        )
+    ]
     (match,) = [c for c in cards if rule_id in c.extension["cementoplasty-cds/rules"]]
     return match
 
