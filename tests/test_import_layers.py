@@ -42,6 +42,12 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
+# Read once, while the test modules are collected: CPython 3.11's ast module keeps its recursion
+# depth in interpreter-wide state, so ast.parse can fail ("AST constructor recursion depth
+# mismatch", gh-106905) when a thread left by an earlier test converts an AST at the same moment.
+GRAPH = import_graph()
+
+
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan)."""
     index: dict[str, int] = {}
@@ -75,13 +81,13 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_graph_is_read() -> None:
-    graph = import_graph()
+    graph = GRAPH
     assert "service.vocabulary" in graph["service.facts.model"]
     assert "service.facts" in graph["service.evaluation"]  # the package __init__ runs too
 
 
 def test_there_is_no_import_cycle() -> None:
-    assert cycles(import_graph()) == []
+    assert cycles(GRAPH) == []
 
 
 def test_a_cycle_would_be_found() -> None:
@@ -90,7 +96,7 @@ def test_a_cycle_would_be_found() -> None:
 
 
 def test_the_protocol_package_imports_nothing_of_the_service() -> None:
-    graph = import_graph()
+    graph = GRAPH
     reaching = {
         (name, target)
         for name, targets in graph.items()
@@ -126,7 +132,7 @@ FORBIDDEN_BELOW = {
 
 
 def test_facts_and_rules_do_not_reach_up() -> None:
-    graph = import_graph()
+    graph = GRAPH
     breaches = sorted(
         (name, target)
         for name, targets in graph.items()

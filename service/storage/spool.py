@@ -111,10 +111,21 @@ class AuditSpool:
         if self._file is None:
             self.folder.mkdir(parents=True, exist_ok=True)
             name = f"{self._prefix}{time.time_ns():020d}-{os.getpid()}.jsonl"
-            self._path = self.folder / name
-            self._file = open(self._path, "ab")  # noqa: SIM115 - open as long as the process
-            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Created under a name the replay never matches, locked, then renamed: a file of
+            # the replay's pattern that nobody holds is always a dead process's, never one
+            # being created by a live worker (which another worker would replay and remove).
+            creating = self.folder / f".{name}.new"
+            file = open(creating, "ab")  # noqa: SIM115 - open as long as the process
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.rename(creating, self.folder / name)
+            except OSError:
+                file.close()
+                with contextlib.suppress(OSError):
+                    creating.unlink()
+                raise
             _fsync_folder(self.folder)  # the new file's name survives a power loss too
+            self._file, self._path = file, self.folder / name
             self._size = 0
             self._replayed_to = 0
         return self._file

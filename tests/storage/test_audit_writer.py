@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import subprocess
 import sys
@@ -149,6 +150,34 @@ def test_a_spool_under_steady_traffic_never_fills(
     }
     assert max(sizes) < 3 * 4096  # without the carry: 300 records, ~127 KiB
     assert len(list(folder.iterdir())) == 1
+
+
+def test_another_worker_never_takes_a_file_being_created_for_a_dead_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers of one service share the spool folder. A file created but not yet locked looks
+    like a dead process's file: the other worker's replay must not find it under its final name,
+    or it removes it and the records appended after it are lost."""
+    store = Store("sqlite://")
+    folder = tmp_path / "spool"
+    this_worker = AuditSpool(folder, "the-store", max_bytes=1 << 20)
+    other_worker = AuditSpool(folder, "the-store", max_bytes=1 << 20)
+    real_flock = fcntl.flock
+    interleaved = []
+
+    def other_worker_replays_first(fd: int, operation: int) -> None:
+        if not interleaved:  # the first lock: this worker's new file
+            interleaved.append(fd)
+            other_worker.replay(store.record_audits)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", other_worker_replays_first)
+    assert this_worker.append([record(1)]) == 1
+    monkeypatch.setattr(fcntl, "flock", real_flock)
+    assert this_worker.append([record(2)]) == 1
+    this_worker.replay(store.record_audits)
+    assert interleaved
+    assert {r.hook_instance for r in store.audit_records()} == {"hook-1", "hook-2"}
 
 
 class BuggyStore(Store):
