@@ -42,9 +42,10 @@ def import_graph() -> dict[str, set[str]]:
     return graph
 
 
-# Read once, while the test modules are collected: CPython 3.11's ast module keeps its recursion
-# depth in interpreter-wide state, so ast.parse can fail ("AST constructor recursion depth
-# mismatch", gh-106905) when a thread left by an earlier test converts an AST at the same moment.
+# Read once, while the test modules are collected: CPython 3.11's ast module keeps a recursion
+# counter in interpreter-wide state, and once something in the process (an earlier test, another
+# thread) has left it off, every later ast.parse fails with "AST constructor recursion depth
+# mismatch" (python/cpython gh-106905) — as seen once in the full suite.
 GRAPH = import_graph()
 
 
