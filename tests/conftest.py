@@ -1,5 +1,8 @@
-"""Root of the test suite: puts tests/ on sys.path so helper modules (shared_data) import, and
-holds the `store_url` fixture shared by the storage and reliability tests."""
+"""Root of the test suite: the `store_url` fixture shared by the storage and reliability tests.
+
+Helpers shared by several test folders live in tests/support/ (`from support.fhir_builders
+import ...`); pytest's `pythonpath` setting (pyproject.toml) puts the checkout, tests/ and
+fixtures/ (the fixture builders, `build`) on the import path."""
 
 from __future__ import annotations
 

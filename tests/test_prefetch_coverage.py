@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import flask
-from shared_data import shared_path
+from support.fhir_builders import searchset
+from support.shared_data import shared_path
 
 from service.app import create_app
 from service.config import parse_config
@@ -116,15 +117,11 @@ def paged_request(resources: list[dict[str, Any]]) -> tuple[dict[str, Any], int]
     paged = 0
     for key, found in labs.items():
         found.sort(key=lambda r: r.get("effectiveDateTime", ""), reverse=True)
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [{"resource": r} for r in found[: page_size(key)]],
-        }
+        next_url = None
         if len(found) > page_size(key):
             paged += 1
-            bundle["link"] = [{"relation": "next", "url": "https://ehr.example/fhir/p?page=2"}]
-        prefetch[key] = bundle
+            next_url = "https://ehr.example/fhir/p?page=2"
+        prefetch[key] = searchset(*found[: page_size(key)], next_url=next_url)
     for key in ("medicationStatements", "medicationRequests", "conditions", "allergies"):
         prefetch[key] = None  # not what this test is about
     order = {

@@ -6,9 +6,9 @@ import base64
 import json
 from pathlib import Path
 
-from auth_tokens import MemoryReplayGuard, es384_key, write_jwks
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.auth_tokens import MemoryReplayGuard, es384_key, write_jwks
 
 from cds_hooks.auth import AuthSettings, ClientAuthenticator, TrustedClient
 from cds_hooks.errors import Unauthorized

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from auth_tokens import KeyPair, claims, es384_key, sign, write_jwks
+from support.auth_tokens import KeyPair, claims, es384_key, sign, write_jwks
 
 from service.app import create_app
 from service.config import parse_config

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from auth_tokens import KeyPair, MemoryReplayGuard, claims, es384_key, sign, write_jwks
-from shared_data import shared_path
+from support.auth_tokens import KeyPair, MemoryReplayGuard, claims, es384_key, sign, write_jwks
+from support.shared_data import shared_path
 
 from cds_hooks.auth import ClientAuthenticator
 from cds_hooks.errors import Unauthorized

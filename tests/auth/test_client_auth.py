@@ -14,7 +14,8 @@ from typing import Any
 import jwt
 import pytest
 import responses as responses_lib
-from auth_tokens import (
+from cryptography.hazmat.primitives import serialization
+from support.auth_tokens import (
     SERVICE_URL,
     KeyPair,
     MemoryReplayGuard,
@@ -24,7 +25,6 @@ from auth_tokens import (
     sign,
     write_jwks,
 )
-from cryptography.hazmat.primitives import serialization
 
 from cds_hooks.auth import (
     MAX_JWKS_BYTES,

@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 
 import pytest
-from auth_tokens import KeyPair, claims, es384_key, sign, write_jwks
 from prometheus_client import REGISTRY
+from support.auth_tokens import KeyPair, claims, es384_key, sign, write_jwks
 
 from service.app import create_app
 from service.config import parse_config

@@ -5,8 +5,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from rule_facts import NOW, facts, lab, med
-from scenarios import everything_wrong
+from support.rule_facts import NOW, facts, lab, med
+from support.scenarios import everything_wrong
 
 from service.cards.evidence import EVIDENCE_EXTENSION
 from service.cards.render import RULES_EXTENSION, render_cards

@@ -10,8 +10,8 @@ import pytest
 from fhir.resources.R4B.communicationrequest import CommunicationRequest
 from fhir.resources.R4B.servicerequest import ServiceRequest
 from fhir.resources.R4B.task import Task
-from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, lab, med, procedure
-from scenarios import everything_wrong, kitchen_sink
+from support.rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, lab, med, procedure
+from support.scenarios import everything_wrong, kitchen_sink
 
 from cds_hooks.cards import Card, Indicator
 from service.cards.base import OVERRIDE_REASONS

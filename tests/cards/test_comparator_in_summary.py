@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from rule_facts import NOW, facts, lab
+from support.rule_facts import NOW, facts, lab
 
 from service.cards.render import RULES_EXTENSION, render_cards
 from service.rules.case import case_summary

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from rule_facts import NOW, facts
+from support.rule_facts import NOW, facts
 
 from cds_hooks.cards import Card, Indicator
 from service.cards.messages import messages

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rule_facts import NOW, facts, lab, med
+from support.rule_facts import NOW, facts, lab, med
 
 from cds_hooks.cards import Card
 from service.cards.messages import messages

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from shared_data import shared_path
+from support.shared_data import shared_path
 
 from service.cards.base import HL7_OVERRIDE_SYSTEM, OVERRIDE_REASON_SYSTEM, OVERRIDE_REASONS
 from service.cards.messages import SUPPORTED_LOCALES, messages

@@ -6,8 +6,8 @@ import ast
 from pathlib import Path
 
 import pytest
-from rule_facts import NOW
-from scenarios import everything_wrong
+from support.rule_facts import NOW
+from support.scenarios import everything_wrong
 
 from cds_hooks.cards import Indicator
 from service.cards.render import RULES_EXTENSION, card_key, render_cards

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 import pytest
 from fhir.resources.R4B.communicationrequest import CommunicationRequest
 from fhir.resources.R4B.task import Task
-from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
+from support.rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
 
 from cds_hooks.cards import Card, Indicator
 from service.cards.render import RULES_EXTENSION, render_cards

@@ -9,7 +9,7 @@ from functools import cache
 
 import flask
 import pytest
-from fixture_http import FIXTURES, load_manifest, make_app, post_hook
+from support.fixture_http import FIXTURES, load_manifest, make_app, post_hook
 
 MANIFEST = load_manifest()
 NOW = datetime.fromisoformat(MANIFEST["now"])

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 from build import med_statement
-from card_preview import page
-from moment_support import CLOPIDOGREL, patient_view, planned, record_prefetch
-from support_browser import dom, screenshot
+from support.browser import dom, screenshot
+from support.card_preview import page
+from support.moment_support import CLOPIDOGREL, patient_view, planned, record_prefetch
 
 from service.config import Config
 from service.offline import evaluate_offline

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from rule_facts import facts, lab, med, procedure
+from support.rule_facts import facts, lab, med, procedure
 
 from cds_hooks.cards import Card
 from service.cards.render import RULES_EXTENSION, render_cards

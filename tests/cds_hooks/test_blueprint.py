@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cds_support import GOOD_TOKEN, AppUnderTest, order_sign_body
+from support.cds_support import GOOD_TOKEN, AppUnderTest, order_sign_body
 
 from cds_hooks.service import FailureCode
 

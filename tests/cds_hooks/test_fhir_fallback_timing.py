@@ -11,7 +11,7 @@ from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from cds_support import (
+from support.cds_support import (
     GOOD_TOKEN,
     AppUnderTest,
     LocalFhirServer,
@@ -19,6 +19,7 @@ from cds_support import (
     send_json,
     slow_json,
 )
+from support.fhir_builders import searchset
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
@@ -28,7 +29,7 @@ TEMPLATES = {
     "platelets": "Observation?patient={{context.patientId}}&code=777-3",
     "inr": "Observation?patient={{context.patientId}}&code=6301-6",
 }
-EMPTY = {"resourceType": "Bundle", "type": "searchset"}
+EMPTY = searchset()
 
 
 def settings(deadline_s: float = 1.5) -> FhirFetchSettings:
@@ -166,14 +167,8 @@ def test_service_call_without_prefetch_uses_the_fallback(
 
 
 def page(*ids: str, next_url: str | None = None) -> dict[str, Any]:
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": {"resourceType": "Observation", "id": i}} for i in ids],
-    }
-    if next_url:
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-    return bundle
+    observations = [{"resourceType": "Observation", "id": i} for i in ids]
+    return searchset(*observations, next_url=next_url)
 
 
 def test_pages_fetched_before_the_deadline_are_kept(fhir_server: LocalFhirServer) -> None:

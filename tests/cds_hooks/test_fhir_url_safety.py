@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import responses
-from cds_support import searchset
+from support.fhir_builders import searchset
 
 from cds_hooks.fhir_client import (
     FetchError,

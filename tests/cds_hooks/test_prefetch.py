@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import requests
 import responses
-from cds_support import searchset
 from responses import matchers
+from support.fhir_builders import searchset
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver

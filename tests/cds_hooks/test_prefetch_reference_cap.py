@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import responses
+from support.fhir_builders import searchset
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
@@ -41,7 +42,7 @@ def request_with_references(count: int) -> HookRequest:
         hook="order-sign",
         hook_instance="i",
         context={"patientId": "p1"},
-        prefetch={"meds": {"resourceType": "Bundle", "type": "searchset", "entry": entries}},
+        prefetch={"meds": searchset(*(entry["resource"] for entry in entries))},
         fhir_server=BASE,
         fhir_authorization=FhirAuthorization("tok", "Bearer", 300, "patient/*.read", "cds"),
     )

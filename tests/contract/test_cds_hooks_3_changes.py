@@ -25,7 +25,8 @@ import pytest
 import responses
 from cryptography.hazmat.primitives.asymmetric import ec
 from responses import matchers
-from shared_data import shared_path
+from support.fhir_builders import searchset
+from support.shared_data import shared_path
 
 from cds_hooks.auth import AuthSettings, ClientAuthenticator, TrustedClient
 from cds_hooks.errors import Unauthorized
@@ -133,7 +134,7 @@ def test_the_fallback_renders_relative_dates_on_the_sites_day(app: flask.Flask) 
     responses.get(
         f"{FHIR}/Observation",
         match=[matchers.query_param_matcher({"date": "ge2026-10-27"}, strict_match=False)],
-        json={"resourceType": "Bundle", "type": "searchset", "entry": []},
+        json=searchset(),
     )
     response = post(app, ORDER_SELECT, with_fhir_fallback("patient/*.rs"))
     assert response.status_code == 200
@@ -154,12 +155,8 @@ def test_a_result_older_than_the_lab_window_is_still_shown_through_the_bounded_s
 
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
         since = request.params["date"].removeprefix("ge")
-        entries = [] if old["effectiveDateTime"][:10] < since else [{"resource": old}]
-        return (
-            200,
-            {},
-            json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": entries}),
-        )
+        found = [] if old["effectiveDateTime"][:10] < since else [old]
+        return 200, {}, json.dumps(searchset(*found))
 
     responses.add_callback(responses.GET, f"{FHIR}/Observation", callback=answer)
     response = post(app, ORDER_SELECT, with_fhir_fallback("patient/*.rs"))
@@ -406,9 +403,7 @@ def test_a_key_the_tokens_scope_does_not_cover_is_never_fetched_and_is_shown(
     ["patient/Observation.read", "patient/Observation.rs", "user/*.read", "system/*.rs"],
 )
 def test_a_token_covering_the_key_or_without_a_scope_is_used(app: flask.Flask, scope: str) -> None:
-    responses.get(
-        f"{FHIR}/Observation", json={"resourceType": "Bundle", "type": "searchset", "entry": []}
-    )
+    responses.get(f"{FHIR}/Observation", json=searchset())
     response = post(app, ORDER_SELECT, with_fhir_fallback(scope))
     assert response.status_code == 200
     assert len(responses.calls) == 1

@@ -7,7 +7,7 @@ import copy
 from typing import Any
 
 import pytest
-from cds_hooks_spec import discovery_violations, response_violations
+from support.cds_hooks_spec import discovery_violations, response_violations
 
 CARD: dict[str, Any] = {
     "uuid": "a1",

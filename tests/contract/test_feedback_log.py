@@ -12,7 +12,7 @@ import json
 import logging
 
 import pytest
-from shared_data import shared_path
+from support.shared_data import shared_path
 
 from service.app import create_app
 from service.config import parse_config

@@ -30,9 +30,9 @@ from zoneinfo import ZoneInfo
 
 import jwt
 import pytest
-from cds_hooks_spec import discovery_violations, response_violations
 from cryptography.hazmat.primitives.asymmetric import ec
-from shared_data import shared_path
+from support.cds_hooks_spec import discovery_violations, response_violations
+from support.shared_data import shared_path
 
 from service.app import create_app
 from service.config import DEMO_PROFILE, load_config

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from e2e_servers import (
+from support.e2e_servers import (
     SYNTHEA_BUNDLE,
     LoadedPatient,
     RunningServer,

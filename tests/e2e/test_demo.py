@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from e2e_servers import REPO_ROOT, child_env, free_port, start_process, stop_process
+from support.e2e_servers import REPO_ROOT, child_env, free_port, start_process, stop_process
 
 pytestmark = pytest.mark.e2e
 

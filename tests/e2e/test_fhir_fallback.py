@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from e2e_servers import LoadedPatient, RunningServer
+from support.e2e_servers import LoadedPatient, RunningServer
 
 pytestmark = pytest.mark.e2e
 

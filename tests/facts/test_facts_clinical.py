@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fhir_builders import (
+from support.fhir_builders import (
     ICD10,
     ICD10CM,
     RXNORM,

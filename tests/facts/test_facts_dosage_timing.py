@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fhir_builders import medication_request
+from support.fhir_builders import medication_request
 from test_facts_medications import meds
 
 from service.facts.dosage import ABBREVIATIONS, as_needed, daily_dose_mg

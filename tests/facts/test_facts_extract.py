@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from fhir_builders import (
+from support.fhir_builders import (
     NOW,
     RXNORM,
     SNOMED,

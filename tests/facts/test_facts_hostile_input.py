@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from fhir_builders import (
+from support.fhir_builders import (
     NOW,
     RXNORM,
     SNOMED,

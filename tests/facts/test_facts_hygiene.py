@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from fhir_builders import (
+from support.fhir_builders import (
     ATC,
     ICD10,
     ICD10CM,

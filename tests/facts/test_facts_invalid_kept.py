@@ -13,7 +13,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from fhir_builders import (
+from support.fhir_builders import (
     NOW,
     RXNORM,
     SNOMED,

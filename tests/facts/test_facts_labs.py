@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from fhir_builders import NOW, observation
+from support.fhir_builders import NOW, observation
 
 from service.facts.dates import EARLIEST_ZONE, parse_fhir_datetime
 from service.facts.labs import extract_labs

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from fhir_builders import observation
+from support.fhir_builders import observation
 
 import service.facts.labs as labs_module
 from service.facts.labs import FUTURE_TOLERANCE, MAX_READ_BACK, extract_labs

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from fhir_builders import CPT, SNOMED, VERTEBROPLASTY, codeable, hook_request, service_request
+from support.fhir_builders import (
+    CPT,
+    SNOMED,
+    VERTEBROPLASTY,
+    codeable,
+    hook_request,
+    service_request,
+)
 
 from service.facts.extract import procedures_in_scope
 from service.vocabulary import ProcedureKind

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from fhir_builders import CPT, VERTEBROPLASTY, codeable, service_request
+from support.fhir_builders import CPT, VERTEBROPLASTY, codeable, service_request
 
 from cds_hooks.request import parse_hook_request
 from service.facts.extract import procedures_in_scope

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fhir_builders import NOW, VERTEBROPLASTY, hook_request, prefetch, service_request
-from shared_data import shared_path
+from support.fhir_builders import NOW, VERTEBROPLASTY, hook_request, prefetch, service_request
+from support.shared_data import shared_path
 
 from service.facts.extract import extract_facts
 from service.facts.model import MedicationSourceKind

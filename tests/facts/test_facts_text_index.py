@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from shared_data import shared_path
+from support.shared_data import shared_path
 
 from service.valuesets.codeable import normalised_text
 from service.valuesets.common import read_data_file as _read

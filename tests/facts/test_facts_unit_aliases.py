@@ -8,7 +8,7 @@ import json
 from importlib import resources
 
 import pytest
-from fhir_builders import NOW, UCUM, observation
+from support.fhir_builders import NOW, UCUM, observation
 
 from service.facts.labs import extract_labs
 from service.facts.units import convert

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from fhir_builders import NOW, dose, observation
+from support.fhir_builders import NOW, dose, observation
 
 from service.facts import units
 from service.facts.dosage import daily_dose_mg

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from fhir_builders import NOW, observation
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fhir_builders import NOW, observation
 
 from service.facts.labs import extract_labs
 from service.facts.units import convert

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fhir_builders import observation
+from support.fhir_builders import observation
 
 from service.facts import validation
 from service.facts.validation import ValidationMemo

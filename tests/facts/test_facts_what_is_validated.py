@@ -4,7 +4,7 @@ Dosage elements of an aspirin only (its daily dose is compared to 160 mg/day).""
 
 from __future__ import annotations
 
-from fhir_builders import (
+from support.fhir_builders import (
     NOW,
     RXNORM,
     SNOMED,
@@ -18,7 +18,7 @@ from fhir_builders import (
     medication_statement,
     service_request,
 )
-from fhir_builders import prefetch as resolved
+from support.fhir_builders import prefetch as resolved
 
 from service.facts import validation
 from service.facts.extract import extract_facts

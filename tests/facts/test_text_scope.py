@@ -5,7 +5,7 @@ exclusion phrase sets aside its own clause, not the whole text; a contrast word 
 from __future__ import annotations
 
 import pytest
-from fhir_builders import codeable, condition
+from support.fhir_builders import codeable, condition
 
 from service.facts.clinical import extract_conditions
 from service.valuesets import load_valuesets

@@ -8,7 +8,7 @@ import json
 import flask
 import pytest
 from build import concept, med_statement
-from moment_support import (
+from support.moment_support import (
     CLOPIDOGREL,
     NOW,
     appointment,

@@ -9,7 +9,7 @@ from pathlib import Path
 import flask
 import pytest
 from build import med_request
-from moment_support import (
+from support.moment_support import (
     APIXABAN,
     CLOPIDOGREL,
     CLOPIDOGREL_TABLET,

@@ -8,7 +8,7 @@ import copy
 import flask
 import pytest
 from build import RXNORM, concept, med_request, med_statement, platelets
-from moment_support import (
+from support.moment_support import (
     CLOPIDOGREL,
     NOW,
     SUBJECT_ID,

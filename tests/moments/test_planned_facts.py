@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 from build import concept
-from moment_support import ABLATION, appointment, planned
+from support.moment_support import ABLATION, appointment, planned
 
 from service.config import Config
 from service.facts.planned import (

@@ -1,25 +1,14 @@
-"""Reliability fixtures: the live service (gunicorn, 2 workers) next to a misbehaving FHIR server.
-
-The helpers of the end-to-end suite (`tests/e2e/e2e_servers.py`) and the benchmark's request
-builders (`bench/make_requests.py`) are reused, so both folders are put on the import path.
-"""
+"""Reliability fixtures: the live service (gunicorn, 2 workers) next to a misbehaving FHIR server
+(tests/support/faulty_fhir.py)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-for path in (REPO_ROOT, REPO_ROOT / "tests" / "e2e"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
-
-from e2e_servers import free_port  # noqa: E402
-from faulty_fhir import FAULTS, FaultyFhirServer, running_faulty_fhir_server  # noqa: E402
-from reliability_support import LiveService, ServiceSettings  # noqa: E402
+from support.e2e_servers import free_port
+from support.faulty_fhir import FAULTS, FaultyFhirServer, running_faulty_fhir_server
+from support.reliability_support import LiveService, ServiceSettings
 
 
 @pytest.fixture(scope="session")

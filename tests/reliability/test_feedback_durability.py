@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from reliability_support import (
+from support.reliability_support import (
     LiveService,
     ServiceSettings,
     feedback_item,

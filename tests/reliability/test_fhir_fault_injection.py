@@ -13,8 +13,8 @@ import time
 
 import pytest
 import requests
-from faulty_fhir import HUGE_BODY_BYTES, FaultyFhirServer
-from reliability_support import (
+from support.faulty_fhir import HUGE_BODY_BYTES, FaultyFhirServer
+from support.reliability_support import (
     SELECT_SERVICE,
     LiveService,
     fired_rules,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from reliability_support import SELECT_SERVICE, SIGN_SERVICE, LiveService, small_request
+from support.reliability_support import SELECT_SERVICE, SIGN_SERVICE, LiveService, small_request
 
 pytestmark = pytest.mark.e2e
 

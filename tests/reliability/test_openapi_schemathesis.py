@@ -19,7 +19,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from reliability_support import LiveService, ServiceSettings
+from support.reliability_support import LiveService, ServiceSettings
 
 pytestmark = pytest.mark.e2e
 

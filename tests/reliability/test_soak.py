@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import requests
-from reliability_support import (
+from support.reliability_support import (
     SELECT_SERVICE,
     LiveService,
     ServiceSettings,

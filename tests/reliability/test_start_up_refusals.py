@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from e2e_servers import child_env, free_port, service_executable
+from support.e2e_servers import child_env, free_port, service_executable
 
 from service.app import create_app
 from service.config import ConfigError, load_config, parse_config

@@ -22,9 +22,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from e2e_servers import child_env, free_port, service_executable, start_process, wait_until_ready
-from private_postgres import PrivatePostgres, private_postgres
-from reliability_support import (
+from support.e2e_servers import (
+    child_env,
+    free_port,
+    service_executable,
+    start_process,
+    wait_until_ready,
+)
+from support.private_postgres import PrivatePostgres, private_postgres
+from support.reliability_support import (
     SELECT_SERVICE,
     LiveService,
     ServiceSettings,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import flask
 import pytest
-from shared_data import shared_path
+from support.shared_data import shared_path
 
 from service.config import parse_config
 from service.rule_pages import catalog, create_rule_pages_blueprint, page_url, rule_ids

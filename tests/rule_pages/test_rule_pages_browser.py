@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 
 import flask
-from support_browser import dom, screenshot, serving
+from support.browser import dom, screenshot, serving
 
 from service.rule_pages import create_rule_pages_blueprint
 from service.rules.policy import Policy

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
+from support.rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
 
 from service.cards.render import render_cards
 from service.facts.model import MedicationSourceKind

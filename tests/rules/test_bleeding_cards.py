@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from rule_facts import NOW, facts, lab, med
+from support.rule_facts import NOW, facts, lab, med
 
 from cds_hooks.cards import Card, Indicator
 from service.cards.messages import messages

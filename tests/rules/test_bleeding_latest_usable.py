@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from rule_facts import NOW, facts, lab, med
+from support.rule_facts import NOW, facts, lab, med
 
 from cds_hooks.cards import Indicator
 from service.rules.common import FUTURE_TOLERANCE, fire, is_future, latest_lab

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, procedure
+from support.rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, procedure
 
 from service.cards.render import render_cards
 from service.facts.model import AllergyFact

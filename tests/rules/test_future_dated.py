@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rule_facts import NOW, PARIS, facts, lab, med
+from support.rule_facts import NOW, PARIS, facts, lab, med
 
 from service.rules.common import FUTURE_DATED, FUTURE_TOLERANCE
 from service.rules.engine import evaluate_rules

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
+from support.rule_facts import IN_SCOPE, NOW, PARIS, condition, facts, med, procedure
 
 from service.facts.model import MedicationSourceKind
 from service.rules.engine import evaluate_rules

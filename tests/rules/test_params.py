@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from rule_facts import NOW
-from scenarios import everything_wrong
+from support.rule_facts import NOW
+from support.scenarios import everything_wrong
 
 from service.rules.catalog import CATALOG
 from service.rules.common import fire

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from rule_facts import (
+from support.rule_facts import (
     IN_SCOPE,
     NOW,
     allergy,
@@ -18,7 +18,7 @@ from rule_facts import (
     normal_labs,
     procedure,
 )
-from shared_data import shared_path
+from support.shared_data import shared_path
 
 from cds_hooks.cards import Indicator
 from service.rules.catalog import CATALOG, RULE_IDS
@@ -434,7 +434,7 @@ def test_infection_prophylaxis() -> None:
 
 def test_every_catalog_rule_can_fire() -> None:
     """Between them, the scenarios fire every rule of the catalog."""
-    from scenarios import kitchen_sink
+    from support.scenarios import kitchen_sink
 
     ids = set()
     for patient, now in kitchen_sink():

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from previous_release_schema import metadata as previous_metadata
 from sqlalchemy import create_engine, inspect, text
+from support.previous_release_schema import metadata as previous_metadata
 
 from service.audit_record import AuditRecord
 from service.storage import Store

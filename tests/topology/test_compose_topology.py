@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from docker_files import (
+from support.docker_files import (
     loopback_nginx_conf,
     loopback_service_config,
     nginx_body_limit_bytes,
@@ -40,7 +40,7 @@ from docker_files import (
     nginx_upstreams,
     read_dockerfile,
 )
-from e2e_servers import (
+from support.e2e_servers import (
     child_env,
     free_port,
     service_executable,
@@ -48,8 +48,8 @@ from e2e_servers import (
     stop_process,
     wait_until_ready,
 )
-from private_postgres import PrivatePostgres, private_postgres
-from reliability_support import (
+from support.private_postgres import PrivatePostgres, private_postgres
+from support.reliability_support import (
     SELECT_SERVICE,
     feedback_item,
     post_json,

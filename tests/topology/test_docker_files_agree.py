@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from docker_files import (
+from support.docker_files import (
     DOCKER,
     loopback_nginx_conf,
     loopback_service_config,

@@ -210,3 +210,16 @@ def prefetch(
     return ResolvedPrefetch(
         resources=keys, unavailable=unavailable or {}, referenced=referenced or {}
     )
+
+
+def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
+    """A FHIR searchset Bundle of `resources` (each a match), with a `next` link when given:
+    the one shape every test's prefetch and FHIR stub answers with."""
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
+    }
+    if next_url:
+        bundle["link"] = [{"relation": "next", "url": next_url}]
+    return bundle

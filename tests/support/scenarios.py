@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, procedure
-
 from service.facts.model import MedicationSourceKind, PatientFacts
 from service.vocabulary import DataCategory, DrugClass, LabKind, ProcedureKind
+from support.rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, med, procedure
 
 
 def everything_wrong() -> PatientFacts:

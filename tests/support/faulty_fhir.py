@@ -17,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+from support.fhir_builders import searchset
+
 FAULTS = (
     "hang",
     "slow",
@@ -155,21 +157,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault_loop(self, resource_type: str, query: str) -> None:
         page = "2" if "page=1" in query else "1"
-        bundle = self._searchset(resource_type)
         next_url = f"{self.server.base_url('loop')}/{resource_type}?patient=x&page={page}"
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-        self._send_json(200, bundle)
+        self._send_json(200, self._searchset(resource_type, next_url))
 
     def _fault_good(self, resource_type: str, query: str) -> None:
         self._send_json(200, self._searchset(resource_type))
 
     # Helpers -------------------------------------------------------------------------------
 
-    def _searchset(self, resource_type: str) -> dict[str, Any]:
-        entries = []
-        if resource_type == "MedicationRequest":
-            entries.append({"resource": _clopidogrel_order(), "search": {"mode": "match"}})
-        return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
+    def _searchset(self, resource_type: str, next_url: str | None = None) -> dict[str, Any]:
+        found = [_clopidogrel_order()] if resource_type == "MedicationRequest" else []
+        return searchset(*found, next_url=next_url)
 
     def _send_json(self, status: int, body: dict[str, Any]) -> None:
         self._send_bytes(status, json.dumps(body).encode())

@@ -51,18 +51,6 @@ class FakeService:
         return Evaluation(response=CdsResponse(cards=(card,)))
 
 
-def searchset(*resources: dict[str, Any], next_url: str | None = None) -> dict[str, Any]:
-    """A FHIR searchset Bundle of `resources`, with a `next` link when given."""
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "entry": [{"resource": r} for r in resources],
-    }
-    if next_url:
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-    return bundle
-
-
 def order_sign_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "hook": "order-sign",

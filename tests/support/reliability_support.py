@@ -22,7 +22,9 @@ from typing import Any
 
 import pytest
 import requests
-from e2e_servers import (
+
+from bench.make_requests import build_small, build_typical, without_prefetch
+from support.e2e_servers import (
     child_env,
     free_port,
     service_executable,
@@ -30,8 +32,6 @@ from e2e_servers import (
     stop_process,
     wait_until_ready,
 )
-
-from bench.make_requests import build_small, build_typical, without_prefetch
 
 SELECT_SERVICE = "cementoplasty-order-select"
 SIGN_SERVICE = "cementoplasty-order-sign"
