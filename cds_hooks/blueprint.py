@@ -11,9 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import flask
 import orjson
@@ -28,6 +26,7 @@ from cds_hooks.errors import (
     outcome_response,
     unauthorized,
 )
+from cds_hooks.feedback import FeedbackItem, FeedbackRequest
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver
@@ -62,7 +61,7 @@ class FeedbackRecord:
     """One feedback call to a known service, for the log (never holds a token)."""
 
     service_id: str
-    items: list[dict[str, Any]] | None  # None when the body was refused
+    items: tuple[FeedbackItem, ...] | None  # None when the body was refused
     status: int
     latency_s: float
 
@@ -83,7 +82,7 @@ def create_blueprint(
     supported_locales: Sequence[str] = ("en", "fr"),
     default_locale: str = "en",
     authenticate: Callable[[flask.Request], None] | None = None,
-    feedback_sink: Callable[[str, list[dict[str, Any]]], None] | None = None,
+    feedback_sink: Callable[[str, Sequence[FeedbackItem]], None] | None = None,
     on_evaluated: Callable[[EvaluationRecord], None] | None = None,
     on_feedback: Callable[[FeedbackRecord], None] | None = None,
     reference_fields: Sequence[str] = ("medicationReference",),
@@ -195,7 +194,7 @@ def create_blueprint(
         if service_id not in by_id:
             return not_found(f"No CDS service with id '{service_id[:100]}'.")
         started = time.perf_counter()
-        items: list[dict[str, Any]] | None = None
+        items: tuple[FeedbackItem, ...] | None = None
         response = internal_error()  # what the log says if anything below raises
         try:
             items = parse_feedback(_json_body())
@@ -255,84 +254,10 @@ def register_error_handlers(app: flask.Flask) -> None:
         return internal_error()
 
 
-def parse_feedback(body: bytes) -> list[dict[str, Any]]:
+def parse_feedback(body: bytes) -> tuple[FeedbackItem, ...]:
     """Validate a feedback request (CDS Hooks 2.0 "Feedback"); the items, or RequestError."""
     raw = parse_json_object(body, "feedback body", max_depth=MAX_JSON_DEPTH)
-    items = raw.get("feedback")
-    if not isinstance(items, list):
-        raise RequestError("'feedback' is required and must be an array.", "required")
-    for index, item in enumerate(items):
-        _check_feedback_item(item, f"feedback[{index}]")
-    return items
-
-
-def _check_feedback_item(item: Any, where: str) -> None:
-    if not isinstance(item, dict):
-        raise RequestError(f"'{where}' must be an object.")
-    card = item.get("card")
-    if not isinstance(card, str) or not _is_uuid(card):
-        raise RequestError(f"'{where}.card' is required and must be a card uuid.", "required")
-    outcome = item.get("outcome")
-    if outcome not in ("accepted", "overridden"):
-        raise RequestError(f"'{where}.outcome' must be 'accepted' or 'overridden'.")
-    timestamp = item.get("outcomeTimestamp")
-    if not isinstance(timestamp, str) or not _is_timestamp(timestamp):
-        raise RequestError(
-            f"'{where}.outcomeTimestamp' is required: an ISO 8601 date-time with a time zone.",
-            "required",
-        )
-    accepted = item.get("acceptedSuggestions")
-    if outcome == "accepted" and accepted is None:
-        raise RequestError(f"'{where}.acceptedSuggestions' is required when accepted.", "required")
-    if accepted is not None:
-        if not isinstance(accepted, list) or not accepted:
-            raise RequestError(f"'{where}.acceptedSuggestions' must be a non-empty array.")
-        for position, suggestion in enumerate(accepted):
-            suggestion_id = suggestion.get("id") if isinstance(suggestion, dict) else None
-            if not isinstance(suggestion_id, str) or not suggestion_id.strip():
-                raise RequestError(
-                    f"'{where}.acceptedSuggestions[{position}].id' is required (a string).",
-                    "required",
-                )
-    override = item.get("overrideReason")
-    if override is not None:
-        _check_override_reason(override, f"{where}.overrideReason")
-
-
-def _check_override_reason(override: Any, where: str) -> None:
-    if not isinstance(override, dict):
-        raise RequestError(f"'{where}' must be an object.")
-    reason = override.get("reason")
-    if reason is not None:
-        if not isinstance(reason, dict):
-            raise RequestError(f"'{where}.reason' must be a Coding.")
-        for name in ("code", "system"):
-            value = reason.get(name)
-            if not isinstance(value, str) or not value.strip():
-                raise RequestError(f"'{where}.reason.{name}' is required (a string).", "required")
-        display = reason.get("display")
-        if display is not None and not isinstance(display, str):
-            raise RequestError(f"'{where}.reason.display' must be a string.")
-    comment = override.get("userComment")
-    if comment is not None and not isinstance(comment, str):
-        raise RequestError(f"'{where}.userComment' must be a string.")
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        UUID(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_timestamp(value: str) -> bool:
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    # RFC 3339 section 5.6 (which the spec profiles) requires an offset.
-    return "T" in value.upper() and parsed.tzinfo is not None
+    return FeedbackRequest.from_json(raw).feedback
 
 
 def _json_body() -> bytes:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from cds_hooks.cards import WIRE_CLASSES, CdsResponse
+from cds_hooks.feedback import FeedbackRequest
 
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"
@@ -98,17 +99,8 @@ def _openapi_3_0(schema: Any) -> Any:
 
 
 def _schemas() -> dict[str, Any]:
-    coding = {
-        "type": "object",
-        "required": ["system", "code"],
-        "properties": {
-            "system": _non_empty_string(),
-            "code": _non_empty_string(),
-            "display": {"type": "string"},
-        },
-    }
     return {
-        **wire_schemas(CdsResponse),
+        **wire_schemas(CdsResponse, FeedbackRequest),
         "OperationOutcome": {
             "type": "object",
             "required": ["resourceType", "issue"],
@@ -200,40 +192,6 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "resourceType": {"type": "string", "enum": ["Bundle"]},
                 "entry": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-        "FeedbackRequest": {
-            "type": "object",
-            "required": ["feedback"],
-            "properties": {
-                "feedback": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["card", "outcome", "outcomeTimestamp"],
-                        "properties": {
-                            "card": {"type": "string", "format": "uuid"},
-                            "outcome": {"type": "string", "enum": ["accepted", "overridden"]},
-                            "outcomeTimestamp": {"type": "string", "format": "date-time"},
-                            "acceptedSuggestions": {
-                                "type": "array",
-                                "minItems": 1,
-                                "items": {
-                                    "type": "object",
-                                    "required": ["id"],
-                                    "properties": {"id": _non_empty_string()},
-                                },
-                            },
-                            "overrideReason": {
-                                "type": "object",
-                                "properties": {
-                                    "reason": coding,
-                                    "userComment": {"type": "string"},
-                                },
-                            },
-                        },
-                    },
-                }
             },
         },
         "Status": {

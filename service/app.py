@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from cds_hooks.blueprint import (
     register_error_handlers,
 )
 from cds_hooks.cors import install_cors
+from cds_hooks.feedback import FeedbackItem
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
 from cds_hooks.request import parse_hook_request
@@ -108,14 +110,14 @@ def create_app(
     app = Flask("cementoplasty_cds")
     app.config["MAX_CONTENT_LENGTH"] = config.server.max_request_bytes
 
-    def store_feedback(service_id: str, items: list[dict[str, Any]]) -> None:
+    def store_feedback(service_id: str, items: Sequence[FeedbackItem]) -> None:
         try:
             store.record_feedback(service_id, items)  # committed before the 200 is sent
         except SQLAlchemyError as exc:
             log.warning("feedback not stored, answered 503: store %s", type(exc).__name__)
             raise FeedbackUnavailable(FEEDBACK_RETRY_AFTER_S) from exc
         for item in items:
-            count_feedback(str(item.get("outcome", "unknown")))
+            count_feedback(item.outcome)
 
     spool = AuditSpool(
         config.store.spool_dir,
@@ -263,13 +265,12 @@ def _log_feedback(record: FeedbackRecord) -> None:
     add_request_log_fields(service=record.service_id)
     if record.items is None:
         return
-    overrides = [item.get("overrideReason") or {} for item in record.items]
     add_request_log_fields(
         feedback_items=len(record.items),
-        feedback_cards=len({item["card"] for item in record.items}),
-        outcomes=dict(Counter(str(item["outcome"]) for item in record.items)),
-        override_reasons=sum(1 for override in overrides if override.get("reason")),
-        accepted_suggestions=sum(
-            len(item.get("acceptedSuggestions") or ()) for item in record.items
+        feedback_cards=len({item.card for item in record.items}),
+        outcomes=dict(Counter(item.outcome for item in record.items)),
+        override_reasons=sum(
+            1 for item in record.items if item.override_reason and item.override_reason.reason
         ),
+        accepted_suggestions=sum(len(item.accepted_suggestions) for item in record.items),
     )

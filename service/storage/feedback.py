@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from cds_hooks.feedback import FeedbackItem
 from service.storage.engine import insert
 from service.storage.schema import feedback
-
-FEEDBACK_OUTCOMES = ("accepted", "overridden")
 
 
 def canonical_json(value: Any) -> str:
@@ -54,52 +53,24 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)  # SQLite keeps no zone: every stored time is UTC
 
 
-def feedback_row(service_id: str, item: Any, index: int, received_at: datetime) -> dict[str, Any]:
-    where = f"feedback[{index}]"
-    if not isinstance(item, Mapping):
-        raise ValueError(f"{where}: must be an object")
-    card = item.get("card")
-    if not isinstance(card, str) or not card or len(card) > 200:
-        raise ValueError(f"{where}.card: must be a card uuid")
-    outcome = item.get("outcome")
-    if outcome not in FEEDBACK_OUTCOMES:
-        raise ValueError(f"{where}.outcome: must be accepted or overridden")
-    timestamp = item.get("outcomeTimestamp")
-    if timestamp is not None and (not isinstance(timestamp, str) or len(timestamp) > 64):
-        raise ValueError(f"{where}.outcomeTimestamp: must be a date-time string")
-    accepted = item.get("acceptedSuggestions") or []
-    if not isinstance(accepted, list) or not all(
-        isinstance(s, Mapping) and isinstance(s.get("id"), str) for s in accepted
-    ):
-        raise ValueError(f"{where}.acceptedSuggestions: must be a list of {{id}}")
-    override = item.get("overrideReason") or {}
-    if not isinstance(override, Mapping):
-        raise ValueError(f"{where}.overrideReason: must be an object")
-    reason = override.get("reason") or {}
-    if not isinstance(reason, Mapping):
-        raise ValueError(f"{where}.overrideReason.reason: must be a Coding")
-    comment = override.get("userComment")
-    if comment is not None and not isinstance(comment, str):
-        raise ValueError(f"{where}.overrideReason.userComment: must be a string")
-    coding = {}
-    for key in ("code", "system", "display"):
-        value = reason.get(key)
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{where}.overrideReason.reason.{key}: must be a string")
-        coding[key] = value
+def feedback_row(service_id: str, item: FeedbackItem, received_at: datetime) -> dict[str, Any]:
+    """The row of one item; `item_hash` over its canonical wire form keeps an item sent twice
+    (a client retrying) once."""
     item_hash = hashlib.sha256(
-        canonical_json({"service": service_id, "item": item}).encode()
+        canonical_json({"service": service_id, "item": item.to_json()}).encode()
     ).hexdigest()
+    override = item.override_reason
+    reason = override.reason if override is not None else None
     return {
         "item_hash": item_hash,
         "service_id": service_id,
-        "card_uuid": card,
-        "outcome": outcome,
-        "outcome_timestamp": timestamp,
-        "accepted_suggestions": canonical_json([s["id"] for s in accepted]),
-        "override_code": coding["code"],
-        "override_system": coding["system"],
-        "override_display": coding["display"],
-        "user_comment": comment,
+        "card_uuid": item.card,
+        "outcome": item.outcome,
+        "outcome_timestamp": item.outcome_timestamp,
+        "accepted_suggestions": canonical_json([s.id for s in item.accepted_suggestions]),
+        "override_code": reason.code if reason else None,
+        "override_system": reason.system if reason else None,
+        "override_display": reason.display if reason else None,
+        "user_comment": override.user_comment if override else None,
         "received_at": received_at,
     }

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from cds_hooks.feedback import FeedbackItem
 from service.audit_record import AuditCard, AuditRecord
 from service.storage.audit import insert_audits, read_audits
 from service.storage.engine import create_schema, engine_url, store_engine
@@ -104,11 +105,7 @@ class Store:
     def warm_up(self) -> None:
         """Write a sample audit record and feedback item in a transaction that is rolled back:
         SQLAlchemy compiles and caches the statements now, not during the first requests."""
-        sample_feedback = {
-            "card": "warm-up",
-            "outcome": "accepted",
-            "outcomeTimestamp": "2026-01-01T00:00:00Z",
-        }
+        sample_feedback = FeedbackItem("warm-up", "overridden", "2026-01-01T00:00:00Z")
         sample_audit = AuditRecord(
             service="warm-up",
             hook_instance="warm-up",
@@ -120,20 +117,17 @@ class Store:
             transaction = connection.begin()
             try:
                 insert_audits(connection, self.dialect, [sample_audit])
-                rows = [feedback_row("warm-up", sample_feedback, 0, datetime.now(UTC))]
+                rows = [feedback_row("warm-up", sample_feedback, datetime.now(UTC))]
                 insert_feedback(connection, self.dialect, rows)
             finally:
                 transaction.rollback()
 
     # Feedback -----------------------------------------------------------------------------
 
-    def record_feedback(self, service_id: str, items: Sequence[Mapping[str, Any]]) -> int:
-        """Store every item (all or none); return how many were new (the rest: duplicates).
-
-        Raises ValueError, storing nothing, when an item is not a CDS Hooks feedback object.
-        """
+    def record_feedback(self, service_id: str, items: Sequence[FeedbackItem]) -> int:
+        """Store every item (all or none); return how many were new (the rest: duplicates)."""
         now = datetime.now(UTC)
-        rows = [feedback_row(service_id, item, index, now) for index, item in enumerate(items)]
+        rows = [feedback_row(service_id, item, now) for item in items]
         if not rows:
             return 0
         with self._transaction() as connection:

@@ -224,7 +224,12 @@ def test_valid_feedback_reaches_the_sink_before_200(
     items = [feedback_item(), overridden]
     response = app.post(FEEDBACK, {"feedback": items})
     assert response.status_code == 200
-    assert app.feedback == [("test-order-sign", items)]
+    [(service_id, received)] = app.feedback
+    assert service_id == "test-order-sign"
+    # As parsed: every field of the specification; an extension the service reads nothing of is
+    # not carried.
+    without_extension = {k: v for k, v in overridden.items() if k != "extension"}
+    assert [item.to_json() for item in received] == [items[0], without_extension]
 
 
 @pytest.mark.parametrize(

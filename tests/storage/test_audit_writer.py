@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cds_hooks.feedback import FeedbackItem
 from service.audit_record import AuditCard, AuditRecord
 from service.storage import Store
 from service.storage import audit_writer as audit_writer_module
@@ -32,8 +33,8 @@ def record(n: int) -> AuditRecord:
     )
 
 
-def feedback(n: int) -> dict:
-    return {"card": f"card-{n}", "outcome": "accepted", "outcomeTimestamp": "2026-11-26T09:00:00Z"}
+def feedback(n: int) -> FeedbackItem:
+    return FeedbackItem(f"card-{n}", "overridden", "2026-11-26T09:00:00Z")
 
 
 def spool_in(folder: Path) -> AuditSpool:

@@ -37,8 +37,8 @@ import json, sys, time
 from service.audit_record import AuditRecord
 from service.storage import Store
 store = Store(sys.argv[1])
-items = [{"card": f"card-{i}", "outcome": "accepted", "outcomeTimestamp": "2026-01-05T10:00:00Z"}
-         for i in range(5)]
+from cds_hooks.feedback import FeedbackItem
+items = [FeedbackItem(f"card-{i}", "overridden", "2026-01-05T10:00:00Z") for i in range(5)]
 stored = store.record_feedback("svc", items)
 store.record_audit(AuditRecord(service="svc", hook_instance="h-killed", rules_fired=("R-A",)))
 print(json.dumps({"ack": stored}), flush=True)

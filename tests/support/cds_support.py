@@ -6,7 +6,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,6 +18,7 @@ from cds_hooks.blueprint import EvaluationRecord, create_blueprint, register_err
 from cds_hooks.cards import Card, CdsResponse, Indicator, Source
 from cds_hooks.cors import install_cors
 from cds_hooks.errors import Unauthorized
+from cds_hooks.feedback import FeedbackItem
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.service import (
     Evaluation,
@@ -74,7 +75,7 @@ class AppUnderTest:
     client: Any
     service: FakeService
     records: list[EvaluationRecord]
-    feedback: list[tuple[str, list[dict[str, Any]]]]
+    feedback: list[tuple[str, Sequence[FeedbackItem]]]
 
     def post(self, path: str, body: Any, **headers: str) -> Any:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -88,7 +89,7 @@ def make_app() -> Callable[..., AppUnderTest]:
     def factory(
         behaviour: str = "card",
         settings: FhirFetchSettings | None = None,
-        feedback_sink: Callable[[str, list[dict[str, Any]]], None] | None = None,
+        feedback_sink: Callable[[str, Sequence[FeedbackItem]], None] | None = None,
     ) -> AppUnderTest:
         service = FakeService(
             ServiceDefinition(
@@ -102,7 +103,7 @@ def make_app() -> Callable[..., AppUnderTest]:
             behaviour=behaviour,
         )
         records: list[EvaluationRecord] = []
-        feedback: list[tuple[str, list[dict[str, Any]]]] = []
+        feedback: list[tuple[str, Sequence[FeedbackItem]]] = []
 
         def authenticate(request: flask.Request) -> None:
             if request.headers.get("Authorization") != GOOD_TOKEN:
