@@ -315,10 +315,8 @@ class SingleCards(CardBuilder):
             return ()
         suggestions = []
         for test in tests:
-            code, _ = resources.LAB_ORDER_CODES[test]
-            label = self.text["order_label"].format_map(
-                {"test": self.test_name(test), "code": code}
-            )
+            # The LOINC code is in the ServiceRequest the action creates, not in the words.
+            label = self.text["order_label"].format_map({"test": self.test_name(test)})
             resource = resources.lab_service_request(
                 test, self.case.patient_id, self.text["order_note"], self.now
             )
