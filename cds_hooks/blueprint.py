@@ -17,6 +17,7 @@ import flask
 import orjson
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from cds_hooks.discovery import Discovery
 from cds_hooks.errors import (
     RequestError,
     Unauthorized,
@@ -95,7 +96,8 @@ def create_blueprint(
             raise ValueError(f"two services with id {service.definition.id!r}")
         by_id[service.definition.id] = service
     discovery = json.dumps(
-        {"services": [s.definition.to_json() for s in services]}, ensure_ascii=False
+        Discovery(tuple(s.definition.discovered() for s in services)).to_json(),
+        ensure_ascii=False,
     )
     openapi = json.dumps(
         openapi_document(list(by_id), title=openapi_title, version=openapi_version),

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from cds_hooks.cards import WIRE_CLASSES, CdsResponse
+from cds_hooks.discovery import Discovery
 from cds_hooks.feedback import FeedbackRequest
 
 FHIR_JSON = "application/fhir+json"
@@ -100,7 +101,7 @@ def _openapi_3_0(schema: Any) -> Any:
 
 def _schemas() -> dict[str, Any]:
     return {
-        **wire_schemas(CdsResponse, FeedbackRequest),
+        **wire_schemas(CdsResponse, FeedbackRequest, Discovery),
         "OperationOutcome": {
             "type": "object",
             "required": ["resourceType", "issue"],
@@ -123,26 +124,6 @@ def _schemas() -> dict[str, Any]:
                     },
                 },
             },
-        },
-        "ServiceDefinition": {
-            "type": "object",
-            "required": ["hook", "id", "description"],
-            "properties": {
-                "hook": _non_empty_string(),
-                "id": _non_empty_string(),
-                "title": {"type": "string"},
-                "description": _non_empty_string(),
-                "prefetch": {"type": "object", "additionalProperties": {"type": "string"}},
-                "usageRequirements": {"type": "string"},
-                # CDS Hooks 3.0: the version of CDS Hooks implemented, and of the hook.
-                "version": _non_empty_string(),
-                "hookVersion": _non_empty_string(),
-            },
-        },
-        "Discovery": {
-            "type": "object",
-            "required": ["services"],
-            "properties": {"services": {"type": "array", "items": _ref("ServiceDefinition")}},
         },
         "FhirAuthorization": {
             "type": "object",

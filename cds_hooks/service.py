@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from cds_hooks.cards import CdsResponse
+from cds_hooks.discovery import DiscoveredService
 from cds_hooks.draft_orders import draft_orders_in_scope
 
 
@@ -197,22 +198,18 @@ class ServiceDefinition:
     def fallback_templates(self) -> Mapping[str, str]:
         return self.prefetch if self.fallback_prefetch is None else self.fallback_prefetch
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "hook": self.hook,
-            "id": self.id,
-            "title": self.title,
-            "description": self.description,
-            "version": CDS_HOOKS_VERSION,
-        }
-        hook_version = HOOK_VERSIONS.get(self.hook)
-        if hook_version is not None:
-            out["hookVersion"] = hook_version
-        if self.prefetch:
-            out["prefetch"] = dict(self.prefetch)
-        if self.usage_requirements:
-            out["usageRequirements"] = self.usage_requirements
-        return out
+    def discovered(self) -> DiscoveredService:
+        """What discovery says of this service (the fallback templates stay inside)."""
+        return DiscoveredService(
+            hook=self.hook,
+            id=self.id,
+            title=self.title or None,
+            description=self.description,
+            version=CDS_HOOKS_VERSION,
+            prefetch=dict(self.prefetch) or None,
+            usage_requirements=self.usage_requirements or None,
+            hook_version=HOOK_VERSIONS.get(self.hook),
+        )
 
 
 class CdsService(Protocol):

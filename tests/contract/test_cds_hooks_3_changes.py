@@ -371,7 +371,7 @@ def test_discovery_advertises_the_cds_hooks_version_and_each_hook_version(app: f
         assert service["hookVersion"] == "1.0"
     # The OpenAPI document describes both fields (tools read it before calling).
     schema = app.test_client().get("/openapi.json").get_json()["components"]["schemas"]
-    assert {"version", "hookVersion"} <= set(schema["ServiceDefinition"]["properties"])
+    assert {"version", "hookVersion"} <= set(schema["DiscoveredService"]["properties"])
 
 
 # --- SMART App Launch STU 2: the `scope` of fhirAuthorization ----------------------------------
