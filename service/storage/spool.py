@@ -196,10 +196,23 @@ class AuditSpool:
             reader.seek(replayed_to)
             tail = reader.read(old_size - replayed_to)
         self._file = None
-        new_file = self._open()
-        new_file.write(tail)
-        new_file.flush()
-        os.fsync(new_file.fileno())
+        try:
+            new_file = self._open()
+            try:
+                new_file.write(tail)
+                new_file.flush()
+                os.fsync(new_file.fileno())
+            except OSError:
+                new_file.close()
+                assert self._path is not None
+                self._path.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            # The carry is an optimisation: keep writing to the old file, try again later.
+            self._file, self._path, self._size = old_file, old_path, old_size
+            self._replayed_to = replayed_to
+            log.warning("audit spool: new file not created (%s), the old one kept", exc.strerror)
+            return
         self._size = len(tail)
         old_path.unlink()
         _fsync_folder(self.folder)

@@ -10,6 +10,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,6 +152,43 @@ def test_a_spool_under_steady_traffic_never_fills(
     }
     assert max(sizes) < 3 * 4096  # without the carry: 300 records, ~127 KiB
     assert len(list(folder.iterdir())) == 1
+
+
+def test_a_carry_that_cannot_create_its_new_file_keeps_the_old_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk error while carrying the file to a new one leaves the spool on its old file, whole
+    and still written to: no record stuck in a file nobody replays."""
+    monkeypatch.setattr(spool_module, "ROTATE_AFTER_BYTES", 4096)
+    store = Store("sqlite://")
+    folder = tmp_path / "spool"
+    spool = AuditSpool(folder, "the-store", max_bytes=1 << 20)
+    appended = [0]
+    spool.append([record(0)])
+    real_open = AuditSpool._open
+    failures = []
+
+    def open_fails_while_carrying(self: AuditSpool) -> Any:
+        if self._file is None and self._path is not None and not failures:
+            failures.append(self._path)  # a carry (a first open has no path yet)
+            raise OSError(28, "No space left on device")
+        return real_open(self)
+
+    monkeypatch.setattr(AuditSpool, "_open", open_fails_while_carrying)
+
+    def store_while_requests_keep_coming(records: list[AuditRecord]) -> None:
+        store.record_audits(records)
+        if len(appended) < 60:
+            appended.append(len(appended))
+            spool.append([record(appended[-1])])
+
+    spool.replay(store_while_requests_keep_coming)
+    spool.append([record(60)])
+    spool.replay(store.record_audits)
+    assert failures, "the carry was never attempted"
+    stored = {r.hook_instance for r in store.audit_records()}
+    assert stored == {f"hook-{n}" for n in [*appended, 60]}
+    assert not list(folder.glob(".*.new"))
 
 
 def test_another_worker_never_takes_a_file_being_created_for_a_dead_one(
