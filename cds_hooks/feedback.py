@@ -20,7 +20,9 @@ from cds_hooks.errors import RequestError
 
 _WIRE = ConfigDict(extra="allow")  # a client may send more than the specification lists
 Outcome = Literal["accepted", "overridden"]
-# The store's column widths (service/storage/schema.py): a longer value is refused, not cut.
+# The store's column widths (service/storage/schema.py): a longer value is refused, not cut
+# (past them PostgreSQL refuses the row, which the client would be told to retry for ever).
+MAX_CARD_CHARS = 200
 MAX_TIMESTAMP_CHARS = 64
 
 
@@ -54,7 +56,7 @@ class GivenOverrideReason:
 class FeedbackItem:
     __pydantic_config__ = _WIRE
 
-    card: Annotated[str, Field(json_schema_extra={"format": "uuid"})]
+    card: Annotated[str, Field(max_length=MAX_CARD_CHARS, json_schema_extra={"format": "uuid"})]
     outcome: Outcome
     outcome_timestamp: Annotated[
         str,
@@ -171,6 +173,8 @@ def _override_reason(override: Any, where: str) -> GivenOverrideReason:
 
 
 def _is_uuid(value: str) -> bool:
+    if len(value) > MAX_CARD_CHARS:  # UUID() ignores any number of hyphens and "urn:uuid:"
+        return False
     try:
         UUID(value)
     except ValueError:

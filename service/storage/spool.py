@@ -118,7 +118,10 @@ class AuditSpool:
             file = open(creating, "ab")  # noqa: SIM115 - open as long as the process
             try:
                 fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                os.rename(creating, self.folder / name)
+                # link, not rename: a rename would silently replace a live file of the same
+                # name (two containers on one volume, same pid and nanosecond).
+                os.link(creating, self.folder / name)
+                creating.unlink()
             except OSError:
                 file.close()
                 with contextlib.suppress(OSError):
