@@ -177,3 +177,14 @@ def test_a_result_whose_kind_cannot_be_read_is_reported_in_every_lab_category(
     assert {item.category for item in invalid} == set(labs_module.LAB_CATEGORIES.values())
     assert DataCategory.PLATELETS in {item.category for item in invalid}
     assert {item.source.id for item in invalid} == {broken["id"]}
+
+
+def test_a_zone_less_result_is_forgiven_its_zone_and_nothing_else(valuesets):
+    """Only the missing zone is accepted (RULES.md): an impossible `issued` beside a zone-less
+    effectiveDateTime still makes the result uninterpretable (a mutant that dropped the dates
+    from the copy it validates survived every test)."""
+    broken = observation("777-3", 150, "10*3/uL", effective="2026-11-25T08:00:00")
+    broken["issued"] = "2026-11-25T25:99:00+01:00"
+    (lab,) = extract_labs([broken], valuesets, now=NOW)
+    assert lab.value is None and lab.problem_code == "invalid"
+    assert lab.effective == datetime(2026, 11, 25, 8, tzinfo=PARIS)
