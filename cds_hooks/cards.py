@@ -20,10 +20,11 @@ SUMMARY_MAX_CHARS = 139  # the spec: "<140 characters"
 # These classes are the response's wire model: their fields, with the JSON names given by
 # `serialization_alias`, are what `to_json` writes and what the OpenAPI document's schemas are
 # generated from (cds_hooks/openapi.py). `to_json` never writes null or an empty array.
-_WIRE = ConfigDict(extra="forbid")
+WIRE_CONFIG = ConfigDict(extra="forbid")
 # A class's fields that have a default in Python but that `to_json` always writes: required in
 # the generated schema (`ALWAYS_WRITTEN` on each class).
-_Text = Annotated[str, Field(min_length=1)]
+# A string the wire never carries empty (cards, discovery, feedback).
+Text = Annotated[str, Field(min_length=1)]
 
 
 class InvalidCard(ValueError):
@@ -68,10 +69,10 @@ def _new_uuid() -> str:
 
 @dataclass(frozen=True)
 class Coding:
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
 
-    code: _Text
-    system: _Text
+    code: Text
+    system: Text
     display: str | None = None
 
     def __post_init__(self) -> None:
@@ -100,9 +101,9 @@ class OverrideReason(Coding):
 
 @dataclass(frozen=True)
 class Source:
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
 
-    label: _Text
+    label: Text
     url: str | None = None
     icon: str | None = None
     topic: Coding | None = None
@@ -126,10 +127,10 @@ class Source:
 
 @dataclass(frozen=True)
 class Action:
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
 
     type: ActionType
-    description: _Text
+    description: Text
     resource: Mapping[str, Any] | None = None
     resource_id: Annotated[str | None, Field(serialization_alias="resourceId")] = None
 
@@ -154,10 +155,10 @@ class Action:
 
 @dataclass(frozen=True)
 class Suggestion:
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
     ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("uuid",)
 
-    label: _Text
+    label: Text
     actions: tuple[Action, ...] = ()
     is_recommended: Annotated[bool | None, Field(serialization_alias="isRecommended")] = None
     uuid: str = field(default_factory=_new_uuid)
@@ -177,11 +178,11 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Link:
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
     ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("type",)
 
-    label: _Text
-    url: _Text
+    label: Text
+    url: Text
     type: Literal["absolute", "smart"] = "absolute"
     app_context: Annotated[str | None, Field(serialization_alias="appContext")] = None
 
@@ -200,7 +201,7 @@ class Link:
 
 @dataclass(frozen=True)
 class Card:
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
     ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("uuid",)
 
     summary: Annotated[str, Field(min_length=1, max_length=SUMMARY_MAX_CHARS)]
@@ -254,7 +255,7 @@ class Card:
 
 @dataclass(frozen=True)
 class CdsResponse:
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
     ALWAYS_WRITTEN: ClassVar[tuple[str, ...]] = ("cards",)
 
     cards: tuple[Card, ...] = ()

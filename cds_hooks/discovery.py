@@ -7,24 +7,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
-_WIRE = ConfigDict(extra="forbid")
-_Text = Annotated[str, Field(min_length=1)]
+from cds_hooks.cards import WIRE_CONFIG, Text
 
 
 @dataclass(frozen=True)
 class DiscoveredService:
     """One CDS Service as discovery describes it."""
 
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
 
-    hook: _Text
-    id: _Text
-    description: _Text
+    hook: Text
+    id: Text
+    description: Text
     # CDS Hooks 3.0: the version of CDS Hooks the service implements, and of its hook.
-    version: _Text
-    title: _Text | None = None
+    version: Text
+    title: Text | None = None
     prefetch: Mapping[str, str] | None = None  # omitted when the service prefetches nothing
     usage_requirements: Annotated[str | None, Field(serialization_alias="usageRequirements")] = None
     hook_version: Annotated[str | None, Field(serialization_alias="hookVersion")] = None
@@ -45,7 +44,7 @@ class DiscoveredService:
 
 @dataclass(frozen=True)
 class Discovery:
-    __pydantic_config__ = _WIRE
+    __pydantic_config__ = WIRE_CONFIG
 
     services: tuple[DiscoveredService, ...]
 

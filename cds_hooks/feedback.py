@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
-from cds_hooks.cards import Coding
+from cds_hooks.cards import Coding, Text
 from cds_hooks.errors import RequestError
 
 _WIRE = ConfigDict(extra="allow")  # a client may send more than the specification lists
@@ -30,7 +30,7 @@ MAX_TIMESTAMP_CHARS = 64
 class AcceptedSuggestion:
     __pydantic_config__ = _WIRE
 
-    id: Annotated[str, Field(min_length=1)]
+    id: Text
 
 
 @dataclass(frozen=True)
