@@ -29,9 +29,10 @@ from cds_hooks.errors import (
 )
 from cds_hooks.feedback import FeedbackItem, FeedbackRequest
 from cds_hooks.fhir_client import FhirFetchSettings
+from cds_hooks.json_body import MAX_JSON_DEPTH, parse_json_object
 from cds_hooks.openapi import openapi_document
 from cds_hooks.prefetch import PrefetchResolver
-from cds_hooks.request import MAX_JSON_DEPTH, parse_hook_request, parse_json_object
+from cds_hooks.request import parse_hook_request
 from cds_hooks.service import (
     CdsService,
     Evaluation,
@@ -89,6 +90,7 @@ def create_blueprint(
     reference_fields: Sequence[str] = ("medicationReference",),
     openapi_title: str = "CDS Hooks service",
     openapi_version: str = "0",
+    client_algorithms: Sequence[str] = (),
 ) -> flask.Blueprint:
     by_id: dict[str, CdsService] = {}
     for service in services:
@@ -100,7 +102,12 @@ def create_blueprint(
         ensure_ascii=False,
     )
     openapi = json.dumps(
-        openapi_document(list(by_id), title=openapi_title, version=openapi_version),
+        openapi_document(
+            list(by_id),
+            title=openapi_title,
+            version=openapi_version,
+            client_algorithms=client_algorithms,
+        ),
         ensure_ascii=False,
     )
     blueprint = flask.Blueprint("cds_hooks", __name__)

@@ -23,8 +23,9 @@ SUMMARY_MAX_CHARS = 139  # the spec: "<140 characters"
 WIRE_CONFIG = ConfigDict(extra="forbid")
 # A class's fields that have a default in Python but that `to_json` always writes: required in
 # the generated schema (`ALWAYS_WRITTEN` on each class).
-# A string the wire never carries empty (cards, discovery, feedback).
-Text = Annotated[str, Field(min_length=1)]
+# A string the wire never carries empty or blank (cards, discovery, feedback, hook calls).
+NOT_BLANK = r"\S"
+Text = Annotated[str, Field(min_length=1, pattern=NOT_BLANK)]
 
 
 class InvalidCard(ValueError):

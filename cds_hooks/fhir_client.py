@@ -22,7 +22,7 @@ import requests
 import urllib3
 from pydantic import ConfigDict, Field
 
-from cds_hooks.request import decode_json
+from cds_hooks.json_body import decode_json
 from cds_hooks.service import FailureCode
 
 log = logging.getLogger("cds_hooks.fhir")

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from cds_hooks.cards import WIRE_CLASSES, CdsResponse
 from cds_hooks.discovery import Discovery
 from cds_hooks.feedback import FeedbackRequest
+from cds_hooks.request import HookCall
 
 FHIR_JSON = "application/fhir+json"
 JSON = "application/json"
@@ -53,7 +54,18 @@ def _non_empty_string() -> dict[str, Any]:
     return {"type": "string", "minLength": 1}
 
 
-def wire_schemas(*types: type) -> dict[str, Any]:
+# What the parser checks beyond the generated schema (cds_hooks/request.py).
+_HOOK_CALL_CHECKS = (
+    "A CDS Hooks call. Context by hook (checked by the parser): order-select and order-sign "
+    "need `draftOrders` (a Bundle; `selections`, optional on order-select, name its orders); "
+    "appointment-book needs `appointments` (a Bundle with its `resourceType`); `fhirServer` is "
+    "required when `fhirAuthorization` is given; `hook` is the hook of the service called."
+)
+
+
+def wire_schemas(
+    *types: type, name: str | None = None, description: str | None = None
+) -> dict[str, Any]:
     """Component schemas generated from the wire model classes (and every class they use), in
     the OpenAPI 3.0 dialect: `to_json` omits a field rather than writing null, so the null
     branches pydantic adds to optional fields are left out, as are its titles and defaults; a
@@ -64,7 +76,9 @@ def wire_schemas(*types: type) -> dict[str, Any]:
             mode="serialization", ref_template="#/components/schemas/{model}"
         )
         schemas.update(generated.pop("$defs", {}))
-        schemas[wire_type.__name__] = generated
+        if description:
+            generated["description"] = description
+        schemas[name or wire_type.__name__] = generated
     out = {name: _openapi_3_0(schema) for name, schema in schemas.items()}
     for name, schema in out.items():
         written = getattr(WIRE_CLASSES.get(name), "ALWAYS_WRITTEN", ())
@@ -87,6 +101,8 @@ def _openapi_3_0(schema: Any) -> Any:
         for key, value in schema.items()
         if key not in ("title", "default")
     }
+    if "const" in out:  # OpenAPI 3.0 has no `const`
+        out["enum"] = [out.pop("const")]
     branches = [b for b in out.get("anyOf", ()) if b != {"type": "null"}]
     if "anyOf" in out and len(branches) == 1:
         del out["anyOf"]
@@ -102,6 +118,7 @@ def _openapi_3_0(schema: Any) -> Any:
 def _schemas() -> dict[str, Any]:
     return {
         **wire_schemas(CdsResponse, FeedbackRequest, Discovery),
+        **wire_schemas(HookCall, name="HookRequest", description=_HOOK_CALL_CHECKS),
         "OperationOutcome": {
             "type": "object",
             "required": ["resourceType", "issue"],
@@ -125,56 +142,6 @@ def _schemas() -> dict[str, Any]:
                 },
             },
         },
-        "FhirAuthorization": {
-            "type": "object",
-            "required": ["access_token", "token_type", "expires_in", "scope", "subject"],
-            "properties": {
-                "access_token": _non_empty_string(),
-                "token_type": {"type": "string", "enum": ["Bearer"]},
-                "expires_in": {"type": "integer", "minimum": 0},
-                "scope": _non_empty_string(),
-                "subject": _non_empty_string(),
-                "patient": {"type": "string"},
-            },
-        },
-        "HookRequest": {
-            "type": "object",
-            "description": "A CDS Hooks call. Context by hook (checked by the parser): "
-            "order-select and order-sign need `patientId` and `draftOrders` (a Bundle; "
-            "`selections` is optional on order-select); patient-view needs `patientId`; "
-            "appointment-book needs `patientId` and `appointments` (a Bundle).",
-            "required": ["hook", "hookInstance", "context"],
-            "properties": {
-                "hook": {
-                    "type": "string",
-                    "enum": ["order-select", "order-sign", "patient-view", "appointment-book"],
-                },
-                "hookInstance": _non_empty_string(),
-                "fhirServer": {"type": "string", "format": "uri"},
-                "fhirAuthorization": _ref("FhirAuthorization"),
-                "context": {
-                    "type": "object",
-                    "required": ["patientId"],
-                    "properties": {
-                        "userId": {"type": "string"},
-                        "patientId": _non_empty_string(),
-                        "encounterId": {"type": "string"},
-                        "selections": {"type": "array", "items": {"type": "string"}},
-                        "draftOrders": _ref("ContextBundle"),
-                        "appointments": _ref("ContextBundle"),
-                    },
-                },
-                "prefetch": {"type": "object"},
-            },
-        },
-        "ContextBundle": {
-            "type": "object",
-            "required": ["resourceType"],
-            "properties": {
-                "resourceType": {"type": "string", "enum": ["Bundle"]},
-                "entry": {"type": "array", "items": {"type": "object"}},
-            },
-        },
         "Status": {
             "type": "object",
             "required": ["status"],
@@ -192,9 +159,20 @@ def _schemas() -> dict[str, Any]:
 
 
 def openapi_document(
-    service_ids: Sequence[str], *, title: str = "CDS Hooks service", version: str = "0"
+    service_ids: Sequence[str],
+    *,
+    title: str = "CDS Hooks service",
+    version: str = "0",
+    client_algorithms: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The OpenAPI 3.0 document; `service_ids` are the ids listed by discovery."""
+    """The OpenAPI 3.0 document; `service_ids` are the ids listed by discovery,
+    `client_algorithms` the JWT algorithms the deployment accepts (none: it asks for no JWT)."""
+    signed_by = (
+        f"A JWT signed by the CDS Client ({' or '.join(client_algorithms)}), "
+        "`aud` = the URL called."
+        if client_algorithms
+        else "A JWT of the CDS Client: this deployment does not check it (authentication off)."
+    )
     service_id = {
         "name": "service_id",
         "in": "path",
@@ -347,8 +325,7 @@ def openapi_document(
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
-                    "description": "A JWT signed by the CDS Client (ES384 or RS384), "
-                    "`aud` = the URL called.",
+                    "description": signed_by,
                 }
             },
         },

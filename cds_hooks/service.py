@@ -11,20 +11,28 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
-from cds_hooks.cards import CdsResponse
+from pydantic import ConfigDict, Field
+
+from cds_hooks.cards import CdsResponse, Text
 from cds_hooks.discovery import DiscoveredService
 from cds_hooks.draft_orders import draft_orders_in_scope
 
 
 @dataclass(frozen=True)
 class FhirAuthorization:
-    access_token: str = field(repr=False)  # never printed, never logged
-    token_type: str
-    expires_in: int | None
-    scope: str
-    subject: str
+    """The call's `fhirAuthorization` (CDS Hooks 2.0), as on the wire: the parser builds it
+    (cds_hooks/request.py) and the OpenAPI schema is generated from it."""
+
+    __pydantic_config__ = ConfigDict(extra="allow")
+
+    access_token: Text = field(repr=False)  # never printed, never logged
+    # OAuth 2.0 token types are case-insensitive (RFC 6749 5.1); the parser writes "Bearer".
+    token_type: Annotated[str, Field(pattern="^[Bb][Ee][Aa][Rr][Ee][Rr]$")]
+    expires_in: Annotated[int, Field(ge=0)]
+    scope: Text
+    subject: Text
     patient: str | None = None
 
 

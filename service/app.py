@@ -140,6 +140,7 @@ def create_app(
             feedback_sink=store_feedback,
             on_evaluated=after_evaluation,
             on_feedback=_log_feedback,
+            client_algorithms=config.auth.algorithms if config.auth.required else (),
         )
     )
     register_error_handlers(app)

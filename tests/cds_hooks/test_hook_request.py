@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from cds_hooks.errors import RequestError
-from cds_hooks.request import MAX_JSON_DEPTH, parse_hook_request, parse_json_object
+from cds_hooks.json_body import MAX_JSON_DEPTH, parse_json_object
+from cds_hooks.request import parse_hook_request
 
 AUTH = {
     "access_token": "tok-123",

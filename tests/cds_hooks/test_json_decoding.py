@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cds_hooks.errors import RequestError
-from cds_hooks.request import parse_json_object
+from cds_hooks.json_body import parse_json_object
 
 MAX_DOUBLE = 1.7976931348623157e308
 # JSON values and near-misses: numbers at the edges of int64 and double, invalid literals,

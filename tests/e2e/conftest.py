@@ -24,9 +24,9 @@ from support.e2e_servers import (
     service_executable,
     start_process,
     stop_process,
-    synthea_dir,
     wait_until_ready,
 )
+from support.shared_data import synthea_dir
 
 
 @pytest.fixture(scope="session")

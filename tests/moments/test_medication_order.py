@@ -4,7 +4,6 @@ order-sign): unit tests of the decision from the draft alone, and HTTP tests bot
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import flask
 import pytest
@@ -23,6 +22,7 @@ from support.moment_support import (
     record_prefetch,
     rules_of,
 )
+from support.shared_data import shared_path
 
 from cds_hooks.request import parse_hook_request
 from service.cementoplasty import service_definition
@@ -32,7 +32,7 @@ from service.prefetch_templates import prefetch_templates
 from service.valuesets import load_valuesets
 
 VALUESETS = load_valuesets()
-SANDBOX = Path("/work/shared/cds-hooks/sandbox-traffic")
+SANDBOX = shared_path("cds-hooks", "sandbox-traffic")
 
 
 @pytest.fixture(scope="module")

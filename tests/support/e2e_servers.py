@@ -54,19 +54,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def synthea_dir() -> Path:
-    """The shared Synthea bundles: beside the clone in CI (../shared), else /work/shared."""
-    candidates = [
-        Path(os.environ["CDS_SYNTHEA_DIR"]) if os.environ.get("CDS_SYNTHEA_DIR") else None,
-        REPO_ROOT.parent / "shared" / "testdata" / "synthea-r4",
-        Path("/work/shared/testdata/synthea-r4"),
-    ]
-    for candidate in candidates:
-        if candidate is not None and candidate.is_dir():
-            return candidate
-    pytest.fail("Synthea test data not found (../shared/testdata/synthea-r4 or CDS_SYNTHEA_DIR)")
-
-
 def sekmet_executable() -> Path:
     configured = os.environ.get("SEKMET_BIN")
     executable = Path(configured) if configured else REPO_ROOT / ".venv-fhir" / "bin" / "sekmet"

@@ -24,3 +24,13 @@ def shared_path(*parts: str) -> Path:
         if base is not None and base.joinpath(*parts).exists():
             return base.joinpath(*parts)
     pytest.fail(f"shared material not found: {'/'.join(parts)} (set CDS_SHARED_DIR)")
+
+
+def synthea_dir() -> Path:
+    """The Synthea bundles: CDS_SYNTHEA_DIR, else the shared folder's testdata/synthea-r4."""
+    if os.environ.get("CDS_SYNTHEA_DIR"):
+        chosen = Path(os.environ["CDS_SYNTHEA_DIR"])
+        if not any(chosen.glob("*.json.gz")):
+            pytest.fail(f"CDS_SYNTHEA_DIR={chosen} holds no Synthea bundle (*.json.gz)")
+        return chosen
+    return shared_path("testdata", "synthea-r4")
