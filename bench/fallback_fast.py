@@ -3,7 +3,7 @@
     BENCH_PORTS=18300-18399 .venv/bin/python -m bench.fallback_fast [--requests 30]
 
 The typical patient (bench/make_requests.py) without `prefetch`: the service fetches every key
-from the stub (bench/fhir_stub.py, which answers each search after `--delay`). Issue #15's
+from the FHIR stub (tests/support/fhir_stub.py, answering each search after `--delay`). Issue #15's
 target: p50 ≤ 40 ms, which needs the fetches in parallel under one deadline.
 """
 
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         typical = make_requests.build_typical(make_requests.DEFAULT_SEED, today)
         data = work / "fhir-data.json"
         data.write_text(json.dumps({"resources": make_requests.prefetched_resources(typical)}))
-        stub = start_stub(data, "delay", args.delay, 600)
+        stub = start_stub(data, "data", args.delay, 600)
         service = None
         try:
             request = make_requests.build_typical(make_requests.DEFAULT_SEED, today, stub.base_url)

@@ -1,10 +1,10 @@
 """The FHIR fallback on a long record: date-bounded lab searches against unbounded ones.
 
-A loopback FHIR stub holds one patient with 5 000 lab Observations over ten years (platelets, TP,
-INR, PT, pain, temperature, neutrophils, evenly spread) and pages its searchsets as a server
-does: `code=` (comma-separated `system|code`, OR), `date=geYYYY-MM-DD`, `_count`, and a `next`
-link per page. `_sort=-date` is honoured in mode `sorted`; in mode `unsorted` the server
-ignores it (FHIR search lets a server ignore `_sort`) and answers oldest first.
+The FHIR stub (tests/support/fhir_stub.py) holds one patient with 5 000 lab Observations over
+ten years (platelets, TP, INR, PT, pain, temperature, neutrophils, evenly spread) and pages its
+searchsets as a server does: `code=` (comma-separated `system|code`, OR), `date=geYYYY-MM-DD`,
+`_count`, and a `next` link per page. `_sort=-date` is honoured in mode `sorted`; in mode
+`unsorted` the server ignores it (FHIR search lets a server ignore `_sort`): oldest first.
 
 The service's resolver (`cds_hooks.prefetch.PrefetchResolver`, the lab keys only, the
 service's lab-window coverage) fetches the labs with the 2.0 templates (unbounded) and with the
@@ -12,24 +12,23 @@ fallback's date-bounded ones, under the default `[fhir]` settings (5 pages per k
 all) and with no page cap (to show what the cap hides). Printed per case: HTTP requests, bytes
 received, wall time (median of the runs), results obtained, and the keys left partial.
 
-Run: .venv/bin/python -m bench.long_record [--runs 5] [--port 18200]
+Run: PYTHONPATH=tests .venv/bin/python -m bench.long_record [--runs 5] [--port 18200] (two ports
+from it: one per server mode)
 A benchmark that prints numbers, not a test.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
+
+from support.fhir_stub import FhirStub, running_fhir_stub
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
@@ -79,72 +78,6 @@ def make_record(now: datetime) -> Observations:
     return Observations(rows)
 
 
-class Stub(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, port: int, record: Observations, honour_sort: bool) -> None:
-        super().__init__(("127.0.0.1", port), Handler)
-        self.record = record
-        self.honour_sort = honour_sort
-        self.lock = threading.Lock()
-        self.requests = 0
-        self.bytes = 0
-
-    def reset(self) -> tuple[int, int]:
-        with self.lock:
-            counts = (self.requests, self.bytes)
-            self.requests = self.bytes = 0
-            return counts
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: Stub
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        params = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if parts.path != "/fhir/Observation" or params.get("patient") != PATIENT:
-            self.answer(404, {"resourceType": "OperationOutcome", "issue": []})
-            return
-        codes = set(params.get("code", "").split(","))
-        since = params.get("date", "").removeprefix("ge")
-        matches = [
-            resource
-            for code, when, resource in self.server.record.rows
-            if code in codes and (not since or when.date().isoformat() >= since)
-        ]
-        if self.server.honour_sort and params.get("_sort") == "-date":
-            matches.reverse()  # the rows are oldest first
-        count = int(params.get("_count", "50"))
-        offset = int(params.get("_offset", "0"))
-        page = matches[offset : offset + count]
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": len(matches),
-            "entry": [{"resource": r, "search": {"mode": "match"}} for r in page],
-        }
-        if offset + count < len(matches):
-            following = {**params, "_offset": str(offset + count)}
-            url = f"http://127.0.0.1:{self.server.server_port}/fhir/Observation?"
-            bundle["link"] = [{"relation": "next", "url": url + urlencode(following)}]
-        self.answer(200, bundle)
-
-    def answer(self, status: int, body: Mapping[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-        with self.server.lock:
-            self.server.requests += 1
-            self.server.bytes += len(data)
-
-
 @dataclass(frozen=True)
 class Outcome:
     requests: int
@@ -177,21 +110,21 @@ def fetch_labs(
 
 
 def run_case(
-    stub: Stub,
+    stub: FhirStub,
     templates: Mapping[str, str],
     settings: FhirFetchSettings,
     now: datetime,
     runs: int,
 ) -> Outcome:
-    base = f"http://127.0.0.1:{stub.server_port}/fhir"
+    base = stub.base_url("data")
     times = []
     counts = (0, 0)
     results, partial = 0, ()
     for _ in range(runs):
-        stub.reset()
+        stub.reset_counts()
         seconds, results, partial = fetch_labs(base, templates, settings, now)
         time.sleep(0.05)  # tasks left past a deadline finish in the background: count them too
-        counts = stub.reset()
+        counts = stub.reset_counts()
         times.append(seconds)
     return Outcome(counts[0], counts[1], statistics.median(times), results, partial)
 
@@ -210,10 +143,12 @@ def main() -> None:
         "unbounded (2.0 templates)": prefetch_templates(valuesets),
         "bounded (fallback)": bounded_prefetch_templates(valuesets, lab_max_age),
     }
-    base = f"http://127.0.0.1:{args.port}/fhir"
-    default = FhirFetchSettings(allowed_servers=(base,), allow_http=True)
+    # One port per server mode: the resolver's pooled connections never reach the other stub.
+    ports = {True: args.port, False: args.port + 1}
+    bases = tuple(f"http://127.0.0.1:{port}/data/fhir" for port in ports.values())
+    default = FhirFetchSettings(allowed_servers=bases, allow_http=True)
     uncapped = FhirFetchSettings(
-        allowed_servers=(base,), allow_http=True, max_pages=100_000, deadline_s=120
+        allowed_servers=bases, allow_http=True, max_pages=100_000, deadline_s=120
     )
     print(
         f"{OBSERVATIONS} Observations over {YEARS} years, 5 lab keys, "
@@ -224,10 +159,8 @@ def main() -> None:
         f"{'time ms':>8} {'results':>7}  partial keys"
     )
     for honour_sort in (True, False):
-        stub = Stub(args.port, record, honour_sort)
-        thread = threading.Thread(target=stub.serve_forever, daemon=True)
-        thread.start()
-        try:
+        resources = [resource for _, _, resource in record.rows]
+        with running_fhir_stub(resources, honour_sort=honour_sort, port=ports[honour_sort]) as stub:
             for settings_name, settings in (
                 ("default (5 pages, 1.5 s)", default),
                 ("no page cap", uncapped),
@@ -240,9 +173,6 @@ def main() -> None:
                         f"{outcome.seconds * 1000:>8.1f} {outcome.results:>7}  "
                         f"{', '.join(outcome.partial) or '-'}"
                     )
-        finally:
-            stub.shutdown()
-            stub.server_close()
 
 
 if __name__ == "__main__":

@@ -268,17 +268,20 @@ def start_floor(workers: int, threads: int, log_path: Path, name: str = "floor")
 
 @dataclass
 class StubProcess:
+    """The FHIR stub (tests/support/fhir_stub.py) in a process of its own."""
+
     process: subprocess.Popen[str]
     port: int
+    mode: str  # "data" (answers after the delay) or "hang" (never answers)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.port}/{self.mode}/fhir"
 
     def request_count(self) -> int:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
         try:
-            connection.request("GET", "/_bench/requests")
+            connection.request("GET", "/_stub/requests")
             return int(json.loads(connection.getresponse().read())["requests"])
         finally:
             connection.close()
@@ -298,11 +301,9 @@ def start_stub(data_path: Path, mode: str, delay_s: float, lifetime_s: float) ->
         [
             sys.executable,
             "-m",
-            "bench.fhir_stub",
+            "support.fhir_stub",
             "--data",
             str(data_path),
-            "--mode",
-            mode,
             "--delay",
             str(delay_s),
             "--lifetime",
@@ -311,6 +312,8 @@ def start_stub(data_path: Path, mode: str, delay_s: float, lifetime_s: float) ->
             str(free_port() if os.environ.get("BENCH_PORTS") else 0),
         ],
         cwd=REPO_ROOT,
+        # The stub is the tests' own (tests/support), run from there.
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "tests")},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
@@ -322,4 +325,4 @@ def start_stub(data_path: Path, mode: str, delay_s: float, lifetime_s: float) ->
     if not match:
         process.kill()
         raise StartError(f"FHIR stub did not start: {line!r}")
-    return StubProcess(process, int(match.group(1)))
+    return StubProcess(process, int(match.group(1)), mode)

@@ -134,10 +134,10 @@ class Bench:
         data_path = requests_dir / "fhir-data.json"
         data_path.write_text(json.dumps({"resources": resources}), encoding="utf-8")
         lifetime = 1800.0  # the stubs stop by themselves even if this process dies
-        self.stubs["delay"] = start_stub(data_path, "delay", 0.1, lifetime)
+        self.stubs["data"] = start_stub(data_path, "data", 0.1, lifetime)
         self.stubs["hang"] = start_stub(data_path, "hang", 0.1, lifetime)
         self.bodies = make_requests.write_requests(
-            requests_dir, s.seed, today, self.stubs["delay"].base_url
+            requests_dir, s.seed, today, self.stubs["data"].base_url
         )
         partial = json.loads(self.bodies["typical-partial-prefetch"].read_text(encoding="utf-8"))
         partial["fhirServer"] = self.stubs["hang"].base_url
@@ -304,7 +304,7 @@ class Bench:
         service = self.start("service")
         floor = self.start("floor")
         self.check_response(service)
-        calls_before = self.stubs["delay"].request_count()
+        calls_before = self.stubs["data"].request_count()
         low, high = s.rss_checkpoints
         self.served["service"] = 1
         self.warm_up_to(service, "service", low)
@@ -314,7 +314,7 @@ class Bench:
         self.warm_up_to(service, "service", high)
         self.results.rss_final = (self.served["service"], service.worker_rss_mb())
         self.results.fhir_calls_during_prefetched_runs = (
-            self.stubs["delay"].request_count() - calls_before
+            self.stubs["data"].request_count() - calls_before
         )
         self.fallback(service)
         self.stop(service)

@@ -1,20 +1,32 @@
-"""Reliability fixtures: the live service (gunicorn, 2 workers) next to a misbehaving FHIR server
-(tests/support/faulty_fhir.py)."""
+"""Reliability fixtures: the live service (gunicorn, 2 workers) next to the FHIR stub and its
+fault modes (tests/support/fhir_stub.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from support.e2e_servers import free_port
-from support.faulty_fhir import FAULTS, FaultyFhirServer, running_faulty_fhir_server
+from support.fhir_builders import RXNORM, codeable, medication_request
+from support.fhir_stub import FAULTS, FhirStub, running_fhir_stub
 from support.reliability_support import LiveService, ServiceSettings
 
 
+def clopidogrel_order() -> dict[str, Any]:
+    """What the stub's data holds: were a fault's answer read as data, MED-CLOPIDOGREL fires."""
+    return medication_request(
+        codeable(RXNORM, "309362", "clopidogrel 75 MG Oral Tablet"),
+        id="fault-clopidogrel",
+        subject={"reference": "Patient/bench-patient-1"},
+        dosageInstruction=[{"text": "75 mg once daily"}],
+    )
+
+
 @pytest.fixture(scope="session")
-def faulty_fhir() -> Iterator[FaultyFhirServer]:
-    with running_faulty_fhir_server() as server:
-        yield server
+def faulty_fhir() -> Iterator[FhirStub]:
+    with running_fhir_stub([clopidogrel_order()]) as stub:
+        yield stub
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +37,14 @@ def refused_fhir_url() -> str:
 
 @pytest.fixture(scope="session")
 def live_service(
-    faulty_fhir: FaultyFhirServer,
+    faulty_fhir: FhirStub,
     refused_fhir_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveService]:
     """The service with a 1.0 s FHIR deadline, a 2 MiB request cap and a 1 MiB FHIR answer cap,
-    allowed to call every fault of `faulty_fhir` (not `good`: only a redirect leads there)."""
+    allowed to call every fault of `faulty_fhir` (not its data: only a redirect leads there)."""
     workdir = tmp_path_factory.mktemp("reliability-service")
-    allowed = [faulty_fhir.base_url(fault) for fault in FAULTS if fault != "good"]
+    allowed = [faulty_fhir.base_url(fault) for fault in FAULTS]
     allowed.append(refused_fhir_url)
     service = LiveService(
         ServiceSettings(

@@ -13,7 +13,7 @@ import time
 
 import pytest
 import requests
-from support.faulty_fhir import HUGE_BODY_BYTES, FaultyFhirServer
+from support.fhir_stub import HUGE_BODY_BYTES, FhirStub
 from support.reliability_support import (
     SELECT_SERVICE,
     LiveService,
@@ -68,7 +68,7 @@ _RULES = "cementoplasty-cds/rules"
     ["hang", "slow", "error500", "unauthorized", "badjson", "wrongtype", "loop", "redirect"],
 )
 def test_fhir_fault_gives_data_unavailable_within_the_deadline(
-    live_service: LiveService, faulty_fhir: FaultyFhirServer, fault: str
+    live_service: LiveService, faulty_fhir: FhirStub, fault: str
 ) -> None:
     response = call_with_medications_from(live_service, faulty_fhir.base_url(fault))
 
@@ -77,18 +77,18 @@ def test_fhir_fault_gives_data_unavailable_within_the_deadline(
 
 
 def test_redirect_to_another_host_is_not_followed(
-    live_service: LiveService, faulty_fhir: FaultyFhirServer
+    live_service: LiveService, faulty_fhir: FhirStub
 ) -> None:
-    good_before = faulty_fhir.count("good")
+    data_before = faulty_fhir.count("data")
 
     response = call_with_medications_from(live_service, faulty_fhir.base_url("redirect"))
 
     assert_medications_reported_unavailable(response)
-    assert faulty_fhir.count("good") == good_before
+    assert faulty_fhir.count("data") == data_before
 
 
 def test_next_links_that_loop_are_not_followed_forever(
-    live_service: LiveService, faulty_fhir: FaultyFhirServer
+    live_service: LiveService, faulty_fhir: FhirStub
 ) -> None:
     before = faulty_fhir.count("loop")
 
@@ -107,7 +107,7 @@ def test_refused_connection_gives_data_unavailable(
 
 
 def test_50_mb_answer_is_cut_at_the_byte_cap(
-    live_service: LiveService, faulty_fhir: FaultyFhirServer
+    live_service: LiveService, faulty_fhir: FhirStub
 ) -> None:
     finished_before = len(faulty_fhir.wait_for_huge_answers(0))
 

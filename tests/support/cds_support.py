@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import flask
@@ -26,6 +24,7 @@ from cds_hooks.service import (
     PrefetchSource,
     ServiceDefinition,
 )
+from support.fhir_stub import Route, running_fhir_stub
 
 TEMPLATES = {
     "patient": "Patient/{{context.patientId}}",
@@ -130,9 +129,6 @@ def make_app() -> Callable[..., AppUnderTest]:
 # --- A real FHIR server on loopback, for timing, redirects and streaming -------------------
 
 
-Route = Callable[[BaseHTTPRequestHandler], None]
-
-
 @dataclass
 class LocalFhirServer:
     base_url: str
@@ -159,29 +155,6 @@ def slow_json(value: Any, delay_s: float) -> Route:
 
 @pytest.fixture
 def fhir_server() -> Iterator[LocalFhirServer]:
-    routes: dict[str, Route] = {}
-    seen: list[tuple[str, dict[str, str]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append((self.path, dict(self.headers)))
-            route = routes.get(self.path) or routes.get(self.path.split("?", 1)[0])
-            if route is None:
-                send_json(self, {"resourceType": "OperationOutcome"}, status=404)
-            else:
-                # The client may give up (deadline): expected in these tests.
-                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    route(self)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield LocalFhirServer(f"http://127.0.0.1:{server.server_port}/fhir", routes, seen)
-    finally:
-        server.shutdown()
-        server.server_close()
+    """The FHIR stub with no data: each test scripts its answers in `routes` under `/fhir`."""
+    with running_fhir_stub() as stub:
+        yield LocalFhirServer(f"http://127.0.0.1:{stub.port}/fhir", stub.routes, stub.seen)
