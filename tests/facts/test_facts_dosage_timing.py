@@ -103,3 +103,43 @@ def test_as_needed_reaches_the_medication_fact(valuesets, all_triggers) -> None:
     request["dosageInstruction"] = [{**coded("QD"), "asNeededBoolean": True}]
     (fact,) = meds(valuesets, all_triggers, request).medications
     assert fact.as_needed is True and fact.daily_dose_mg == 500.0
+
+
+def timed(repeat: dict[str, Any], dose_mg: float = 500) -> dict:
+    return {
+        "doseAndRate": [
+            {"doseQuantity": {"value": dose_mg, "unit": "mg", "system": UCUM, "code": "mg"}}
+        ],
+        "timing": {"repeat": repeat},
+    }
+
+
+# Without `frequency`, the instants of a day (`when`, `timeOfDay`) count the administrations, but
+# only over one day: the same two instants every week is not 1 000 mg a day (mutation survivors:
+# the count dropped, `periodUnit` and `period` ignored).
+@pytest.mark.parametrize(
+    ("repeat", "expected"),
+    [
+        ({"when": ["MORN", "EVE"]}, 1000.0),
+        ({"timeOfDay": ["08:00:00", "14:00:00", "20:00:00"]}, 1500.0),
+        ({"when": ["MORN", "EVE"], "periodUnit": "d", "period": 1}, 1000.0),
+        ({"when": ["MORN"]}, 500.0),
+    ],
+)
+def test_the_instants_of_a_day_count_the_administrations(repeat: dict, expected: float) -> None:
+    assert daily_dose_mg([timed(repeat)]) == (expected, None)
+
+
+@pytest.mark.parametrize(
+    "repeat",
+    [
+        {"when": ["MORN", "EVE"], "periodUnit": "wk"},
+        {"when": ["MORN", "EVE"], "periodUnit": "D"},
+        {"when": ["MORN", "EVE"], "period": 2},
+        {"when": []},
+        {},
+    ],
+)
+def test_instants_over_another_period_leave_the_dose_unknown(repeat: dict) -> None:
+    value, problem = daily_dose_mg([timed(repeat)])
+    assert value is None and problem
