@@ -43,6 +43,7 @@ from service.observability import (
     count_prefetch,
     install_operations_routes,
     prepare_request_metrics,
+    report_memo_totals,
 )
 from service.prefetch_templates import service_templates
 from service.request_log import WARM_UP_ENVIRON, add_request_log_fields, install_request_log
@@ -51,6 +52,7 @@ from service.storage import Store
 from service.storage.audit_writer import AuditWriter
 from service.storage.spool import AuditSpool
 from service.valuesets import load_valuesets
+from service.valuesets.text import memo_stats as text_memo_stats
 from service.vocabulary import SUPPORTED_LOCALES
 
 log = logging.getLogger("service.app")
@@ -242,6 +244,8 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
     fetched = record.prefetch.fetched if record.prefetch else ()
     if record.prefetch is not None:
         count_prefetch(record.prefetch)
+    for memo, stats in text_memo_stats().items():
+        report_memo_totals(memo, stats.hits, stats.misses, stats.entries)
     latency_ms = round(record.latency_s * 1000, 2)
     add_request_log_fields(
         service=record.service_id,

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,7 +106,8 @@ AUDIT_LOST = Counter(
     ["reason"],
 )
 
-# Content-keyed memos (service/facts/validation.py): bounded, so their size and hit rate say
+# Content-keyed memos (service/facts/validation.py; the text memos of service/valuesets/text.py,
+# reported after each call): bounded, so their size and hit rate say
 # whether realistic traffic (distinct patients) still gets anything from them.
 MEMO_LOOKUPS = Counter(
     "cds_memo_lookups", "Memo lookups, by memo and result (hit, miss).", ["memo", "result"]
@@ -120,6 +122,25 @@ MEMO_ENTRIES = Gauge(
 
 def count_memo_lookup(memo: str, hit: bool, entries: int) -> None:
     MEMO_LOOKUPS.labels(memo=memo, result="hit" if hit else "miss").inc()
+    MEMO_ENTRIES.labels(memo=memo).set(entries)
+
+
+# Memos that count their own lookups (lru_cache: thousands a call, too many to count one by one
+# into the metrics files): what was last reported of each, so that only the growth is added.
+_memo_reported: dict[str, tuple[int, int]] = {}
+_memo_lock = threading.Lock()
+
+
+def report_memo_totals(memo: str, hits: int, misses: int, entries: int) -> None:
+    """A memo's cumulative lookups in this process, reported once a call: /metrics gains the
+    lookups since the last report."""
+    with _memo_lock:
+        last_hits, last_misses = _memo_reported.get(memo, (0, 0))
+        _memo_reported[memo] = (hits, misses)
+    if hits > last_hits:
+        MEMO_LOOKUPS.labels(memo=memo, result="hit").inc(hits - last_hits)
+    if misses > last_misses:
+        MEMO_LOOKUPS.labels(memo=memo, result="miss").inc(misses - last_misses)
     MEMO_ENTRIES.labels(memo=memo).set(entries)
 
 

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 K = TypeVar("K")
 R = TypeVar("R")
@@ -48,9 +49,37 @@ MEMO_ENTRIES = 4096
 MEMO_MAX_CHARS = 300
 
 
-def remembered(function: Callable[[str], R]) -> Callable[[str], R]:
+# The lru_caches of the remembered functions, by name (one per text index: several under one
+# name, summed): their counts go to /metrics (memo_stats). Weak: an index that goes, goes.
+_MEMOS: dict[str, weakref.WeakSet[Any]] = {}
+
+
+@dataclass(frozen=True)
+class MemoStats:
+    hits: int
+    misses: int
+    entries: int
+    bound: int  # the most entries it can hold
+
+
+def memo_stats() -> dict[str, MemoStats]:
+    """Lookups and size of each text memo in this process (cumulative)."""
+    stats = {}
+    for name, caches in _MEMOS.items():
+        infos = [cached.cache_info() for cached in list(caches)]
+        stats[name] = MemoStats(
+            hits=sum(i.hits for i in infos),
+            misses=sum(i.misses for i in infos),
+            entries=sum(i.currsize for i in infos),
+            bound=MEMO_ENTRIES * len(infos),
+        )
+    return stats
+
+
+def remembered(function: Callable[[str], R], name: str | None = None) -> Callable[[str], R]:
     """`function` (pure, of one string) with its results for short strings remembered."""
     cached = lru_cache(maxsize=MEMO_ENTRIES)(function)
+    _MEMOS.setdefault(f"text.{name or function.__name__}", weakref.WeakSet()).add(cached)
 
     def lookup(text: str) -> R:
         return cached(text) if len(text) <= MEMO_MAX_CHARS else function(text)
@@ -323,7 +352,7 @@ class TextIndex(Generic[K]):
                 table = self._prefixes if is_prefix else self._exact
                 table.setdefault(word, set()).add(position)
         self._prefix_lengths = sorted({len(prefix) for prefix in self._prefixes})
-        self._remembered = remembered(self._matching)
+        self._remembered = remembered(self._matching, name="index")
 
     def matching(self, normalised_text: str) -> list[K]:
         return list(self._remembered(normalised_text))

@@ -3,10 +3,15 @@ say what they hold)."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 from prometheus_client import REGISTRY
+from support.fixture_http import FIXTURES, load_manifest, make_app, post_hook
 
 from service.facts.validation import ValidationMemo
 from service.observability import metrics_response
+from service.valuesets.text import memo_stats
 
 
 def lookups(result: str) -> float:
@@ -31,3 +36,32 @@ def test_hits_misses_and_size_are_counted_and_exposed() -> None:
     assert status == 200
     assert b'cds_memo_lookups_total{memo="validation",result="hit"}' in body
     assert b'cds_memo_entries{memo="validation"}' in body
+
+
+def text_lookups(memo: str, result: str) -> float:
+    value = REGISTRY.get_sample_value("cds_memo_lookups_total", {"memo": memo, "result": result})
+    return value or 0.0
+
+
+def test_the_text_memos_are_reported_after_each_call() -> None:
+    """The text memos (lru_cache, service/valuesets/text.py) count their own lookups; a call
+    adds their growth to /metrics, and their size, bounded (MEMO_ENTRIES per cache)."""
+    manifest = load_manifest()
+    app = make_app(datetime.fromisoformat(manifest["now"]))
+    before = {m: (text_lookups(m, "hit"), text_lookups(m, "miss")) for m in memo_stats()}
+    assert {"text.normalise", "text.negated_spans", "text.index"} <= set(before)
+    path = next(p for p in manifest["fixtures"] if p.startswith("CI-ABS-SYSTEMIC-INFECTION/"))
+    body = json.loads((FIXTURES / path).read_text(encoding="utf-8"))
+    for _ in range(2):
+        assert post_hook(app, body, "en")[0] == 200
+    for memo in ("text.normalise", "text.index"):  # every call reads displays
+        hits, misses = before[memo]
+        grown = text_lookups(memo, "hit") - hits + text_lookups(memo, "miss") - misses
+        assert grown > 0, memo
+        # Reported totals are this process's own counts, never more.
+        stats = memo_stats()[memo]
+        assert text_lookups(memo, "hit") <= stats.hits
+        entries = REGISTRY.get_sample_value("cds_memo_entries", {"memo": memo})
+        assert entries is not None and 0 < entries <= stats.bound
+    body_text, _, _ = metrics_response()
+    assert b'cds_memo_lookups_total{memo="text.normalise",result="hit"}' in body_text
