@@ -24,9 +24,12 @@ from bench.wrk import LatencySample, ensure_wrk, run_wrk
 
 POOL_SCRIPT = Path(__file__).with_name("pool.lua")
 # (moment, concurrency, targets: p50 ratio, p99 ratio, throughput ratio floor/service)
+# "hook-sequence": order-select then order-sign of each patient (the one repeated request an EHR
+# sends: the sign call meets the select call's resources again); no target of its own.
 SCENARIOS: tuple[tuple[str, int, tuple[float, float, float] | None], ...] = (
     ("order-select", 8, (1.5, 2.0, 1.5)),
     ("order-select", 1, None),
+    ("hook-sequence", 8, None),
     ("patient-view", 8, (2.0, 2.0, 2.0)),
     ("medication-order", 8, (2.0, 2.0, 2.0)),
     ("appointment-book", 8, (2.0, 2.0, 2.0)),
@@ -60,6 +63,7 @@ class Runner:
                 "BENCH_POOL": str(self.pools[moment]),
                 "BENCH_START": str(self.next_number),
                 "BENCH_THREADS": str(threads),
+                "BENCH_GROUP": "2" if moment == "hook-sequence" else "1",
             },
         )
         # Past every number this block may have used (in-flight requests included).
@@ -106,9 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(temp)
         pools = {}
         for moment in dict.fromkeys(m for m, _, _ in SCENARIOS):
-            pools[moment] = distinct.write_pool(
-                work / f"{moment}.pool", distinct.pool_lines(moment, args.pool)
+            lines = (
+                distinct.hook_sequence_lines(args.pool)
+                if moment == "hook-sequence"
+                else distinct.pool_lines(moment, args.pool)
             )
+            pools[moment] = distinct.write_pool(work / f"{moment}.pool", lines)
         log(f"pools written ({args.pool} patients per moment)")
         config = write_config(work, [], 1.5)
         service = start_service(config, args.workers, args.threads, work / "service.log")

@@ -1,6 +1,7 @@
 -- wrk script: POST the requests of the pool file BENCH_POOL (lines "path<TAB>json"), each
 -- with the marker ~V~ replaced by a number unique to the request (BENCH_START + a counter per
--- thread, threads interleaved), so no two requests carry the same resources. Prints the same
+-- thread, threads interleaved), so no two requests carry the same resources (but the two of a
+-- group, below). Prints the same
 -- BENCH_RESULT line as post.lua.
 local pool = {}
 local start = tonumber(os.getenv("BENCH_START") or "0")
@@ -26,10 +27,17 @@ function init(args)
   thread_count = tonumber(os.getenv("BENCH_THREADS") or "1")
 end
 
+-- BENCH_GROUP=2 (the hook sequence): lines go by groups of two (order-select, then order-sign of
+-- the same patient); a thread sends a group's lines in turn under one number, as the EHR calls
+-- the two hooks of one order with the same resources.
+local group = tonumber(os.getenv("BENCH_GROUP") or "1")
+
 function request()
-  local n = start + counter * thread_count + thread_index
+  local step = counter % group
+  local n = start + math.floor(counter / group) * thread_count + thread_index
   counter = counter + 1
-  local entry = pool[(n % #pool) + 1]
+  local groups = math.floor(#pool / group)
+  local entry = pool[(n % groups) * group + step + 1]
   local body = entry[2]:gsub("~V~", string.format("%06x", n))
   return wrk.format("POST", entry[1], { ["Content-Type"] = "application/json" }, body)
 end
