@@ -5,14 +5,16 @@ In-process, through Flask's test client (no gunicorn, no network): the typical r
 `bench.make_requests` is posted `--calls` times after a warm-up, and each phase is timed by a
 wrapper around the function that does it. A benchmark that prints numbers, not a test.
 
-    .venv/bin/python -m bench.phases [--calls 300]
+    .venv/bin/python -m bench.phases [--calls 300] [--distinct]
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import json
+import shutil
 import tempfile
 import time
 from collections import defaultdict
@@ -25,6 +27,7 @@ import service.cementoplasty
 import service.evaluation
 import service.facts.extract
 import service.storage.spool
+from bench import distinct
 from bench.make_requests import build_typical
 from service.app import create_app
 from service.config import parse_config
@@ -65,29 +68,43 @@ def timed(function: Callable[..., Any], label: str, spent: dict[str, float]) -> 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="a distinct Synthea-based patient per call (bench/distinct.py), not the typical one",
+    )
     args = parser.parse_args(argv)
     spent: dict[str, float] = defaultdict(float)
     for owner, name, label in PHASES:
         setattr(owner, name, timed(getattr(owner, name), label, spent))
-    with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        (work / "data").mkdir()
-        raw = {
-            "auth": {"required": False},
-            "store": {"url": f"sqlite:///{work}/data/store.sqlite3", "spool_dir": "spool"},
-            "fhir": {"allowed_servers": [FHIR], "allow_http": True},
-            "logging": {"level": "WARNING"},
-        }
-        client = create_app(parse_config(raw, work)).test_client()
-        body = json.dumps(build_typical(fhir_server=FHIR)).encode()
-        for _ in range(30):  # warm-up: imports, memos, SQLAlchemy's statement cache
-            assert client.post(URL, data=body, content_type="application/json").status_code == 200
-        spent.clear()
-        start = time.perf_counter()
-        for _ in range(args.calls):
-            client.post(URL, data=body, content_type="application/json")
-        total = (time.perf_counter() - start) / args.calls * 1000
-    print(f"typical order-select, {args.calls} calls in-process: {total:.2f} ms per call")
+    # Removed at exit, after the app's own exit handlers (registered later, run first) have
+    # closed its audit spool there.
+    work = Path(tempfile.mkdtemp(prefix="cds-phases-"))
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
+    (work / "data").mkdir()
+    raw = {
+        "auth": {"required": False},
+        "store": {"url": f"sqlite:///{work}/data/store.sqlite3", "spool_dir": "spool"},
+        "fhir": {"allowed_servers": [FHIR], "allow_http": True},
+        "logging": {"level": "WARNING"},
+    }
+    client = create_app(parse_config(raw, work)).test_client()
+    if args.distinct:  # every body its own patient: no memo answers from an earlier call
+        lines = list(distinct.pool_lines("order-select", args.calls + 30))
+        bodies = [
+            distinct.materialise(line.split("\t", 1)[1], n).encode() for n, line in enumerate(lines)
+        ]
+    else:
+        bodies = [json.dumps(build_typical(fhir_server=FHIR)).encode()] * (args.calls + 30)
+    for body in bodies[:30]:  # warm-up: imports, memos, SQLAlchemy's statement cache
+        assert client.post(URL, data=body, content_type="application/json").status_code == 200
+    spent.clear()
+    start = time.perf_counter()
+    for body in bodies[30:]:
+        client.post(URL, data=body, content_type="application/json")
+    total = (time.perf_counter() - start) / args.calls * 1000
+    what = "distinct patients'" if args.distinct else "typical"
+    print(f"{what} order-select, {args.calls} calls in-process: {total:.2f} ms per call")
     accounted = 0.0
     for _, _, label in PHASES:
         per_call = spent[label] / args.calls * 1000
