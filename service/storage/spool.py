@@ -234,7 +234,8 @@ class AuditSpool:
             if os.fstat(file.fileno()).st_nlink == 0:
                 return 0  # replayed and removed by another worker before we locked it
             replayed = _write_lines(file.read(), path, write)
-            path.unlink()
+            # Gone already: another process removed it after storing it too (stored once).
+            path.unlink(missing_ok=True)
             _fsync_folder(self.folder)
             return replayed
 

@@ -243,3 +243,25 @@ def test_a_record_the_store_refuses_never_blocks_the_audit_trail(tmp_path: Path)
     assert hooks(real) == [f"hook-{n}" for n in range(1, 6)]
     assert not spool.pending()
     assert lost("refused") - before == 1
+
+
+def test_an_orphan_removed_by_another_worker_during_its_replay_is_no_error(
+    tmp_path: Path,
+) -> None:
+    """Seen at the end of a full run (several apps, one spool folder): a replay raised
+    FileNotFoundError on removing an orphan file someone else had removed meanwhile; its
+    records were stored, and a record stored twice is stored once (record_key)."""
+    folder = tmp_path / "spool"
+    gone = AuditSpool(folder, "the-store", max_bytes=1 << 20)
+    gone.append([record(1), record(2)])
+    gone.close()  # its worker exited: the file is an orphan
+    (orphan,) = folder.iterdir()
+    store = Store("sqlite://")
+
+    def write_then_lose_the_file(records: list[AuditRecord]) -> None:
+        store.record_audits(records)
+        orphan.unlink()  # another worker's replay removed it meanwhile
+
+    spool = AuditSpool(folder, "the-store", max_bytes=1 << 20)
+    assert spool.replay(write_then_lose_the_file) == 2
+    assert hooks(store) == ["hook-1", "hook-2"]
