@@ -8,8 +8,10 @@ answered (the handler sleeps until the stub stops, at most `--hang-max` seconds)
 
 `GET /_bench/requests` answers the number of FHIR requests received so far, at once, in any mode.
 
-Run: python -m bench.fhir_stub --data bench/results/requests/fhir-data.json --mode delay
-It binds 127.0.0.1 on a free port and prints `FHIR_STUB_PORT <port>` on its first line.
+Run: PYTHONPATH=tests .venv/bin/python -m bench.fhir_stub
+        --data bench/results/requests/fhir-data.json --mode delay
+(its searchsets are tests/support/fhir_builders.py's). It binds 127.0.0.1 on a free port and
+prints `FHIR_STUB_PORT <port>` on its first line.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from support.fhir_builders import searchset
 
 
 class FhirStubServer(ThreadingHTTPServer):
@@ -121,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if segments and segments[-1] in types:
             found = search(resources, segments[-1], parse_qs(parts.query))
-            self._send(200, _searchset(found), "application/fhir+json")
+            self._send(200, searchset(*found, total=len(found)), "application/fhir+json")
         elif len(segments) >= 2 and segments[-2] in types:
             matches = [
                 r
@@ -150,15 +154,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-
-def _searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(resources),
-        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
-    }
 
 
 def _outcome(code: str, text: str) -> dict[str, Any]:

@@ -12,7 +12,8 @@ fallback's date-bounded ones, under the default `[fhir]` settings (5 pages per k
 all) and with no page cap (to show what the cap hides). Printed per case: HTTP requests, bytes
 received, wall time (median of the runs), results obtained, and the keys left partial.
 
-Run: .venv/bin/python -m bench.long_record [--runs 5] [--port 18200]
+Run: PYTHONPATH=tests .venv/bin/python -m bench.long_record [--runs 5] [--port 18200]
+(the resources are built by tests/support/fhir_builders.py)
 A benchmark that prints numbers, not a test.
 """
 
@@ -30,6 +31,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
+
+import support.fhir_builders as fhir
 
 from cds_hooks.fhir_client import FhirFetchSettings
 from cds_hooks.prefetch import PrefetchResolver
@@ -66,15 +69,15 @@ def make_record(now: datetime) -> Observations:
         kind = kinds[index % len(kinds)]
         system, code = valuesets.lab_codes(kind)[0]
         when = now - step * (OBSERVATIONS - index)
-        resource = {
-            "resourceType": "Observation",
-            "id": f"obs-{index}",
-            "status": "final",
-            "code": {"coding": [{"system": system, "code": code}]},
-            "subject": {"reference": f"Patient/{PATIENT}"},
-            "effectiveDateTime": when.isoformat(timespec="seconds"),
-            "valueQuantity": {"value": 100 + index % 50, "unit": "1"},
-        }
+        resource = fhir.observation(
+            fhir.concept(system, code),
+            100 + index % 50,
+            "1",
+            ucum=False,
+            id=f"obs-{index}",
+            patient_id=PATIENT,
+            effective=when.isoformat(timespec="seconds"),
+        )
         rows.append((f"{system}|{code}", when, resource))
     return Observations(rows)
 
@@ -121,17 +124,12 @@ class Handler(BaseHTTPRequestHandler):
         count = int(params.get("_count", "50"))
         offset = int(params.get("_offset", "0"))
         page = matches[offset : offset + count]
-        bundle: dict[str, Any] = {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "total": len(matches),
-            "entry": [{"resource": r, "search": {"mode": "match"}} for r in page],
-        }
+        next_url = None
         if offset + count < len(matches):
             following = {**params, "_offset": str(offset + count)}
             url = f"http://127.0.0.1:{self.server.server_port}/fhir/Observation?"
-            bundle["link"] = [{"relation": "next", "url": url + urlencode(following)}]
-        self.answer(200, bundle)
+            next_url = url + urlencode(following)
+        self.answer(200, fhir.searchset(*page, total=len(matches), next_url=next_url))
 
     def answer(self, status: int, body: Mapping[str, Any]) -> None:
         data = json.dumps(body).encode()

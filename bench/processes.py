@@ -18,6 +18,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
+# Where the FHIR builders are (support.fhir_builders): the bench runs with PYTHONPATH=tests, and
+# the FHIR stub, a child that builds its searchsets with them, is given the folder explicitly.
+BUILDERS_PATH = REPO_ROOT / "tests"
 
 
 class StartError(RuntimeError):
@@ -311,6 +314,7 @@ def start_stub(data_path: Path, mode: str, delay_s: float, lifetime_s: float) ->
             str(free_port() if os.environ.get("BENCH_PORTS") else 0),
         ],
         cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(BUILDERS_PATH)},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         text=True,
