@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from support.fhir_builders import searchset
+from support.fhir_builders import RXNORM, concept, dosage, medication_request, searchset
 
 FAULTS = (
     "hang",
@@ -188,23 +188,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _clopidogrel_order() -> dict[str, Any]:
-    return {
-        "resourceType": "MedicationRequest",
-        "id": "fault-clopidogrel",
-        "status": "active",
-        "intent": "order",
-        "medicationCodeableConcept": {
-            "coding": [
-                {
-                    "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
-                    "code": "309362",
-                    "display": "clopidogrel 75 MG Oral Tablet",
-                }
-            ]
-        },
-        "subject": {"reference": "Patient/bench-patient-1"},
-        "dosageInstruction": [{"text": "75 mg once daily"}],
-    }
+    return medication_request(
+        concept(RXNORM, "309362", "clopidogrel 75 MG Oral Tablet", display_as_text=False),
+        id="fault-clopidogrel",
+        patient_id="bench-patient-1",
+        dosage=[dosage(text="75 mg once daily")],
+    )
 
 
 @contextmanager
