@@ -124,7 +124,7 @@ class Handler(BaseHTTPRequestHandler):
         count = int(params.get("_count", "50"))
         offset = int(params.get("_offset", "0"))
         page = matches[offset : offset + count]
-        next_url = None
+        next_url: str | None = None
         if offset + count < len(matches):
             following = {**params, "_offset": str(offset + count)}
             url = f"http://127.0.0.1:{self.server.server_port}/fhir/Observation?"

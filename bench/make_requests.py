@@ -217,6 +217,7 @@ class _Builder:
         days_ago: float,
         category: str = "laboratory",
     ) -> Json:
+        """A result of the patient taken `days_ago` days ago, issued 0.1 day after."""
         return fhir.observation(
             concept(LOINC, code, display, display_as_text=False),
             value,
@@ -423,7 +424,7 @@ class _Builder:
 
 def _prefetch(patient: Json, searches: dict[str, list[Json]], fhir_server: str) -> Json:
     """The full prefetch: the Patient, and each search key answered in one searchset page."""
-    prefetch = {"patient": patient}
+    prefetch: Json = {"patient": patient}
     for key, found in searches.items():
         prefetch[key] = fhir.searchset(*found, base=fhir_server, total=len(found))
     return prefetch
