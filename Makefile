@@ -41,9 +41,10 @@ screenshots: setup
 	bash scripts/install-browser.sh
 	CARD_SCREENSHOTS_DIR=docs/screenshots $(VENV)/bin/pytest tests/cards/test_screenshots.py -q
 
+# The bench builds its requests with the test suite's FHIR builders (tests/support/fhir_builders.py).
 bench: setup
-	$(VENV)/bin/python -m bench.distinct_run
-	$(VENV)/bin/python -m bench.run
+	PYTHONPATH=tests $(VENV)/bin/python -m bench.distinct_run
+	PYTHONPATH=tests $(VENV)/bin/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .venv-fhir .pytest_cache .ruff_cache .hypothesis data

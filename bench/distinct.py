@@ -23,7 +23,11 @@ load script (bench/pool.lua) replaces it with a number unique to each request, s
 few hundred shapes gives as many distinct requests as the run sends (content-keyed memos never
 see the same resource twice). `materialise` does the same in Python.
 
-Usage: python -m bench.distinct --count 600 [--moment order-select] (prints sizes)
+The resources are built by the project's FHIR builders (tests/support/fhir_builders.py), hence:
+
+    PYTHONPATH=tests .venv/bin/python -m bench.distinct --count 600 [--moment order-select]
+
+(prints the sizes).
 """
 
 from __future__ import annotations
@@ -41,19 +45,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from bench.make_requests import (
+import support.fhir_builders as fhir
+from support.fhir_builders import (
     ALLERGY_CLINICAL,
-    CONDITION_CLINICAL,
-    CONDITION_VERIFICATION,
-    CPT,
     LOINC,
-    OBS_CATEGORY,
+    OBSERVATION_CATEGORY,
     RXNORM,
     SNOMED,
-    UCUM,
+    Json,
+    coding,
+    concept,
+    order_context,
+    searchset,
 )
 
-Json = dict[str, Any]
+from bench.make_requests import VERTEBROPLASTY
 
 SYNTHEA_DIR = Path(__file__).resolve().parents[2] / "shared" / "testdata" / "synthea-r4"
 MARKER = "~V~"
@@ -78,32 +84,21 @@ TEMPERATURE = ("8310-5", "Body temperature", "Cel", 36.2, 38.4)
 NEUTROPHILS = ("751-8", "Neutrophils [#/volume] in Blood by Automated count", "10*3/uL", 0.8, 7)
 PLATELETS = ("777-3", "Platelets [#/volume] in Blood by Automated count", "10*3/uL", 40, 380)
 
-# (codings, text, dose mg): antithrombotics, as make_requests and the moment tests name them.
-ANTITHROMBOTICS: tuple[tuple[list[Json], str, float], ...] = (
+# (medication, dose mg): antithrombotics, as make_requests and the moment tests name them; the
+# medication's text is the dosage's too.
+ANTITHROMBOTICS: tuple[tuple[Json, float], ...] = (
     (
-        [{"system": RXNORM, "code": "309362", "display": "Clopidogrel 75 MG Oral Tablet"}],
-        "clopidogrel 75 mg once daily",
+        concept(RXNORM, "309362", "Clopidogrel 75 MG Oral Tablet", "clopidogrel 75 mg once daily"),
         75,
     ),
-    ([{"system": RXNORM, "code": "1191", "display": "aspirin"}], "aspirin 75 mg once daily", 75),
-    (
-        [{"system": RXNORM, "code": "1364430", "display": "apixaban 5 MG Oral Tablet"}],
-        "apixaban 5 mg twice daily",
-        5,
-    ),
+    (concept(RXNORM, "1191", "aspirin", "aspirin 75 mg once daily"), 75),
+    (concept(RXNORM, "1364430", "apixaban 5 MG Oral Tablet", "apixaban 5 mg twice daily"), 5),
 )
 BONE_METASTASIS = ("94222008", "Secondary malignant neoplasm of bone (disorder)")
 LUNG_CANCER = ("254637007", "Non-small cell lung cancer (disorder)")
-VERTEBROPLASTY = {
-    "coding": [
-        {
-            "system": CPT,
-            "code": "22511",
-            "display": "Percutaneous vertebroplasty, 1 vertebral body; lumbosacral",
-        }
-    ],
-    "text": "Vertebroplasty L2",
-}
+LABORATORY = concept(OBSERVATION_CATEGORY, "laboratory", "laboratory", display_as_text=False)
+SURGICAL_PROCEDURE = concept(SNOMED, "387713003", "Surgical procedure", display_as_text=False)
+USER = "Practitioner/bench-practitioner-1"
 
 
 # The resource types the prefetch templates ask for (the rest of a Synthea record is not copied).
@@ -238,89 +233,46 @@ class _Patient:
     ) -> Json:
         code, display, unit, low, high = spec
         number = value if value is not None else self.rng.uniform(low, high)
-        return {
-            "resourceType": "Observation",
-            "id": self._id("obs"),
-            "status": "final",
-            "category": [
-                {
-                    "coding": [
-                        {"system": OBS_CATEGORY, "code": "laboratory", "display": "laboratory"}
-                    ]
-                }
-            ],
-            "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
-            "subject": {"reference": f"Patient/{self.patient_id}"},
-            "effectiveDateTime": self._timestamp(days_ago),
-            "issued": self._timestamp(days_ago - 0.1),
-            "valueQuantity": {
-                "value": round(number, 2),
-                "unit": unit,
-                "system": UCUM,
-                "code": unit,
-            },
-        }
+        return fhir.observation(
+            concept(LOINC, code, display, display_as_text=False),
+            round(number, 2),
+            unit,
+            id=self._id("obs"),
+            category=LABORATORY,
+            patient_id=self.patient_id,
+            effective=self._timestamp(days_ago),
+            issued=self._timestamp(days_ago - 0.1),
+        )
 
     def condition(self, code: str, display: str, onset_days: float) -> Json:
-        return {
-            "resourceType": "Condition",
-            "id": self._id("con"),
-            "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": "active"}]},
-            "verificationStatus": {
-                "coding": [{"system": CONDITION_VERIFICATION, "code": "confirmed"}]
-            },
-            "code": {"coding": [{"system": SNOMED, "code": code, "display": display}]},
-            "subject": {"reference": f"Patient/{self.patient_id}"},
-            "onsetDateTime": self._timestamp(onset_days),
-        }
+        return fhir.condition(
+            concept(SNOMED, code, display, display_as_text=False),
+            id=self._id("con"),
+            verification="confirmed",
+            patient_id=self.patient_id,
+            onsetDateTime=self._timestamp(onset_days),
+        )
 
     def antithrombotic(self) -> Json:
-        codings, text, dose = self.rng.choice(ANTITHROMBOTICS)
-        return {
-            "resourceType": "MedicationRequest",
-            "id": self._id("med"),
-            "status": "active",
-            "intent": "order",
-            "medicationCodeableConcept": {"coding": codings, "text": text},
-            "subject": {"reference": f"Patient/{self.patient_id}"},
-            "authoredOn": self._timestamp(self.rng.uniform(20, 400)),
-            "dosageInstruction": [
-                {
-                    "sequence": 1,
-                    "text": text,
-                    "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}},
-                    "doseAndRate": [
-                        {
-                            "doseQuantity": {
-                                "value": dose,
-                                "unit": "mg",
-                                "system": UCUM,
-                                "code": "mg",
-                            }
-                        }
-                    ],
-                }
-            ],
-        }
+        medication, dose = self.rng.choice(ANTITHROMBOTICS)
+        return fhir.medication_request(
+            medication,
+            id=self._id("med"),
+            patient_id=self.patient_id,
+            authored_on=self._timestamp(self.rng.uniform(20, 400)),
+            dosage=[fhir.dosage(dose, "mg", 1, text=medication["text"], sequence=1)],
+        )
 
     def planned_request(self, when: date, status: str = "active") -> Json:
-        return {
-            "resourceType": "ServiceRequest",
-            "id": self._id("sr"),
-            "status": status,
-            "intent": "order",
-            "category": [
-                {
-                    "coding": [
-                        {"system": SNOMED, "code": "387713003", "display": "Surgical procedure"}
-                    ]
-                }
-            ],
-            "code": VERTEBROPLASTY,
-            "subject": {"reference": f"Patient/{self.patient_id}"},
-            "occurrenceDateTime": f"{when.isoformat()}T09:00:00Z",
-            "requester": {"reference": "Practitioner/bench-practitioner-1"},
-        }
+        return fhir.service_request(
+            VERTEBROPLASTY,
+            id=self._id("sr"),
+            status=status,
+            category=SURGICAL_PROCEDURE,
+            patient_id=self.patient_id,
+            occurrenceDateTime=f"{when.isoformat()}T09:00:00Z",
+            requester={"reference": USER},
+        )
 
     def appointment(self, request: Json, when: date) -> Json:
         return {
@@ -369,9 +321,7 @@ class _Patient:
             medications.append(self.antithrombotic())
         allergies = self.by_type.get("AllergyIntolerance", [])
         for allergy in allergies:
-            allergy.setdefault(
-                "clinicalStatus", {"coding": [{"system": ALLERGY_CLINICAL, "code": "active"}]}
-            )
+            allergy.setdefault("clinicalStatus", {"coding": [coding(ALLERGY_CLINICAL, "active")]})
         prefetch: Json = {}
         for key, template in _templates().items():
             resource_type, params = _search(template)
@@ -409,19 +359,8 @@ def _iso(value: datetime) -> str:
 
 
 def _searchset(resources: list[Json]) -> Json:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(resources),
-        "entry": [
-            {
-                "fullUrl": f"{FHIR_SERVER}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ],
-    }
+    """A searchset of this EHR: every match in one page, fullUrls under its base."""
+    return searchset(*resources, base=FHIR_SERVER, total=len(resources))
 
 
 def build(moment: str, index: int, seed: int = DEFAULT_SEED, today: date | None = None) -> Json:
@@ -429,19 +368,16 @@ def build(moment: str, index: int, seed: int = DEFAULT_SEED, today: date | None 
     patient = _Patient(index, seed, today or datetime.now(UTC).date())
     prefetch = patient.prefetch()
     procedure_day = patient.today + timedelta(days=patient.rng.randint(5, 20))
-    context: Json = {
-        "userId": "Practitioner/bench-practitioner-1",
-        "patientId": patient.patient_id,
-    }
+    context: Json = {"userId": USER, "patientId": patient.patient_id}
     if moment in ("order-select", "order-sign"):
         draft = patient.planned_request(procedure_day, status="draft")
-        context["encounterId"] = f"enc-{MARKER}"
-        context["selections"] = [f"ServiceRequest/{draft['id']}"]
-        context["draftOrders"] = {
-            "resourceType": "Bundle",
-            "type": "collection",
-            "entry": [{"resource": draft}],
-        }
+        context = order_context(
+            [draft],
+            user=USER,
+            patient_id=patient.patient_id,
+            encounter=f"enc-{MARKER}",
+            selections=[f"ServiceRequest/{draft['id']}"],
+        )
         for key in ("plannedServiceRequests", "plannedAppointments"):
             prefetch.pop(key, None)  # an order-select does not ask for them
     else:
@@ -452,27 +388,23 @@ def build(moment: str, index: int, seed: int = DEFAULT_SEED, today: date | None 
         if moment == "medication-order":
             draft = patient.antithrombotic()
             draft["status"] = "draft"
-            context["selections"] = [f"MedicationRequest/{draft['id']}"]
-            context["draftOrders"] = {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": draft}],
-            }
+            context = order_context(
+                [draft],
+                user=USER,
+                patient_id=patient.patient_id,
+                selections=[f"MedicationRequest/{draft['id']}"],
+            )
         elif moment == "appointment-book":
-            context["appointments"] = {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": booked}],
-            }
+            context["appointments"] = fhir.collection(booked)
             prefetch["plannedAppointments"] = _searchset([])
     hook = {"medication-order": "order-select"}.get(moment, moment)
-    return {
-        "hook": hook,
-        "hookInstance": f"00000000-0000-4000-8000-{index:06d}{MARKER}",
-        "fhirServer": FHIR_SERVER,
-        "context": context,
-        "prefetch": prefetch,
-    }
+    return fhir.hook_request(
+        hook,
+        context,
+        prefetch,
+        instance=f"00000000-0000-4000-8000-{index:06d}{MARKER}",
+        fhir_server=FHIR_SERVER,
+    )
 
 
 def materialise(body: str, unique: int) -> str:

@@ -1,6 +1,7 @@
 """The service against its floor on distinct patients (bench/distinct.py): one table.
 
-    BENCH_PORTS=18300-18399 .venv/bin/python -m bench.distinct_run [--rounds 3 --seconds 4]
+    BENCH_PORTS=18300-18399 PYTHONPATH=tests .venv/bin/python -m bench.distinct_run
+        [--rounds 3 --seconds 4]
 
 Starts the service and the floor (bench/floor_app.py) under the same gunicorn settings, loads
 them with wrk in alternating blocks (service, floor, then floor, service, ...), each block

@@ -1,6 +1,6 @@
 """The FHIR fallback with a fast FHIR server: every prefetch key fetched, 20 ms per answer.
 
-    BENCH_PORTS=18300-18399 .venv/bin/python -m bench.fallback_fast [--requests 30]
+    BENCH_PORTS=18300-18399 PYTHONPATH=tests .venv/bin/python -m bench.fallback_fast [--requests 30]
 
 The typical patient (bench/make_requests.py) without `prefetch`: the service fetches every key
 from the FHIR stub (tests/support/fhir_stub.py, answering each search after `--delay`). Issue #15's

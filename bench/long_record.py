@@ -13,7 +13,7 @@ all) and with no page cap (to show what the cap hides). Printed per case: HTTP r
 received, wall time (median of the runs), results obtained, and the keys left partial.
 
 Run: PYTHONPATH=tests .venv/bin/python -m bench.long_record [--runs 5] [--port 18200] (two ports
-from it: one per server mode)
+from it: one per server mode; the resources are built by tests/support/fhir_builders.py)
 A benchmark that prints numbers, not a test.
 """
 
@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import support.fhir_builders as fhir
 from support.fhir_stub import FhirStub, running_fhir_stub
 
 from cds_hooks.fhir_client import FhirFetchSettings
@@ -65,15 +66,15 @@ def make_record(now: datetime) -> Observations:
         kind = kinds[index % len(kinds)]
         system, code = valuesets.lab_codes(kind)[0]
         when = now - step * (OBSERVATIONS - index)
-        resource = {
-            "resourceType": "Observation",
-            "id": f"obs-{index}",
-            "status": "final",
-            "code": {"coding": [{"system": system, "code": code}]},
-            "subject": {"reference": f"Patient/{PATIENT}"},
-            "effectiveDateTime": when.isoformat(timespec="seconds"),
-            "valueQuantity": {"value": 100 + index % 50, "unit": "1"},
-        }
+        resource = fhir.observation(
+            fhir.concept(system, code),
+            100 + index % 50,
+            "1",
+            ucum=False,
+            id=f"obs-{index}",
+            patient_id=PATIENT,
+            effective=when.isoformat(timespec="seconds"),
+        )
         rows.append((f"{system}|{code}", when, resource))
     return Observations(rows)
 

@@ -17,7 +17,10 @@ Codes: platelets/INR/TP/pain/CPT from /work/shared/clinical/TERMINOLOGY.md; othe
 medications, conditions and allergies are codes and displays that occur in the Synthea R4
 test bundles (testdata/synthea-r4), so no code here is invented.
 
-Usage: python -m bench.make_requests --out bench/results/requests [--seed 1] [--today 2026-01-31]
+The resources are built by the project's FHIR builders (tests/support/fhir_builders.py), hence:
+
+    PYTHONPATH=tests .venv/bin/python -m bench.make_requests --out bench/results/requests
+        [--seed 1] [--today 2026-01-31]
 """
 
 from __future__ import annotations
@@ -30,16 +33,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-LOINC = "http://loinc.org"
-SNOMED = "http://snomed.info/sct"
-RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
-ATC = "http://www.whocc.no/atc"
-UCUM = "http://unitsofmeasure.org"
-CPT = "http://www.ama-assn.org/go/cpt"
-OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
-ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+import support.fhir_builders as fhir
+from support.fhir_builders import ATC, CPT, LOINC, RXNORM, SNOMED, Json, coding, concept
 
 PATIENT_ID = "bench-patient-1"
 DRAFT_ORDER_ID = "vp-1"
@@ -178,6 +173,14 @@ ALLERGIES: tuple[tuple[str, str], ...] = (
     ("300913006", "Shellfish allergy"),
 )
 
+# The draft order (bench/distinct.py's too).
+VERTEBROPLASTY = concept(
+    CPT,
+    "22511",
+    "Percutaneous vertebroplasty, 1 vertebral body; lumbosacral",
+    "Vertebroplasty L2",
+)
+
 
 class _Builder:
     """Builds the resources of one benchmark patient from one seeded random generator."""
@@ -204,7 +207,7 @@ class _Builder:
             "birthDate": "1958-04-12",
         }
 
-    def observation(
+    def result(
         self,
         ident: str,
         code: str,
@@ -213,29 +216,27 @@ class _Builder:
         unit: str,
         days_ago: float,
         category: str = "laboratory",
-    ) -> dict[str, Any]:
-        quantity: dict[str, Any] = {"value": value, "system": UCUM, "code": unit}
-        quantity["unit"] = unit
-        return {
-            "resourceType": "Observation",
-            "id": ident,
-            "status": "final",
-            "category": [{"coding": [{"system": OBS_CATEGORY, "code": category}]}],
-            "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
-            "subject": {"reference": f"Patient/{PATIENT_ID}"},
-            "effectiveDateTime": self.timestamp(days_ago),
-            "issued": self.timestamp(days_ago - 0.1),
-            "valueQuantity": quantity,
-        }
+    ) -> Json:
+        """A result of the patient taken `days_ago` days ago, issued 0.1 day after."""
+        return fhir.observation(
+            concept(LOINC, code, display, display_as_text=False),
+            value,
+            unit,
+            id=ident,
+            category=category,
+            patient_id=PATIENT_ID,
+            effective=self.timestamp(days_ago),
+            issued=self.timestamp(days_ago - 0.1),
+        )
 
-    def platelets(self, count: int) -> list[dict[str, Any]]:
+    def platelets(self, count: int) -> list[Json]:
         """`count` platelet counts over the last 6 weeks; the latest (yesterday) is 180."""
         out = []
         for index in range(count):
             days_ago = 1 + (count - 1 - index) * 42 / max(count, 1)
             value = 180 if index == count - 1 else self.rng.randint(150, 380)
             out.append(
-                self.observation(
+                self.result(
                     f"plt-{index + 1:03d}",
                     "777-3",
                     "Platelets [#/volume] in Blood by Automated count",
@@ -246,7 +247,7 @@ class _Builder:
             )
         return out
 
-    def coagulation(self, count: int) -> list[dict[str, Any]]:
+    def coagulation(self, count: int) -> list[Json]:
         """`count` results alternating INR and TP %, the latest two yesterday (INR 1.1, TP 85)."""
         out = []
         for index in range(count):
@@ -257,7 +258,7 @@ class _Builder:
             if index % 2 == 0:
                 value = 1.1 if latest else round(self.rng.uniform(0.9, 1.3), 2)
                 out.append(
-                    self.observation(
+                    self.result(
                         f"inr-{pair + 1:03d}",
                         "6301-6",
                         "INR in Platelet poor plasma by Coagulation assay",
@@ -269,7 +270,7 @@ class _Builder:
             else:
                 value = 85 if latest else self.rng.randint(70, 100)
                 out.append(
-                    self.observation(
+                    self.result(
                         f"tp-{pair + 1:03d}",
                         "5894-1",
                         "Prothrombin time (PT) actual/Normal",
@@ -280,12 +281,12 @@ class _Builder:
                 )
         return out
 
-    def pain(self, count: int) -> list[dict[str, Any]]:
+    def pain(self, count: int) -> list[Json]:
         out = []
         for index in range(count):
             days_ago = round(1 + (count - 1 - index) * 7 / max(count, 1), 2)
             out.append(
-                self.observation(
+                self.result(
                     f"pain-{index + 1:03d}",
                     "72514-3",
                     "Pain severity - 0-10 verbal numeric rating [Score] - Reported",
@@ -297,111 +298,84 @@ class _Builder:
             )
         return out
 
-    def other_labs(self, count: int) -> list[dict[str, Any]]:
+    def other_labs(self, count: int) -> list[Json]:
         out = []
         for index in range(count):
             code, display, unit, low, high = OTHER_LABS[index % len(OTHER_LABS)]
             value = round(self.rng.uniform(low, high), 1)
             days_ago = round(self.rng.uniform(1, 60), 2)
-            out.append(
-                self.observation(f"lab-{index + 1:03d}", code, display, value, unit, days_ago)
-            )
+            out.append(self.result(f"lab-{index + 1:03d}", code, display, value, unit, days_ago))
         return out
 
-    def medication_request(
-        self,
-        ident: str,
-        codings: list[dict[str, str]],
-        text: str,
-        dose_mg: float | None,
-        frequency: int,
-    ) -> dict[str, Any]:
-        dosage: dict[str, Any] = {
-            "sequence": 1,
-            "text": text,
-            "timing": {"repeat": {"frequency": frequency, "period": 1, "periodUnit": "d"}},
-        }
-        if dose_mg is not None:
-            dosage["doseAndRate"] = [
-                {"doseQuantity": {"value": dose_mg, "unit": "mg", "system": UCUM, "code": "mg"}}
-            ]
-        return {
-            "resourceType": "MedicationRequest",
-            "id": ident,
-            "status": "active",
-            "intent": "order",
-            "medicationCodeableConcept": {"coding": codings, "text": text},
-            "subject": {"reference": f"Patient/{PATIENT_ID}"},
-            "authoredOn": self.timestamp(self.rng.uniform(20, 200)),
-            "dosageInstruction": [dosage],
-        }
+    def prescription(
+        self, ident: str, medication: Json, dose_mg: float | None, frequency: int
+    ) -> Json:
+        """An active order, authored 20 to 200 days ago, its dosage text the medication's."""
+        return fhir.medication_request(
+            medication,
+            id=ident,
+            patient_id=PATIENT_ID,
+            authored_on=self.timestamp(self.rng.uniform(20, 200)),
+            dosage=[fhir.dosage(dose_mg, "mg", frequency, text=medication["text"], sequence=1)],
+        )
 
-    def antiplatelets(self) -> list[dict[str, Any]]:
-        clopidogrel = self.medication_request(
+    def antiplatelets(self) -> list[Json]:
+        clopidogrel = self.prescription(
             "med-clopidogrel",
-            [
-                {"system": RXNORM, "code": "309362", "display": "Clopidogrel 75 MG Oral Tablet"},
-                {"system": ATC, "code": "B01AC04", "display": "clopidogrel"},
-            ],
-            "clopidogrel 75 mg, one tablet once daily",
+            concept(
+                RXNORM,
+                "309362",
+                "Clopidogrel 75 MG Oral Tablet",
+                "clopidogrel 75 mg, one tablet once daily",
+                also=[coding(ATC, "B01AC04", "clopidogrel")],
+            ),
             75,
             1,
         )
-        aspirin = self.medication_request(
+        aspirin = self.prescription(
             "med-aspirin",
-            [
-                {"system": RXNORM, "code": "1191", "display": "aspirin"},
-                {"system": ATC, "code": "B01AC06", "display": "acetylsalicylic acid"},
-            ],
-            "aspirin 75 mg once daily",
+            concept(
+                RXNORM,
+                "1191",
+                "aspirin",
+                "aspirin 75 mg once daily",
+                also=[coding(ATC, "B01AC06", "acetylsalicylic acid")],
+            ),
             75,
             1,
         )
         return [clopidogrel, aspirin]
 
-    def other_medications(self, count: int) -> list[dict[str, Any]]:
+    def other_medications(self, count: int) -> list[Json]:
         out = []
         for index in range(count):
             code, display = OTHER_MEDICATIONS[index % len(OTHER_MEDICATIONS)]
             out.append(
-                self.medication_request(
+                self.prescription(
                     f"med-{index + 1:03d}",
-                    [{"system": RXNORM, "code": code, "display": display}],
-                    display,
+                    concept(RXNORM, code, display),
                     None,
                     self.rng.choice((1, 2, 3)),
                 )
             )
         return out
 
-    def condition(self, ident: str, code: str, display: str, active: bool) -> dict[str, Any]:
-        status = "active" if active else "resolved"
-        resource: dict[str, Any] = {
-            "resourceType": "Condition",
-            "id": ident,
-            "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": status}]},
-            "verificationStatus": {
-                "coding": [{"system": CONDITION_VERIFICATION, "code": "confirmed"}]
-            },
-            "category": [
-                {
-                    "coding": [
-                        {
-                            "system": "http://terminology.hl7.org/CodeSystem/condition-category",
-                            "code": "problem-list-item",
-                        }
-                    ]
-                }
-            ],
-            "code": {"coding": [{"system": SNOMED, "code": code, "display": display}]},
-            "subject": {"reference": f"Patient/{PATIENT_ID}"},
-            "onsetDateTime": self.timestamp(self.rng.uniform(30, 3000)),
-        }
+    def condition(self, ident: str, code: str, display: str, active: bool) -> Json:
+        """A problem-list Condition, its onset 30 to 3000 days ago; resolved ones abated."""
+        resource = fhir.condition(
+            concept(SNOMED, code, display, display_as_text=False),
+            "active" if active else "resolved",
+            id=ident,
+            verification="confirmed",
+            category="problem-list-item",
+            patient_id=PATIENT_ID,
+            onsetDateTime=self.timestamp(self.rng.uniform(30, 3000)),
+        )
         if not active:
             resource["abatementDateTime"] = self.timestamp(self.rng.uniform(1, 29))
         return resource
 
-    def key_conditions(self) -> list[dict[str, Any]]:
+    def key_conditions(self) -> list[Json]:
         return [
             self.condition(
                 "cond-bone-mets",
@@ -414,7 +388,7 @@ class _Builder:
             ),
         ]
 
-    def other_conditions(self, count: int) -> list[dict[str, Any]]:
+    def other_conditions(self, count: int) -> list[Json]:
         out = []
         for index in range(count):
             code, display = OTHER_CONDITIONS[index % len(OTHER_CONDITIONS)]
@@ -422,73 +396,55 @@ class _Builder:
             out.append(self.condition(f"cond-{index + 1:03d}", code, display, active))
         return out
 
-    def allergies(self, count: int) -> list[dict[str, Any]]:
+    def allergies(self, count: int) -> list[Json]:
         out = []
         for index in range(count):
             code, display = ALLERGIES[index % len(ALLERGIES)]
             out.append(
-                {
-                    "resourceType": "AllergyIntolerance",
-                    "id": f"allergy-{index + 1:03d}",
-                    "clinicalStatus": {"coding": [{"system": ALLERGY_CLINICAL, "code": "active"}]},
-                    "type": "allergy",
-                    "category": ["environment"],
-                    "criticality": "low",
-                    "code": {"coding": [{"system": SNOMED, "code": code, "display": display}]},
-                    "patient": {"reference": f"Patient/{PATIENT_ID}"},
-                }
+                fhir.allergy(
+                    concept(SNOMED, code, display, display_as_text=False),
+                    id=f"allergy-{index + 1:03d}",
+                    type="allergy",
+                    category=["environment"],
+                    criticality="low",
+                    patient_id=PATIENT_ID,
+                )
             )
         return out
 
-    def draft_order(self) -> dict[str, Any]:
+    def draft_order(self) -> Json:
         occurrence = self.today + timedelta(days=10)
-        return {
-            "resourceType": "ServiceRequest",
-            "id": DRAFT_ORDER_ID,
-            "status": "draft",
-            "intent": "order",
-            "code": {
-                "coding": [
-                    {
-                        "system": CPT,
-                        "code": "22511",
-                        "display": "Percutaneous vertebroplasty, 1 vertebral body; lumbosacral",
-                    }
-                ],
-                "text": "Vertebroplasty L2",
-            },
-            "subject": {"reference": f"Patient/{PATIENT_ID}"},
-            "occurrenceDateTime": f"{occurrence.isoformat()}T09:00:00Z",
-        }
+        return fhir.service_request(
+            VERTEBROPLASTY,
+            id=DRAFT_ORDER_ID,
+            patient_id=PATIENT_ID,
+            occurrenceDateTime=f"{occurrence.isoformat()}T09:00:00Z",
+        )
 
 
-def searchset(resources: list[dict[str, Any]], fhir_server: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": len(resources),
-        "entry": [
-            {
-                "fullUrl": f"{fhir_server}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ],
-    }
+def _prefetch(patient: Json, searches: dict[str, list[Json]], fhir_server: str) -> Json:
+    """The full prefetch: the Patient, and each search key answered in one searchset page."""
+    prefetch: Json = {"patient": patient}
+    for key, found in searches.items():
+        prefetch[key] = fhir.searchset(*found, base=fhir_server, total=len(found))
+    return prefetch
 
 
-def _hook_request(
-    builder: _Builder,
-    fhir_server: str,
-    prefetch: dict[str, Any],
-) -> dict[str, Any]:
-    draft = builder.draft_order()
-    return {
-        "hook": "order-select",
-        "hookInstance": builder.uuid(),
-        "fhirServer": fhir_server,
-        "fhirAuthorization": {
+def _hook_request(builder: _Builder, fhir_server: str, prefetch: Json) -> Json:
+    context = fhir.order_context(
+        [builder.draft_order()],
+        user="Practitioner/bench-practitioner-1",
+        patient_id=PATIENT_ID,
+        encounter="bench-encounter-1",
+        selections=[f"ServiceRequest/{DRAFT_ORDER_ID}"],
+    )
+    return fhir.hook_request(
+        "order-select",
+        context,
+        prefetch,
+        instance=builder.uuid(),
+        fhir_server=fhir_server,
+        fhir_authorization={
             "access_token": "bench-placeholder-not-a-secret",
             "token_type": "Bearer",
             "expires_in": 300,
@@ -498,19 +454,7 @@ def _hook_request(
             "scope": "patient/*.read",
             "subject": "cementoplasty-cds",
         },
-        "context": {
-            "userId": "Practitioner/bench-practitioner-1",
-            "patientId": PATIENT_ID,
-            "encounterId": "bench-encounter-1",
-            "selections": [f"ServiceRequest/{DRAFT_ORDER_ID}"],
-            "draftOrders": {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": draft}],
-            },
-        },
-        "prefetch": prefetch,
-    }
+    )
 
 
 def build_typical(
@@ -523,23 +467,19 @@ def build_typical(
     """
     builder = _Builder(seed, today or datetime.now(UTC).date())
     other_labs = builder.other_labs(145)
-    prefetch = {
-        "patient": builder.patient(),
-        "platelets": searchset(builder.platelets(30) + other_labs[:73], fhir_server),
-        "coagulation": searchset(builder.coagulation(20) + other_labs[73:], fhir_server),
-        "pain": searchset(builder.pain(5), fhir_server),
-        "medicationStatements": searchset([], fhir_server),
-        "medicationRequests": searchset(
-            builder.antiplatelets() + builder.other_medications(23), fhir_server
-        ),
-        "conditions": searchset(
-            builder.key_conditions() + builder.other_conditions(38), fhir_server
-        ),
-        "allergies": searchset(builder.allergies(3), fhir_server),
-        "temperature": searchset([], fhir_server),
-        "neutrophils": searchset([], fhir_server),
+    patient = builder.patient()
+    searches = {  # built in this order: the random draws follow it
+        "platelets": builder.platelets(30) + other_labs[:73],
+        "coagulation": builder.coagulation(20) + other_labs[73:],
+        "pain": builder.pain(5),
+        "medicationStatements": [],
+        "medicationRequests": builder.antiplatelets() + builder.other_medications(23),
+        "conditions": builder.key_conditions() + builder.other_conditions(38),
+        "allergies": builder.allergies(3),
+        "temperature": [],
+        "neutrophils": [],
     }
-    return _hook_request(builder, fhir_server, prefetch)
+    return _hook_request(builder, fhir_server, _prefetch(patient, searches, fhir_server))
 
 
 def build_small(
@@ -547,19 +487,19 @@ def build_small(
 ) -> dict[str, Any]:
     """The small request: a dozen resources, same keys, same draft order."""
     builder = _Builder(seed + 1, today or datetime.now(UTC).date())
-    prefetch = {
-        "patient": builder.patient(),
-        "platelets": searchset(builder.platelets(2), fhir_server),
-        "coagulation": searchset(builder.coagulation(2), fhir_server),
-        "pain": searchset(builder.pain(1), fhir_server),
-        "medicationStatements": searchset([], fhir_server),
-        "medicationRequests": searchset(builder.antiplatelets(), fhir_server),
-        "conditions": searchset(builder.key_conditions(), fhir_server),
-        "allergies": searchset(builder.allergies(1), fhir_server),
-        "temperature": searchset([], fhir_server),
-        "neutrophils": searchset([], fhir_server),
+    patient = builder.patient()
+    searches = {
+        "platelets": builder.platelets(2),
+        "coagulation": builder.coagulation(2),
+        "pain": builder.pain(1),
+        "medicationStatements": [],
+        "medicationRequests": builder.antiplatelets(),
+        "conditions": builder.key_conditions(),
+        "allergies": builder.allergies(1),
+        "temperature": [],
+        "neutrophils": [],
     }
-    return _hook_request(builder, fhir_server, prefetch)
+    return _hook_request(builder, fhir_server, _prefetch(patient, searches, fhir_server))
 
 
 def without_prefetch(request: dict[str, Any], keep: tuple[str, ...] = ()) -> dict[str, Any]:

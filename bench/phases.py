@@ -5,7 +5,7 @@ In-process, through Flask's test client (no gunicorn, no network): the typical r
 `bench.make_requests` is posted `--calls` times after a warm-up, and each phase is timed by a
 wrapper around the function that does it. A benchmark that prints numbers, not a test.
 
-    .venv/bin/python -m bench.phases [--calls 300] [--distinct]
+    PYTHONPATH=tests .venv/bin/python -m bench.phases [--calls 300] [--distinct]
 """
 
 from __future__ import annotations

@@ -312,7 +312,7 @@ def start_stub(data_path: Path, mode: str, delay_s: float, lifetime_s: float) ->
             str(free_port() if os.environ.get("BENCH_PORTS") else 0),
         ],
         cwd=REPO_ROOT,
-        # The stub is the tests' own (tests/support), run from there.
+        # The stub is the tests' own (tests/support/fhir_stub.py), run from there.
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "tests")},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,

@@ -1,7 +1,10 @@
 """The benchmark: the service against its floor, one command, one table.
 
-    .venv/bin/python -m bench.run            # about 5 minutes
-    .venv/bin/python -m bench.run --quick    # about 1 minute, a smoke run
+    PYTHONPATH=tests .venv/bin/python -m bench.run            # about 5 minutes
+    PYTHONPATH=tests .venv/bin/python -m bench.run --quick    # about 1 minute, a smoke run
+
+(`PYTHONPATH=tests`: the requests are built by tests/support/fhir_builders.py, as every bench
+module's are.)
 
 Starts the service (`cementoplasty-cds serve`, temporary configuration: no auth, SQLite in a
 temp dir, FHIR stubs on loopback allowed) and the floor (bench/floor_app.py under the same
@@ -502,7 +505,10 @@ def render(results: Results, settings: Settings, elapsed_s: float) -> str:
         out.insert(2, "**Harness self-test: the floor app runs on both sides.**\n")
     if results.notes:
         out += ["", "Notes:", *[f"* {note}" for note in results.notes]]
-    out += ["", "Reproduce: `.venv/bin/python -m bench.run` (README, Performance)."]
+    out += [
+        "",
+        "Reproduce: `PYTHONPATH=tests .venv/bin/python -m bench.run` (README, Performance).",
+    ]
     return "\n".join(out)
 
 

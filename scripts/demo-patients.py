@@ -1,7 +1,8 @@
 """The demo patients of `make demo` (scripts/demo-run.py): one FHIR R4 transaction Bundle.
 
-Built at load time (never a committed data dump) with the fixtures' own FHIR builders
-(fixtures/build.py), so the planned procedures are always a few days ahead:
+Built at load time (never a committed data dump), so the planned procedures are always a few
+days ahead, with the project's FHIR builders (tests/support/fhir_builders.py) and the fixture
+patient's record conventions (fixtures/build.py):
 
 * cemento-demo-1: vertebroplasty of T12 in 7 days, on clopidogrel, platelets 42 000/mm³.
 * cemento-demo-2: kyphoplasty of L1 in 10 days, on warfarin (VKA), INR 2.4, TP 35 %.
@@ -10,7 +11,12 @@ Built at load time (never a committed data dump) with the fixtures' own FHIR bui
   at 09:00, on apixaban (the 48-hour hold is counted from the appointment).
 * cemento-demo-5: nothing planned (patient-view and a prescription give no card).
 
-`python scripts/demo-patients.py [YYYY-MM-DD]` prints the Bundle (today by default).
+Prints the Bundle (dated from today by default); the two folders are on the import path:
+
+    PYTHONPATH=tests:fixtures .venv/bin/python scripts/demo-patients.py [YYYY-MM-DD]
+
+The demo data is not under fixtures/: build.py regenerates that folder and removes any directory
+it did not write.
 """
 
 from __future__ import annotations
@@ -18,36 +24,26 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
-
-# The fixtures' FHIR builders (fixtures/build.py). The demo data is not under fixtures/: build.py
-# regenerates that folder and removes any directory it did not write.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fixtures"))
 
 from build import (
     BONE_METASTASIS,
-    CPT,
     FEMUR,
     INR_CODE,
     LUNG_CANCER,
     PLATELETS_777,
-    RXNORM,
     T12,
     TP_CODE,
     VERTEBROPLASTY,
-    concept,
     condition,
     daily,
     med_request,
     med_statement,
-    observation,
-    quantity,
+    result,
     service_request,
 )
+from support.fhir_builders import CPT, RXNORM, Json, concept
 
-Json = dict[str, Any]
 ZONE = ZoneInfo("Europe/Paris")  # the service's default site time zone
 PATIENT_IDS = tuple(f"cemento-demo-{n}" for n in range(1, 6))
 
@@ -91,9 +87,9 @@ def labs(today: date, plt: float, tp_value: float, inr_value: float) -> list[Jso
     drawn = datetime.combine(today - timedelta(days=1), datetime.min.time(), ZONE)
     when = drawn.replace(hour=8).isoformat()
     return [
-        observation("obs-plt", PLATELETS_777, quantity(plt, "/mm3"), when),
-        observation("obs-tp", TP_CODE, quantity(tp_value, "%"), when),
-        observation("obs-inr", INR_CODE, quantity(inr_value, "{INR}"), when),
+        result("obs-plt", PLATELETS_777, plt, "/mm3", when),
+        result("obs-tp", TP_CODE, tp_value, "%", when),
+        result("obs-inr", INR_CODE, inr_value, "{INR}", when),
     ]
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`make demo`: the service with the demo profile, and (embedded default) a local FHIR R4 server
-holding the demo patients (fixtures/demo/build_demo.py), so that the CDS Hooks sandbox shows
+holding the demo patients (scripts/demo-patients.py), so that the CDS Hooks sandbox shows
 cards. Not a production setup: the demo profile says so at start-up.
 
     .venv/bin/python scripts/demo-run.py [--port 8080] [--fhir-port 8091] [--no-fhir]
@@ -131,10 +131,13 @@ def wait_for(url: str, process: subprocess.Popen[bytes], what: str) -> None:
 
 def load_demo_patients(base_url: str) -> None:
     """The Bundle of scripts/demo-patients.py (dated from today), as one transaction."""
+    # The script builds with tests/support/fhir_builders.py and fixtures/build.py.
+    path = os.pathsep.join(str(REPO / folder) for folder in ("tests", "fixtures"))
     body = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "demo-patients.py")],
         check=True,
         capture_output=True,
+        env={**os.environ, "PYTHONPATH": path},
     ).stdout
     request = urllib.request.Request(
         base_url,

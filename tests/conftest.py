@@ -2,7 +2,7 @@
 
 Helpers shared by several test folders live in tests/support/ (`from support.fhir_builders
 import ...`); pytest's `pythonpath` setting (pyproject.toml) puts the checkout, tests/ and
-fixtures/ (the fixture builders, `build`) on the import path."""
+fixtures/ (the fixture patient and its cases, `build`) on the import path."""
 
 from __future__ import annotations
 

@@ -9,15 +9,14 @@ from support.fhir_builders import (
     RXNORM,
     SNOMED,
     VERTEBROPLASTY,
-    codeable,
+    concept,
     condition,
-    dose,
-    hook_request,
+    dosage,
     medication_request,
     observation,
-    prefetch,
     service_request,
 )
+from support.hook_calls import hook_call, prefetch
 
 from service.facts.extract import extract_facts
 from service.vocabulary import DataCategory
@@ -29,23 +28,23 @@ def test_unavailable_keys_map_to_categories(valuesets, all_triggers):
         platelets=[observation("777-3", 150, "10*3/uL")],
     )
     facts = extract_facts(
-        hook_request([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers, NOW
+        hook_call([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers, NOW
     )
     assert facts.unavailable == {DataCategory.COAGULATION, DataCategory.MEDICATIONS}
     assert facts.patient_id == "p1"
 
 
 def test_out_of_scope_request_still_extracts_without_procedures(valuesets, all_triggers):
-    request = hook_request([service_request(codeable(text="IRM lombaire"))])
+    request = hook_call([service_request(concept(text="IRM lombaire"))])
     facts = extract_facts(request, prefetch(), valuesets, all_triggers, NOW)
     assert facts.procedures == ()
 
 
 def test_duplicates_across_keys_are_read_once(valuesets, all_triggers):
-    order = medication_request(codeable(RXNORM, "11289"))
+    order = medication_request(concept(RXNORM, "11289"))
     data = prefetch(medicationRequests=[order], other=[order])
     facts = extract_facts(
-        hook_request([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers, NOW
+        hook_call([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers, NOW
     )
     assert len(facts.medications) == 1
 
@@ -60,16 +59,16 @@ def typical_prefetch():
         if o["code"]["coding"][0]["code"] == "72514-3":
             o["valueQuantity"] = {"value": 4, "unit": "{score}"}
     meds = [
-        medication_request(codeable(RXNORM, str(100000 + i), None), dosage=[dose(10, "mg", 1)])
+        medication_request(concept(RXNORM, str(100000 + i)), dosage=[dosage(10, "mg", 1)])
         for i in range(22)
     ] + [
-        medication_request(codeable(RXNORM, "11289")),
-        medication_request(codeable(text="Kardégic 75 mg"), dosage=[dose(75, "mg", 1)]),
-        medication_request(codeable(text="Plavix 75 mg"), dosage=[dose(75, "mg", 1)]),
+        medication_request(concept(RXNORM, "11289")),
+        medication_request(concept(text="Kardégic 75 mg"), dosage=[dosage(75, "mg", 1)]),
+        medication_request(concept(text="Plavix 75 mg"), dosage=[dosage(75, "mg", 1)]),
     ]
-    conditions = [condition(codeable(SNOMED, str(1000 + i))) for i in range(38)] + [
-        condition(codeable(SNOMED, "94222008")),
-        condition(codeable(SNOMED, "254637007")),
+    conditions = [condition(concept(SNOMED, str(1000 + i))) for i in range(38)] + [
+        condition(concept(SNOMED, "94222008")),
+        condition(concept(SNOMED, "254637007")),
     ]
     return prefetch(
         platelets=observations, medicationRequests=meds, conditions=conditions, allergies=[]
@@ -78,7 +77,7 @@ def typical_prefetch():
 
 def test_typical_request_is_fast(valuesets, all_triggers):
     """200 Observations, 25 medications, 40 conditions: a few ms (generous margin here)."""
-    request = hook_request([service_request(VERTEBROPLASTY)])
+    request = hook_call([service_request(VERTEBROPLASTY)])
     data = typical_prefetch()
     extract_facts(request, data, valuesets, all_triggers, NOW)  # warm caches
     runs = 20

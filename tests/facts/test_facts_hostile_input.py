@@ -13,15 +13,14 @@ from support.fhir_builders import (
     RXNORM,
     SNOMED,
     VERTEBROPLASTY,
-    codeable,
+    concept,
     condition,
-    dose,
-    hook_request,
+    dosage,
     medication_request,
     observation,
-    prefetch,
     service_request,
 )
+from support.hook_calls import hook_call, prefetch
 
 from service.facts import medications as medications_module
 from service.facts.dosage import daily_dose_mg
@@ -31,12 +30,12 @@ from service.facts.refs import status_codes
 from service.valuesets.codeable import codings
 from service.vocabulary import DataCategory
 
-CLOPIDOGREL = codeable(RXNORM, "32968", "clopidogrel 75 mg")
+CLOPIDOGREL = concept(RXNORM, "32968", text="clopidogrel 75 mg")
 UNHASHABLE = ([], ["final"], {}, {"a": 1})
 
 
 def facts_for(valuesets, triggers, **keys):
-    request = hook_request([service_request(VERTEBROPLASTY)])
+    request = hook_call([service_request(VERTEBROPLASTY)])
     return extract_facts(request, prefetch(**keys), valuesets, triggers, NOW)
 
 
@@ -63,7 +62,7 @@ def test_coding_that_is_not_a_list_has_no_codes(value) -> None:
 
 
 def test_condition_with_a_numeric_status_coding_is_read(valuesets, all_triggers) -> None:
-    sepsis = condition(codeable(SNOMED, "91302008", "Sepsis"))
+    sepsis = condition(concept(SNOMED, "91302008", text="Sepsis"))
     sepsis["verificationStatus"] = {"coding": 1e308}
     facts = facts_for(valuesets, all_triggers, conditions=[sepsis])
     assert [c.source.id for c in facts.conditions] == [sepsis["id"]]
@@ -71,22 +70,22 @@ def test_condition_with_a_numeric_status_coding_is_read(valuesets, all_triggers)
 
 @pytest.mark.parametrize("value", [1e308, 10**300])
 def test_huge_dose_is_a_dose_problem(value) -> None:
-    dose_mg, problem = daily_dose_mg([dose(value, "mg", frequency=1)])
+    dose_mg, problem = daily_dose_mg([dosage(value, "mg", frequency=1)])
     assert dose_mg is None and problem
 
 
 def test_timing_code_with_non_object_coding_is_no_frequency() -> None:
-    dosage = dose(75, "mg")
-    dosage["timing"] = {"code": {"coding": [5, {"code": ["BID"]}, {"code": "BID"}]}}
-    assert daily_dose_mg([dosage]) == (150.0, None)
+    given = dosage(75, "mg")
+    given["timing"] = {"code": {"coding": [5, {"code": ["BID"]}, {"code": "BID"}]}}
+    assert daily_dose_mg([given]) == (150.0, None)
 
 
 def test_a_medication_whose_reading_raises_is_invalid_not_a_crash(
     valuesets, all_triggers, monkeypatch, caplog
 ) -> None:
     """A bug or an unforeseen input on one resource: that resource is reported, nothing else."""
-    broken = medication_request(CLOPIDOGREL, dosage=[dose(75, "mg", frequency=1)])
-    fine = medication_request(codeable(RXNORM, "11289", "warfarin"))
+    broken = medication_request(CLOPIDOGREL, dosage=[dosage(75, "mg", frequency=1)])
+    fine = medication_request(concept(RXNORM, "11289", text="warfarin"))
     real_one = medications_module._one
 
     def one_that_raises(resource, *args):

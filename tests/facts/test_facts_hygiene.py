@@ -16,15 +16,14 @@ from support.fhir_builders import (
     SNOMED,
     VERTEBROPLASTY,
     allergy,
-    codeable,
+    concept,
     condition,
-    hook_request,
     medication_request,
     medication_statement,
     observation,
-    prefetch,
     service_request,
 )
+from support.hook_calls import hook_call, prefetch
 
 from service.facts.extract import MODIFIER_NOT_UNDERSTOOD, extract_facts
 from service.facts.refs import has_modifier_extension, referenced_patient_id
@@ -32,11 +31,11 @@ from service.valuesets.codeable import codings, normalise_system
 from service.vocabulary import DataCategory, LabKind
 
 MODIFIER = [{"url": "http://example.org/fhir/StructureDefinition/not-given", "valueBoolean": True}]
-SEPSIS = codeable(SNOMED, "91302008")
+SEPSIS = concept(SNOMED, "91302008")
 
 
 def facts_for(valuesets, triggers, **keys):
-    request = hook_request([service_request(VERTEBROPLASTY)])  # context.patientId = p1
+    request = hook_call([service_request(VERTEBROPLASTY)])  # context.patientId = p1
     return extract_facts(request, prefetch(**keys), valuesets, triggers, NOW)
 
 
@@ -76,8 +75,8 @@ def test_another_patients_newer_normal_count_does_not_hide_this_patients_low_cou
 @pytest.mark.parametrize(
     ("build", "element"),
     [
-        (lambda: medication_request(codeable(RXNORM, "11289")), "subject"),
-        (lambda: medication_statement(codeable(RXNORM, "11289")), "subject"),
+        (lambda: medication_request(concept(RXNORM, "11289")), "subject"),
+        (lambda: medication_statement(concept(RXNORM, "11289")), "subject"),
     ],
 )
 def test_another_patients_warfarin_is_never_used(valuesets, all_triggers, build, element):
@@ -91,8 +90,8 @@ def test_another_patients_warfarin_is_never_used(valuesets, all_triggers, build,
 
 
 def test_another_patients_allergy_is_never_used(valuesets, all_triggers):
-    mine = allergy(codeable(text="Polymethyl methacrylate"))
-    theirs = other(allergy(codeable(text="Polymethyl methacrylate")), "patient")
+    mine = allergy(concept(text="Polymethyl methacrylate"))
+    theirs = other(allergy(concept(text="Polymethyl methacrylate")), "patient")
     facts = facts_for(valuesets, all_triggers, allergies=[mine, theirs])
     assert [a.source.id for a in facts.allergies] == [mine["id"]]
 
@@ -153,18 +152,18 @@ def test_a_prefetched_patient_of_another_id_is_not_this_patient(valuesets, all_t
     [
         (condition(SEPSIS, modifierExtension=MODIFIER), "conditions", DataCategory.CONDITIONS),
         (
-            allergy(codeable(text="Polymethyl methacrylate"), modifierExtension=MODIFIER),
+            allergy(concept(text="Polymethyl methacrylate"), modifierExtension=MODIFIER),
             "allergies",
             DataCategory.ALLERGIES,
         ),
         (
-            medication_request(codeable(RXNORM, "11289"), modifierExtension=MODIFIER),
+            medication_request(concept(RXNORM, "11289"), modifierExtension=MODIFIER),
             "medicationRequests",
             DataCategory.MEDICATIONS,
         ),
         (
             medication_statement(
-                codeable(RXNORM, "11289"),
+                concept(RXNORM, "11289"),
                 dosage=[{"text": "5 mg", "modifierExtension": MODIFIER}],  # in a backbone
             ),
             "medicationStatements",
@@ -247,13 +246,13 @@ def test_every_matcher_reads_aliases(valuesets, all_triggers):
             }
         ],
         medicationRequests=[
-            medication_request(codeable("urn:oid:2.16.840.1.113883.6.88", "11289")),
-            medication_request(codeable("urn:oid:2.16.840.1.113883.6.73", "B01AC04")),
+            medication_request(concept("urn:oid:2.16.840.1.113883.6.88", "11289")),
+            medication_request(concept("urn:oid:2.16.840.1.113883.6.73", "B01AC04")),
         ],
         conditions=[
-            condition(codeable("urn:oid:2.16.840.1.113883.6.96", "91302008")),
-            condition(codeable("urn:oid:2.16.840.1.113883.6.90", "C79.51")),
-            condition(codeable("http://hl7.org/fhir/sid/icd-10/", "A41.9")),
+            condition(concept("urn:oid:2.16.840.1.113883.6.96", "91302008")),
+            condition(concept("urn:oid:2.16.840.1.113883.6.90", "C79.51")),
+            condition(concept("http://hl7.org/fhir/sid/icd-10/", "A41.9")),
         ],
     )
     assert [lab.value for lab in facts.labs] == [30_000.0]
@@ -270,7 +269,7 @@ def test_every_matcher_reads_aliases(valuesets, all_triggers):
 
 @pytest.mark.parametrize("intent", ["proposal", "plan"])
 def test_a_proposed_or_planned_drug_is_not_taken(valuesets, all_triggers, intent):
-    order = medication_request(codeable(RXNORM, "11289"), intent=intent)
+    order = medication_request(concept(RXNORM, "11289"), intent=intent)
     assert facts_for(valuesets, all_triggers, medicationRequests=[order]).medications == ()
 
 
@@ -287,7 +286,7 @@ def test_a_proposed_or_planned_drug_is_not_taken(valuesets, all_triggers, intent
     ],
 )
 def test_an_ordered_drug_counts_and_so_does_one_without_an_intent(valuesets, all_triggers, intent):
-    order = medication_request(codeable(RXNORM, "11289"))
+    order = medication_request(concept(RXNORM, "11289"))
     if intent is None:
         del order["intent"]
     else:
@@ -305,8 +304,8 @@ def test_a_contained_reference_resolves_to_the_medication_with_that_id(valuesets
         None,
         medicationReference={"reference": "#b"},
         contained=[
-            {"resourceType": "Medication", "id": "a", "code": codeable(RXNORM, "11289")},
-            {"resourceType": "Medication", "id": "b", "code": codeable(ATC, "B01AC04")},
+            {"resourceType": "Medication", "id": "a", "code": concept(RXNORM, "11289")},
+            {"resourceType": "Medication", "id": "b", "code": concept(ATC, "B01AC04")},
         ],
     )
     facts = facts_for(valuesets, all_triggers, medicationRequests=[order])
@@ -317,7 +316,7 @@ def test_a_contained_reference_to_no_such_id_is_reported(valuesets, all_triggers
     order = medication_request(
         None,
         medicationReference={"reference": "#zz"},
-        contained=[{"resourceType": "Medication", "id": "a", "code": codeable(RXNORM, "11289")}],
+        contained=[{"resourceType": "Medication", "id": "a", "code": concept(RXNORM, "11289")}],
     )
     facts = facts_for(valuesets, all_triggers, medicationRequests=[order])
     assert facts.medications == ()

@@ -19,16 +19,15 @@ from support.fhir_builders import (
     SNOMED,
     VERTEBROPLASTY,
     allergy,
-    codeable,
+    concept,
     condition,
-    dose,
-    hook_request,
+    dosage,
     medication_request,
     medication_statement,
     observation,
-    prefetch,
     service_request,
 )
+from support.hook_calls import hook_call, prefetch
 
 from service.app import create_app
 from service.config import parse_config
@@ -37,17 +36,17 @@ from service.storage import Store
 from service.vocabulary import DataCategory, DrugClass
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-CLOPIDOGREL = codeable(RXNORM, "32968", "clopidogrel 75 mg")
-ASPIRIN = codeable(RXNORM, "1191", "aspirin")
+CLOPIDOGREL = concept(RXNORM, "32968", text="clopidogrel 75 mg")
+ASPIRIN = concept(RXNORM, "1191", text="aspirin")
 
 
 def facts_for(valuesets, triggers, **keys):
-    request = hook_request([service_request(VERTEBROPLASTY)])
+    request = hook_call([service_request(VERTEBROPLASTY)])
     return extract_facts(request, prefetch(**keys), valuesets, triggers, NOW)
 
 
 def test_clopidogrel_order_without_intent_is_a_medication(valuesets, all_triggers) -> None:
-    order = medication_request(CLOPIDOGREL, dosage=[dose(75, "mg", frequency=1)])
+    order = medication_request(CLOPIDOGREL, dosage=[dosage(75, "mg", frequency=1)])
     del order["intent"]
     facts = facts_for(valuesets, all_triggers, medicationRequests=[order])
     (medication,) = facts.medications
@@ -77,8 +76,8 @@ def test_unresolved_reference_is_still_unavailable(valuesets, all_triggers) -> N
 
 
 def test_condition_and_allergy_not_valid_r4_are_facts(valuesets, all_triggers) -> None:
-    sepsis = condition(codeable(SNOMED, "91302008", "Sepsis"), recordedDate="2026-11-20T08:00")
-    cement = allergy(codeable(SNOMED, "427811002"), patient="not a reference")
+    sepsis = condition(concept(SNOMED, "91302008", text="Sepsis"), recordedDate="2026-11-20T08:00")
+    cement = allergy(concept(SNOMED, "427811002"), patient="not a reference")
     facts = facts_for(valuesets, all_triggers, conditions=[sepsis], allergies=[cement])
     assert [c.source.id for c in facts.conditions] == [sepsis["id"]]
     assert [a.source.id for a in facts.allergies] == [cement["id"]]
@@ -97,9 +96,9 @@ def test_invalid_observation_stays_uninterpretable(valuesets, all_triggers) -> N
 def test_aspirin_with_an_invalid_dosage_has_an_unknown_dose(valuesets, all_triggers) -> None:
     """75 mg once a day is readable, but the Dosage is not valid R4 (a time without a zone): the
     dose compared to 160 mg/day is not trusted, so it is unknown (never assumed low)."""
-    dosage = dose(75, "mg", frequency=1)
-    dosage["timing"]["event"] = ["2026-11-20T08:00:00"]
-    order = medication_request(ASPIRIN, dosage=[dosage])
+    given = dosage(75, "mg", frequency=1)
+    given["timing"]["event"] = ["2026-11-20T08:00:00"]
+    order = medication_request(ASPIRIN, dosage=[given])
     facts = facts_for(valuesets, all_triggers, medicationRequests=[order])
     (medication,) = facts.medications
     assert DrugClass.ASPIRIN in medication.classes
@@ -109,7 +108,7 @@ def test_aspirin_with_an_invalid_dosage_has_an_unknown_dose(valuesets, all_trigg
 
 
 def test_aspirin_with_a_valid_dosage_keeps_its_dose(valuesets, all_triggers) -> None:
-    order = medication_request(ASPIRIN, dosage=[dose(75, "mg", frequency=1)])
+    order = medication_request(ASPIRIN, dosage=[dosage(75, "mg", frequency=1)])
     facts = facts_for(valuesets, all_triggers, medicationRequests=[order])
     assert [(m.daily_dose_mg, m.dose_problem) for m in facts.medications] == [(75.0, None)]
 

@@ -8,14 +8,13 @@ from support.fhir_builders import (
     NOW,
     RXNORM,
     VERTEBROPLASTY,
-    codeable,
-    dose,
-    hook_request,
+    concept,
+    dosage,
     medication_request,
     medication_statement,
-    prefetch,
     service_request,
 )
+from support.hook_calls import hook_call, prefetch
 
 from service.facts.dosage import daily_dose_mg
 from service.facts.extract import extract_facts
@@ -24,7 +23,7 @@ from service.vocabulary import DataCategory, DrugClass
 
 
 def facts_for(valuesets, triggers, referenced=None, **keys):
-    request = hook_request([service_request(VERTEBROPLASTY)])
+    request = hook_call([service_request(VERTEBROPLASTY)])
     return extract_facts(request, prefetch(referenced=referenced, **keys), valuesets, triggers, NOW)
 
 
@@ -40,22 +39,22 @@ def meds(valuesets, triggers, *resources, **kwargs):
 @pytest.mark.parametrize(
     ("concept", "ingredient", "drug_class"),
     [
-        (codeable(RXNORM, "11289"), "warfarin", DrugClass.VKA),
-        (codeable(RXNORM, "32968"), "clopidogrel", DrugClass.CLOPIDOGREL),
-        (codeable(RXNORM, "855332"), "warfarin", DrugClass.VKA),  # Synthea product code
-        (codeable(RXNORM, "309362"), "clopidogrel", DrugClass.CLOPIDOGREL),
-        (codeable(RXNORM, "1114195"), "rivaroxaban", DrugClass.DOAC),
-        (codeable(ATC, "B01AA12"), "fluindione", DrugClass.VKA),
-        (codeable(ATC, "B01AC06"), "aspirin", DrugClass.ASPIRIN),
-        (codeable(ATC, "N02BA01"), "aspirin", DrugClass.ASPIRIN),
-        (codeable(ATC, "B01AE07"), "dabigatran", DrugClass.DOAC),
-        (codeable(ATC, "B01AB05"), "enoxaparin", DrugClass.LMWH),
-        (codeable(ATC, "B01AX05"), "fondaparinux", DrugClass.OTHER_ANTITHROMBOTIC),
-        (codeable(ATC, "B01AF03"), "edoxaban", DrugClass.DOAC),  # RULES.md v2: a DOAC
-        (codeable(ATC, "B01AD02"), "alteplase", DrugClass.OTHER_ANTITHROMBOTIC),
-        (codeable(ATC, "B01AD11"), "atc:B01AD11", DrugClass.OTHER_ANTITHROMBOTIC),  # class B01AD
-        (codeable(ATC, "B01AC30"), "antiplatelet-combination", DrugClass.OTHER_ANTITHROMBOTIC),
-        (codeable(ATC, "N02AA01"), "morphine", DrugClass.OPIOID),
+        (concept(RXNORM, "11289"), "warfarin", DrugClass.VKA),
+        (concept(RXNORM, "32968"), "clopidogrel", DrugClass.CLOPIDOGREL),
+        (concept(RXNORM, "855332"), "warfarin", DrugClass.VKA),  # Synthea product code
+        (concept(RXNORM, "309362"), "clopidogrel", DrugClass.CLOPIDOGREL),
+        (concept(RXNORM, "1114195"), "rivaroxaban", DrugClass.DOAC),
+        (concept(ATC, "B01AA12"), "fluindione", DrugClass.VKA),
+        (concept(ATC, "B01AC06"), "aspirin", DrugClass.ASPIRIN),
+        (concept(ATC, "N02BA01"), "aspirin", DrugClass.ASPIRIN),
+        (concept(ATC, "B01AE07"), "dabigatran", DrugClass.DOAC),
+        (concept(ATC, "B01AB05"), "enoxaparin", DrugClass.LMWH),
+        (concept(ATC, "B01AX05"), "fondaparinux", DrugClass.OTHER_ANTITHROMBOTIC),
+        (concept(ATC, "B01AF03"), "edoxaban", DrugClass.DOAC),  # RULES.md v2: a DOAC
+        (concept(ATC, "B01AD02"), "alteplase", DrugClass.OTHER_ANTITHROMBOTIC),
+        (concept(ATC, "B01AD11"), "atc:B01AD11", DrugClass.OTHER_ANTITHROMBOTIC),  # class B01AD
+        (concept(ATC, "B01AC30"), "antiplatelet-combination", DrugClass.OTHER_ANTITHROMBOTIC),
+        (concept(ATC, "N02AA01"), "morphine", DrugClass.OPIOID),
     ],
 )
 def test_codes(valuesets, all_triggers, concept, ingredient, drug_class):
@@ -66,17 +65,13 @@ def test_codes(valuesets, all_triggers, concept, ingredient, drug_class):
 
 
 def test_atc_class_prefix_without_a_listed_ingredient(valuesets, all_triggers):
-    (fact,) = meds(
-        valuesets, all_triggers, medication_request(codeable(ATC, "B01AA99"))
-    ).medications
+    (fact,) = meds(valuesets, all_triggers, medication_request(concept(ATC, "B01AA99"))).medications
     assert fact.classes == {DrugClass.VKA}
     assert fact.ingredient == "atc:B01AA99"
 
 
 def test_analgesic_aspirin_is_also_an_analgesic(valuesets, all_triggers):
-    (fact,) = meds(
-        valuesets, all_triggers, medication_request(codeable(ATC, "N02BA01"))
-    ).medications
+    (fact,) = meds(valuesets, all_triggers, medication_request(concept(ATC, "N02BA01"))).medications
     assert fact.classes == {DrugClass.ASPIRIN, DrugClass.ANALGESIC}
 
 
@@ -110,7 +105,7 @@ def test_analgesic_aspirin_is_also_an_analgesic(valuesets, all_triggers):
     ],
 )
 def test_display_text_and_french_brands(valuesets, all_triggers, text, ingredient, drug_class):
-    (fact,) = meds(valuesets, all_triggers, medication_request(codeable(text=text))).medications
+    (fact,) = meds(valuesets, all_triggers, medication_request(concept(text=text))).medications
     assert fact.ingredient == ingredient
     assert drug_class in fact.classes
     assert fact.code is None
@@ -119,7 +114,7 @@ def test_display_text_and_french_brands(valuesets, all_triggers, text, ingredien
 
 def test_word_boundaries(valuesets, all_triggers):
     # "plavix" inside another word, or a drug name inside an unrelated word, never matches
-    resource = medication_request(codeable(text="Antiplavixine sirop"))
+    resource = medication_request(concept(text="Antiplavixine sirop"))
     assert meds(valuesets, all_triggers, resource).medications == ()
 
 
@@ -133,7 +128,7 @@ def test_unlisted_product_code_falls_back_to_the_display(valuesets, all_triggers
 
 def test_combination_brand_gives_one_fact_per_ingredient_without_dose(valuesets, all_triggers):
     resource = medication_request(
-        codeable(text="DuoPlavin 75 mg/75 mg"), dosage=[dose(1, "{tbl}", 1)]
+        concept(text="DuoPlavin 75 mg/75 mg"), dosage=[dosage(1, "{tbl}", 1)]
     )
     facts = meds(valuesets, all_triggers, resource).medications
     assert {f.ingredient for f in facts} == {"clopidogrel", "aspirin"}
@@ -141,7 +136,7 @@ def test_combination_brand_gives_one_fact_per_ingredient_without_dose(valuesets,
 
 
 def test_unrelated_drugs_are_not_facts(valuesets, all_triggers):
-    resource = medication_request(codeable(RXNORM, "197361", None))  # amlodipine product
+    resource = medication_request(concept(RXNORM, "197361", text=None))  # amlodipine product
     resource["medicationCodeableConcept"]["coding"][0]["display"] = "Amlodipine 5 MG Oral Tablet"
     assert meds(valuesets, all_triggers, resource).medications == ()
 
@@ -151,12 +146,12 @@ def test_unrelated_drugs_are_not_facts(valuesets, all_triggers):
     ["stopped", "completed", "on-hold", "cancelled", "draft", "entered-in-error", "unknown"],
 )
 def test_request_status_other_than_active_is_not_a_medication(valuesets, all_triggers, status):
-    resource = medication_request(codeable(RXNORM, "11289"), status=status)
+    resource = medication_request(concept(RXNORM, "11289"), status=status)
     assert meds(valuesets, all_triggers, resource).medications == ()
 
 
 def test_do_not_perform_is_not_a_medication(valuesets, all_triggers):
-    resource = medication_request(codeable(RXNORM, "11289"), doNotPerform=True)
+    resource = medication_request(concept(RXNORM, "11289"), doNotPerform=True)
     assert meds(valuesets, all_triggers, resource).medications == ()
 
 
@@ -164,9 +159,9 @@ def test_statement_and_request_are_both_read_with_their_kind(valuesets, all_trig
     facts = meds(
         valuesets,
         all_triggers,
-        medication_request(codeable(RXNORM, "32968")),
-        medication_statement(codeable(text="Kardégic 75 mg"), dosage=[dose(75, "mg", 1)]),
-        medication_statement(codeable(RXNORM, "11289"), status="stopped"),
+        medication_request(concept(RXNORM, "32968")),
+        medication_statement(concept(text="Kardégic 75 mg"), dosage=[dosage(75, "mg", 1)]),
+        medication_statement(concept(RXNORM, "11289"), status="stopped"),
     ).medications
     kinds = {(f.ingredient, f.source_kind) for f in facts}
     assert kinds == {
@@ -189,7 +184,7 @@ def test_contained_medication(valuesets, all_triggers):
     resource = medication_request(
         None,
         medicationReference={"reference": "#m"},
-        contained=[medication(codeable(ATC, "B01AC04"), id="m")],
+        contained=[medication(concept(ATC, "B01AC04"), id="m")],
     )
     (fact,) = meds(valuesets, all_triggers, resource).medications
     assert fact.ingredient == "clopidogrel"
@@ -200,7 +195,7 @@ def test_medication_prefetched_under_any_key(valuesets, all_triggers):
     facts = facts_for(
         valuesets,
         all_triggers,
-        medicationRequests=[resource, medication(codeable(text="Eliquis 5 mg"), id="med7")],
+        medicationRequests=[resource, medication(concept(text="Eliquis 5 mg"), id="med7")],
     )
     (fact,) = facts.medications
     assert fact.ingredient == "apixaban"
@@ -213,7 +208,7 @@ def test_medication_from_resolved_references_absolute_url(valuesets, all_trigger
     facts = facts_for(
         valuesets,
         all_triggers,
-        referenced={"Medication/42": medication(codeable(RXNORM, "1364430"), id="42")},
+        referenced={"Medication/42": medication(concept(RXNORM, "1364430"), id="42")},
         medicationRequests=[resource],
     )
     assert [f.ingredient for f in facts.medications] == ["apixaban"]
@@ -221,9 +216,9 @@ def test_medication_from_resolved_references_absolute_url(valuesets, all_trigger
 
 def test_medication_ingredient_codes_when_the_code_says_nothing(valuesets, all_triggers):
     med = medication(
-        codeable(text="Préparation magistrale"),
+        concept(text="Préparation magistrale"),
         id="m",
-        ingredient=[{"itemCodeableConcept": codeable(ATC, "B01AF01")}],
+        ingredient=[{"itemCodeableConcept": concept(ATC, "B01AF01")}],
     )
     resource = medication_request(None, medicationReference={"reference": "#m"}, contained=[med])
     assert [f.ingredient for f in meds(valuesets, all_triggers, resource).medications] == [
@@ -252,7 +247,7 @@ def test_unresolvable_reference_is_reported_never_silent(valuesets, all_triggers
 
 def test_invalid_matching_resource_is_still_a_medication(valuesets, all_triggers):
     """An anticoagulant in the record is always reported: the data was obtained."""
-    resource = medication_request(codeable(RXNORM, "11289"))
+    resource = medication_request(concept(RXNORM, "11289"))
     del resource["intent"]  # required in R4
     facts = meds(valuesets, all_triggers, resource)
     assert [m.ingredient for m in facts.medications] == ["warfarin"]
@@ -266,14 +261,14 @@ def test_invalid_matching_resource_is_still_a_medication(valuesets, all_triggers
 @pytest.mark.parametrize(
     ("dosage", "expected"),
     [
-        ([dose(75, "mg", 1)], 75.0),  # 75 mg/day
-        ([dose(100, "mg", 2)], 200.0),  # 100 mg twice a day
-        ([dose(0.5, "g", 1)], 500.0),  # 0.5 g once a day
-        ([dose(160, "mg", 1)], 160.0),
-        ([dose(75, "mg", 1, 2, "d")], 37.5),  # every other day
-        ([dose(300, "mg", 1, 1, "wk")], 42.857),
-        ([dose(500, "mg", 1, 6, "h")], 2000.0),
-        ([dose(100, "mg", 1), dose(75, "mg", 1)], 175.0),  # taken together
+        ([dosage(75, "mg", 1)], 75.0),  # 75 mg/day
+        ([dosage(100, "mg", 2)], 200.0),  # 100 mg twice a day
+        ([dosage(0.5, "g", 1)], 500.0),  # 0.5 g once a day
+        ([dosage(160, "mg", 1)], 160.0),
+        ([dosage(75, "mg", 1, 2, "d")], 37.5),  # every other day
+        ([dosage(300, "mg", 1, 1, "wk")], 42.857),
+        ([dosage(500, "mg", 1, 6, "h")], 2000.0),
+        ([dosage(100, "mg", 1), dosage(75, "mg", 1)], 175.0),  # taken together
     ],
 )
 def test_daily_dose(dosage, expected):
@@ -289,19 +284,19 @@ def test_dose_with_unit_text_only():
 
 
 def test_timing_code_bid():
-    dosage = dose(100, "mg")
-    dosage["timing"] = {"code": {"coding": [{"code": "BID"}]}}
-    assert daily_dose_mg([dosage]) == (200.0, None)
+    given = dosage(100, "mg")
+    given["timing"] = {"code": {"coding": [{"code": "BID"}]}}
+    assert daily_dose_mg([given]) == (200.0, None)
 
 
 def test_frequency_max_is_the_upper_bound():
-    dosage = dose(100, "mg", 1)
-    dosage["timing"]["repeat"]["frequencyMax"] = 3
-    assert daily_dose_mg([dosage]) == (300.0, None)
+    given = dosage(100, "mg", 1)
+    given["timing"]["repeat"]["frequencyMax"] = 3
+    assert daily_dose_mg([given]) == (300.0, None)
 
 
 def test_consecutive_sequences_keep_the_largest_day():
-    first, second = dose(300, "mg", 1), dose(75, "mg", 1)
+    first, second = dosage(300, "mg", 1), dosage(75, "mg", 1)
     first["sequence"], second["sequence"] = 1, 2
     assert daily_dose_mg([first, second]) == (300.0, None)
 
@@ -311,20 +306,20 @@ def test_consecutive_sequences_keep_the_largest_day():
     [
         (None, "no dosage"),
         ([], "no dosage"),
-        ([dose(100, "mg")], "no timing"),  # missing frequency
+        ([dosage(100, "mg")], "no timing"),  # missing frequency
         (
-            [{**dose(100, "mg"), "timing": {"repeat": {"period": 1, "periodUnit": "d"}}}],
+            [{**dosage(100, "mg"), "timing": {"repeat": {"period": 1, "periodUnit": "d"}}}],
             "no frequency",
         ),
-        ([dose(1, "{tbl}", 1)], "not a mass"),
+        ([dosage(1, "{tbl}", 1)], "not a mass"),
         ([{"text": "1 sachet le midi"}], "text only"),
         (
             [{"doseAndRate": [{"doseRange": {"low": {"value": 75}, "high": {"value": 150}}}]}],
             "range",
         ),
-        ([dose(100, "mg", 1, 1, "fortnight")], "period unit"),
-        ([{**dose(100, "mg"), "timing": {"repeat": {"frequency": 1}}}], "without a period"),
-        ([dose("100", "mg", 1)], "not a number"),
+        ([dosage(100, "mg", 1, 1, "fortnight")], "period unit"),
+        ([{**dosage(100, "mg"), "timing": {"repeat": {"frequency": 1}}}], "without a period"),
+        ([dosage("100", "mg", 1)], "not a number"),
     ],
 )
 def test_dose_not_computable_is_none_with_a_problem_never_a_guess(dosage, problem):
@@ -334,8 +329,8 @@ def test_dose_not_computable_is_none_with_a_problem_never_a_guess(dosage, proble
 
 
 def test_aspirin_fact_carries_dose_or_problem(valuesets, all_triggers):
-    with_dose = medication_request(codeable(ATC, "B01AC06"), dosage=[dose(100, "mg", 2)])
-    without = medication_request(codeable(text="Kardégic 75"), dosage=[dose(75, "mg")])
+    with_dose = medication_request(concept(ATC, "B01AC06"), dosage=[dosage(100, "mg", 2)])
+    without = medication_request(concept(text="Kardégic 75"), dosage=[dosage(75, "mg")])
     facts = {f.source.id: f for f in meds(valuesets, all_triggers, with_dose, without).medications}
     assert facts[with_dose["id"]].daily_dose_mg == 200.0
     assert facts[with_dose["id"]].dose_problem is None

@@ -5,14 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from support.fhir_builders import (
-    CPT,
-    SNOMED,
-    VERTEBROPLASTY,
-    codeable,
-    hook_request,
-    service_request,
-)
+from support.fhir_builders import CPT, SNOMED, VERTEBROPLASTY, concept, service_request
+from support.hook_calls import hook_call
 
 from service.facts.extract import procedures_in_scope
 from service.vocabulary import ProcedureKind
@@ -24,26 +18,24 @@ def kinds(valuesets, triggers, request):
 
 def test_order_select_reads_only_the_selected_orders(valuesets, all_triggers):
     selected = service_request(VERTEBROPLASTY, id="a")
-    other = service_request(codeable(CPT, "20983"), id="b")  # cryoablation, not selected
-    request = hook_request([selected, other], selections=["ServiceRequest/a"])
+    other = service_request(concept(CPT, "20983"), id="b")  # cryoablation, not selected
+    request = hook_call([selected, other], selections=["ServiceRequest/a"])
     procedures = procedures_in_scope(request, valuesets, all_triggers)
     assert [(p.kind, p.source.id) for p in procedures] == [(ProcedureKind.VERTEBROPLASTY, "a")]
 
 
 def test_order_select_without_a_matching_selection_is_out_of_scope(valuesets, all_triggers):
-    request = hook_request(
-        [service_request(VERTEBROPLASTY, id="a")], selections=["ServiceRequest/z"]
-    )
+    request = hook_call([service_request(VERTEBROPLASTY, id="a")], selections=["ServiceRequest/z"])
     assert kinds(valuesets, all_triggers, request) == []
 
 
 def test_order_sign_reads_every_draft_order_whatever_its_status(valuesets, all_triggers):
     orders = [
         service_request(VERTEBROPLASTY, status="draft"),
-        service_request(codeable(CPT, "20982"), status="active"),  # a re-signed order
-        service_request(codeable(text="Scanner thoracique"), status="draft"),
+        service_request(concept(CPT, "20982"), status="active"),  # a re-signed order
+        service_request(concept(text="Scanner thoracique"), status="draft"),
     ]
-    request = hook_request(orders, hook="order-sign")
+    request = hook_call(orders, hook="order-sign")
     assert kinds(valuesets, all_triggers, request) == [
         ProcedureKind.VERTEBROPLASTY,
         ProcedureKind.RADIOFREQUENCY_ABLATION,
@@ -52,7 +44,7 @@ def test_order_sign_reads_every_draft_order_whatever_its_status(valuesets, all_t
 
 def test_other_resource_types_in_draft_orders_are_context(valuesets, all_triggers):
     med = {"resourceType": "MedicationRequest", "id": "m", "status": "draft"}
-    request = hook_request([med, service_request(VERTEBROPLASTY, id="a")], hook="order-sign")
+    request = hook_call([med, service_request(VERTEBROPLASTY, id="a")], hook="order-sign")
     assert kinds(valuesets, all_triggers, request) == [ProcedureKind.VERTEBROPLASTY]
 
 
@@ -72,7 +64,7 @@ def test_other_resource_types_in_draft_orders_are_context(valuesets, all_trigger
     ],
 )
 def test_cpt_codes(valuesets, all_triggers, code, kind):
-    request = hook_request([service_request(codeable(CPT, code))])
+    request = hook_call([service_request(concept(CPT, code))])
     assert kinds(valuesets, all_triggers, request) == [kind]
 
 
@@ -96,39 +88,39 @@ def test_cpt_codes(valuesets, all_triggers, code, kind):
     ],
 )
 def test_english_and_french_text(valuesets, all_triggers, text, kind):
-    request = hook_request([service_request(codeable(text=text))])
+    request = hook_call([service_request(concept(text=text))])
     assert kinds(valuesets, all_triggers, request) == [kind]
 
 
 def test_ablation_without_bone_is_not_a_trigger(valuesets, all_triggers):
-    for concept in (
-        codeable(text="Radiofrequency ablation of liver lesion"),
-        codeable(text="Cryoablation rénale"),
-        codeable(SNOMED, "879916008"),  # generic radiofrequency ablation
+    for code in (
+        concept(text="Radiofrequency ablation of liver lesion"),
+        concept(text="Cryoablation rénale"),
+        concept(SNOMED, "879916008"),  # generic radiofrequency ablation
     ):
-        assert kinds(valuesets, all_triggers, hook_request([service_request(concept)])) == []
+        assert kinds(valuesets, all_triggers, hook_call([service_request(code)])) == []
 
 
 def test_generic_ablation_code_with_a_bone_site_is_a_trigger(valuesets, all_triggers):
     order = service_request(
-        codeable(SNOMED, "879916008"),
-        bodySite=[codeable(SNOMED, "71341001")],  # femur
+        concept(SNOMED, "879916008"),
+        bodySite=[concept(SNOMED, "71341001")],  # femur
     )
-    (procedure,) = procedures_in_scope(hook_request([order]), valuesets, all_triggers)
+    (procedure,) = procedures_in_scope(hook_call([order]), valuesets, all_triggers)
     assert procedure.kind is ProcedureKind.RADIOFREQUENCY_ABLATION
     assert procedure.body_sites == {"long-bone", "weight-bearing"}
 
 
 def test_combined_act_gives_one_procedure_per_kind(valuesets, all_triggers):
-    order = service_request(codeable(text="Cimentoplastie et cryoablation de l'os iliaque"))
-    assert kinds(valuesets, all_triggers, hook_request([order])) == [
+    order = service_request(concept(text="Cimentoplastie et cryoablation de l'os iliaque"))
+    assert kinds(valuesets, all_triggers, hook_call([order])) == [
         ProcedureKind.OSTEOPLASTY,
         ProcedureKind.CRYOABLATION,
     ]
 
 
 def test_trigger_set_is_configurable(valuesets):
-    request = hook_request([service_request(codeable(CPT, "22513"))])
+    request = hook_call([service_request(concept(CPT, "22513"))])
     assert kinds(valuesets, frozenset({ProcedureKind.VERTEBROPLASTY}), request) == []
     assert kinds(valuesets, frozenset({ProcedureKind.KYPHOPLASTY}), request) == [
         ProcedureKind.KYPHOPLASTY
@@ -138,38 +130,36 @@ def test_trigger_set_is_configurable(valuesets):
 @pytest.mark.parametrize(
     ("body_site", "groups"),
     [
-        (codeable(SNOMED, "71341001"), {"long-bone", "weight-bearing"}),
-        (codeable(SNOMED, "119524001"), {"long-bone"}),
-        (codeable(SNOMED, "66794005"), {"spine", "weight-bearing"}),
-        (codeable(SNOMED, "54735007"), {"pelvis", "weight-bearing"}),
-        (codeable(SNOMED, "22356005"), {"pelvis", "flat-bone", "weight-bearing"}),
-        (codeable(SNOMED, "56873002"), {"flat-bone"}),
-        (codeable(text="Tibia gauche"), {"long-bone", "weight-bearing"}),
-        (codeable(text="Col du fémur droit"), {"long-bone", "weight-bearing"}),
-        (codeable(text="Humérus proximal"), {"long-bone"}),
-        (codeable(text="Aile iliaque droite"), {"pelvis", "weight-bearing"}),
-        (codeable(text="Cotyle gauche"), {"pelvis", "weight-bearing"}),
-        (codeable(text="Vertèbre L2"), {"spine", "weight-bearing"}),
+        (concept(SNOMED, "71341001"), {"long-bone", "weight-bearing"}),
+        (concept(SNOMED, "119524001"), {"long-bone"}),
+        (concept(SNOMED, "66794005"), {"spine", "weight-bearing"}),
+        (concept(SNOMED, "54735007"), {"pelvis", "weight-bearing"}),
+        (concept(SNOMED, "22356005"), {"pelvis", "flat-bone", "weight-bearing"}),
+        (concept(SNOMED, "56873002"), {"flat-bone"}),
+        (concept(text="Tibia gauche"), {"long-bone", "weight-bearing"}),
+        (concept(text="Col du fémur droit"), {"long-bone", "weight-bearing"}),
+        (concept(text="Humérus proximal"), {"long-bone"}),
+        (concept(text="Aile iliaque droite"), {"pelvis", "weight-bearing"}),
+        (concept(text="Cotyle gauche"), {"pelvis", "weight-bearing"}),
+        (concept(text="Vertèbre L2"), {"spine", "weight-bearing"}),
     ],
 )
 def test_body_sites(valuesets, all_triggers, body_site, groups):
-    order = service_request(codeable(text="Cimentoplastie"), bodySite=[body_site])
-    (procedure,) = procedures_in_scope(hook_request([order]), valuesets, all_triggers)
+    order = service_request(concept(text="Cimentoplastie"), bodySite=[body_site])
+    (procedure,) = procedures_in_scope(hook_call([order]), valuesets, all_triggers)
     assert procedure.body_sites == groups
     assert procedure.body_site_display
 
 
 def test_french_cote_side_is_not_a_rib(valuesets, all_triggers):
-    order = service_request(
-        codeable(text="Cimentoplastie"), bodySite=[codeable(text="côté gauche")]
-    )
-    (procedure,) = procedures_in_scope(hook_request([order]), valuesets, all_triggers)
+    order = service_request(concept(text="Cimentoplastie"), bodySite=[concept(text="côté gauche")])
+    (procedure,) = procedures_in_scope(hook_call([order]), valuesets, all_triggers)
     assert procedure.body_sites == frozenset()
 
 
 def test_date_with_time_zone(valuesets, all_triggers):
     order = service_request(VERTEBROPLASTY, occurrenceDateTime="2026-12-07T08:30:00+01:00")
-    (procedure,) = procedures_in_scope(hook_request([order]), valuesets, all_triggers)
+    (procedure,) = procedures_in_scope(hook_call([order]), valuesets, all_triggers)
     assert procedure.scheduled_date == date(2026, 12, 7)
     assert procedure.scheduled_at == datetime.fromisoformat("2026-12-07T08:30:00+01:00")
     assert procedure.scheduled_at.utcoffset() == timedelta(hours=1)
@@ -178,7 +168,7 @@ def test_date_with_time_zone(valuesets, all_triggers):
 def test_date_only_and_period_start(valuesets, all_triggers):
     by_date = service_request(VERTEBROPLASTY, id="a", occurrenceDateTime="2026-12-07")
     by_period = service_request(VERTEBROPLASTY, id="b", occurrencePeriod={"start": "2026-12-08"})
-    request = hook_request([by_date, by_period], hook="order-sign")
+    request = hook_call([by_date, by_period], hook="order-sign")
     procedures = procedures_in_scope(request, valuesets, all_triggers)
     assert [(p.scheduled_date, p.scheduled_at) for p in procedures] == [
         (date(2026, 12, 7), None),
@@ -190,20 +180,20 @@ def test_date_only_and_period_start(valuesets, all_triggers):
 def test_no_calendar_date_without_a_day(valuesets, all_triggers, written):
     extra = {"occurrenceDateTime": written} if written else {}
     order = service_request(VERTEBROPLASTY, **extra)
-    (procedure,) = procedures_in_scope(hook_request([order]), valuesets, all_triggers)
+    (procedure,) = procedures_in_scope(hook_call([order]), valuesets, all_triggers)
     assert procedure.scheduled_date is None and procedure.scheduled_at is None
 
 
 def test_naive_time_keeps_the_date_but_no_instant(valuesets, all_triggers):
     order = service_request(VERTEBROPLASTY, occurrenceDateTime="2026-12-07T08:30:00")
-    (procedure,) = procedures_in_scope(hook_request([order]), valuesets, all_triggers)
+    (procedure,) = procedures_in_scope(hook_call([order]), valuesets, all_triggers)
     assert procedure.scheduled_date == date(2026, 12, 7)
     assert procedure.scheduled_at is None
 
 
 def test_minimal_draft_order_is_still_read(valuesets, all_triggers):
     minimal = {"resourceType": "ServiceRequest", "id": "a", "code": {"text": "Vertébroplastie"}}
-    request = hook_request([minimal], selections=["ServiceRequest/a"])
+    request = hook_call([minimal], selections=["ServiceRequest/a"])
     assert kinds(valuesets, all_triggers, request) == [ProcedureKind.VERTEBROPLASTY]
 
 
@@ -213,6 +203,6 @@ def test_minimal_draft_order_is_still_read(valuesets, all_triggers):
 def test_malformed_draft_orders_give_no_procedure_not_a_crash(
     valuesets, all_triggers, draft_orders
 ):
-    request = hook_request([])
+    request = hook_call([])
     request.context["draftOrders"] = draft_orders  # type: ignore[index]
     assert kinds(valuesets, all_triggers, request) == []

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from support.fhir_builders import CPT, VERTEBROPLASTY, codeable, service_request
+from support.fhir_builders import CPT, VERTEBROPLASTY, concept, service_request
 
 from cds_hooks.request import parse_hook_request
 from service.facts.extract import procedures_in_scope
@@ -98,7 +98,7 @@ def order_select_without_selections(entries: list[dict[str, Any]]) -> Any:
 def test_order_select_without_selections_reads_every_draft_order(valuesets, all_triggers) -> None:
     entries = [
         {"resource": service_request(VERTEBROPLASTY, id="a")},
-        {"resource": service_request(codeable(CPT, "20982"), id="b")},
+        {"resource": service_request(concept(CPT, "20982"), id="b")},
         {"resource": {"resourceType": "MedicationRequest", "id": "m"}},
     ]
     request = order_select_without_selections(entries)

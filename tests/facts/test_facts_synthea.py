@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.fhir_builders import NOW, VERTEBROPLASTY, hook_request, prefetch, service_request
+from support.fhir_builders import NOW, VERTEBROPLASTY, service_request
+from support.hook_calls import hook_call, prefetch
 from support.shared_data import shared_path
 
 from service.facts.extract import extract_facts
@@ -61,7 +62,7 @@ def test_bundle_extracts_and_antithrombotics_are_recognised(valuesets, all_trigg
         "everythingElse": resources,  # unknown types and duplicates must be harmless
     }
     (patient,) = by_key["patient"]
-    request = hook_request([service_request(VERTEBROPLASTY)], patient_id=patient["id"])
+    request = hook_call([service_request(VERTEBROPLASTY)], patient_id=patient["id"])
     facts = extract_facts(request, prefetch(**by_key), valuesets, all_triggers, NOW)
 
     assert facts.invalid_resources == ()
@@ -103,7 +104,7 @@ def test_lung_cancer_patients_are_recognised_and_suspicion_is_not(valuesets, all
         if path.name not in with_cancer:
             continue
         resources = load(path)
-        request = hook_request([service_request(VERTEBROPLASTY)])
+        request = hook_call([service_request(VERTEBROPLASTY)])
         facts = extract_facts(request, prefetch(all=resources), valuesets, all_triggers, NOW)
         matched = [c for c in facts.conditions if "lung-cancer" in c.concepts]
         assert matched, path.name

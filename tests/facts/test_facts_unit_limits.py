@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from support.fhir_builders import NOW, dose, observation
+from support.fhir_builders import NOW, dosage, observation
 
 from service.facts import units
 from service.facts.dosage import daily_dose_mg
@@ -39,7 +39,7 @@ def test_lab_with_a_hostile_unit_is_uninterpretable(valuesets) -> None:
 
 def test_dose_with_a_hostile_unit_is_unknown() -> None:
     started = time.perf_counter()
-    dose_mg, problem = daily_dose_mg([dose(75, "10*50000000.mg", frequency=1)])
+    dose_mg, problem = daily_dose_mg([dosage(75, "10*50000000.mg", frequency=1)])
     assert time.perf_counter() - started < 0.5
     assert dose_mg is None and "not a mass" in (problem or "")
 

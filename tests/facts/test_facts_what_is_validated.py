@@ -10,21 +10,21 @@ from support.fhir_builders import (
     SNOMED,
     VERTEBROPLASTY,
     allergy,
-    codeable,
+    concept,
     condition,
-    dose,
-    hook_request,
+    dosage,
     medication_request,
     medication_statement,
     service_request,
 )
-from support.fhir_builders import prefetch as resolved
+from support.hook_calls import hook_call
+from support.hook_calls import prefetch as resolved
 
 from service.facts import validation
 from service.facts.extract import extract_facts
 
-WARFARIN = {"resourceType": "Medication", "id": "m-warfarin", "code": codeable(RXNORM, "11289")}
-ASPIRIN = codeable(RXNORM, "1191", "aspirin")
+WARFARIN = {"resourceType": "Medication", "id": "m-warfarin", "code": concept(RXNORM, "11289")}
+ASPIRIN = concept(RXNORM, "1191", text="aspirin")
 
 
 def test_only_aspirin_dosages_are_validated(valuesets, all_triggers, monkeypatch) -> None:
@@ -43,17 +43,17 @@ def test_only_aspirin_dosages_are_validated(valuesets, all_triggers, monkeypatch
     monkeypatch.setattr("service.facts.medications.dosage_error", counting_dosage)
     orders = [
         medication_request(None, medicationReference={"reference": "Medication/m-warfarin"}),
-        medication_request(codeable(RXNORM, "312961", "Simvastatin 20 MG Oral Tablet")),
-        medication_request(ASPIRIN, dosage=[dose(75, "mg", frequency=1)]),
+        medication_request(concept(RXNORM, "312961", text="Simvastatin 20 MG Oral Tablet")),
+        medication_request(ASPIRIN, dosage=[dosage(75, "mg", frequency=1)]),
     ]
-    statement = medication_statement(codeable(RXNORM, "32968", "clopidogrel"))
-    request = hook_request([service_request(VERTEBROPLASTY)])
+    statement = medication_statement(concept(RXNORM, "32968", text="clopidogrel"))
+    request = hook_call([service_request(VERTEBROPLASTY)])
     data = resolved(
         medicationRequests=orders,
         medicationStatements=[statement],
         medications=[WARFARIN],
-        conditions=[condition(codeable(SNOMED, "91302008", "Sepsis"))],
-        allergies=[allergy(codeable(SNOMED, "427811002"))],
+        conditions=[condition(concept(SNOMED, "91302008", text="Sepsis"))],
+        allergies=[allergy(concept(SNOMED, "427811002"))],
     )
     facts = extract_facts(request, data, valuesets, all_triggers, NOW)
     assert sorted(m.ingredient for m in facts.medications) == ["aspirin", "clopidogrel", "warfarin"]

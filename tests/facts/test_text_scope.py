@@ -5,7 +5,7 @@ exclusion phrase sets aside its own clause, not the whole text; a contrast word 
 from __future__ import annotations
 
 import pytest
-from support.fhir_builders import codeable, condition
+from support.fhir_builders import concept, condition
 
 from service.facts.clinical import extract_conditions
 from service.valuesets import load_valuesets
@@ -14,7 +14,7 @@ VALUESETS = load_valuesets()
 
 
 def concepts(text: str) -> set[str]:
-    facts, _ = extract_conditions([condition(codeable(text=text))], VALUESETS)
+    facts, _ = extract_conditions([condition(concept(text=text))], VALUESETS)
     return {c for fact in facts for c in fact.concepts}
 
 

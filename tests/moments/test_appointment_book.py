@@ -7,7 +7,8 @@ import json
 
 import flask
 import pytest
-from build import concept, med_statement
+from build import med_statement
+from support.fhir_builders import concept
 from support.moment_support import (
     CLOPIDOGREL,
     NOW,

@@ -7,11 +7,11 @@ import copy
 
 import flask
 import pytest
-from build import RXNORM, concept, med_request, med_statement, platelets
+from build import PATIENT_ID, med_request, med_statement, platelets
+from support.fhir_builders import RXNORM, concept
 from support.moment_support import (
     CLOPIDOGREL,
     NOW,
-    SUBJECT_ID,
     appointment,
     make_app,
     medication_order,
@@ -142,7 +142,7 @@ def test_discovery_lists_patient_view_with_the_planned_keys(app: flask.Flask) ->
     # The order services keep their keys and also ask for the planned procedure.
     order = by_id["cementoplasty-order-select"]["prefetch"]
     assert {"patient", "platelets", "medicationRequests", "plannedServiceRequests"} <= set(order)
-    assert SUBJECT_ID
+    assert PATIENT_ID
 
 
 def test_a_vka_counts_the_days_to_the_procedure(app: flask.Flask) -> None:

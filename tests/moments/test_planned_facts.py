@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from build import concept
+from support.fhir_builders import concept
 from support.moment_support import ABLATION, appointment, planned
 
 from service.config import Config

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from support.e2e_servers import free_port
-from support.fhir_builders import RXNORM, codeable, medication_request
+from support.fhir_builders import RXNORM, concept, dosage, medication_request
 from support.fhir_stub import FAULTS, FhirStub, running_fhir_stub
 from support.reliability_support import LiveService, ServiceSettings
 
@@ -16,10 +16,10 @@ from support.reliability_support import LiveService, ServiceSettings
 def clopidogrel_order() -> dict[str, Any]:
     """What the stub's data holds: were a fault's answer read as data, MED-CLOPIDOGREL fires."""
     return medication_request(
-        codeable(RXNORM, "309362", "clopidogrel 75 MG Oral Tablet"),
+        concept(RXNORM, "309362", "clopidogrel 75 MG Oral Tablet", display_as_text=False),
         id="fault-clopidogrel",
-        subject={"reference": "Patient/bench-patient-1"},
-        dosageInstruction=[{"text": "75 mg once daily"}],
+        patient_id="bench-patient-1",
+        dosage=[dosage(text="75 mg once daily")],
     )
 
 

@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from support.fhir_builders import searchset
+
 FAULTS = (
     "hang",
     "slow",
@@ -194,20 +196,6 @@ def _date(resource: Mapping[str, Any]) -> str:
     return ""
 
 
-def searchset(
-    resources: Sequence[Mapping[str, Any]], total: int, next_url: str | None = None
-) -> dict[str, Any]:
-    bundle: dict[str, Any] = {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources],
-    }
-    if next_url is not None:
-        bundle["link"] = [{"relation": "next", "url": next_url}]
-    return bundle
-
-
 def _outcome(code: str, text: str, severity: str = "error") -> dict[str, Any]:
     return {
         "resourceType": "OperationOutcome",
@@ -320,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
         resource_type = path[0] if path else ""
         next_url = f"{self.server.base_url('loop')}/{resource_type}?patient=x&page={page}"
         found = search(self.server.resources, resource_type, {})
-        self._send_json(200, searchset(found, len(found), next_url))
+        self._send_json(200, searchset(*found, total=len(found), next_url=next_url))
 
     # Answers -------------------------------------------------------------------------------
 
@@ -339,7 +327,8 @@ class _Handler(BaseHTTPRequestHandler):
                 host = (self.headers.get("Host") or "127.0.0.1").rsplit(":", 1)[0]
                 base = self.server.base_url("data", host=host)
                 next_url = f"{base}/{path[0]}?{urlencode(following)}"
-            self._send_json(200, searchset(found[offset : offset + count], len(found), next_url))
+            page = found[offset : offset + count]
+            self._send_json(200, searchset(*page, total=len(found), next_url=next_url))
         elif len(path) == 2 and path[0] in types:
             matches = [
                 r for r in resources if r.get("resourceType") == path[0] and r.get("id") == path[1]

@@ -1,5 +1,5 @@
-"""Hook requests of the moments (patient-view, appointment-book, a medication ordered), built
-from fixtures/build.py's FHIR builders, and the real app at a fixed "now" to post them to."""
+"""Hook requests of the moments (patient-view, appointment-book, a medication ordered) for the
+fixture patient (fixtures/build.py), and the real app at a fixed "now" to post them to."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ from typing import Any
 
 import flask
 from build import (
-    RXNORM,
+    PATIENT_ID,
     SUBJECT,
     T12,
     VERTEBROPLASTY,
     baseline,
     bundle,
-    concept,
     inr,
     platelets,
     service_request,
@@ -27,6 +26,14 @@ from build import (
 from service.app import create_app
 from service.config import parse_config
 from service.storage import Store
+from support.fhir_builders import (
+    RXNORM,
+    collection,
+    concept,
+    hook_request,
+    medication_request,
+    order_context,
+)
 
 Json = dict[str, Any]
 
@@ -84,17 +91,9 @@ def appointment(
 
 def draft_medication(mid: str = "request-123", medication: Json | None = CLOPIDOGREL) -> Json:
     """A draft MedicationRequest as the sandbox's Rx View sends it (no medication at first)."""
-    resource: Json = {
-        "resourceType": "MedicationRequest",
-        "id": mid,
-        "status": "draft",
-        "intent": "order",
-        "subject": SUBJECT,
-        "authoredOn": "2026-12-02",
-    }
-    if medication is not None:
-        resource["medicationCodeableConcept"] = medication
-    return resource
+    return medication_request(
+        medication, id=mid, status="draft", patient_id=PATIENT_ID, authored_on="2026-12-02"
+    )
 
 
 def record_prefetch(
@@ -116,55 +115,30 @@ def record_prefetch(
     }
 
 
+USER = "Practitioner/prac-ir-3"
+
+
 def patient_view(prefetch: Json) -> Json:
-    return {
-        "hook": "patient-view",
-        "hookInstance": "0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a001",
-        "context": {"userId": "Practitioner/prac-ir-3", "patientId": SUBJECT_ID},
-        "prefetch": prefetch,
-    }
+    context = {"userId": USER, "patientId": PATIENT_ID}
+    return hook_request(
+        "patient-view", context, prefetch, instance="0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a001"
+    )
 
 
 def medication_order(
     hook: str, drafts: list[Json], prefetch: Json | None, selections: list[str] | None = None
 ) -> Json:
-    context: Json = {
-        "userId": "Practitioner/prac-ir-3",
-        "patientId": SUBJECT_ID,
-        "draftOrders": {"resourceType": "Bundle", "entry": [{"resource": d} for d in drafts]},
-    }
-    if selections is not None:
-        context["selections"] = selections
-    body: Json = {
-        "hook": hook,
-        "hookInstance": "0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a002",
-        "context": context,
-    }
-    if prefetch is not None:
-        body["prefetch"] = prefetch
-    return body
+    context = order_context(drafts, user=USER, patient_id=PATIENT_ID, selections=selections)
+    return hook_request(hook, context, prefetch, instance="0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a002")
 
 
 def appointment_book(appointments: list[Json], prefetch: Json | None) -> Json:
-    body: Json = {
-        "hook": "appointment-book",
-        "hookInstance": "0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a003",
-        "context": {
-            "userId": "Practitioner/prac-ir-3",
-            "patientId": SUBJECT_ID,
-            "appointments": {
-                "resourceType": "Bundle",
-                "type": "collection",
-                "entry": [{"resource": a} for a in appointments],
-            },
-        },
-    }
-    if prefetch is not None:
-        body["prefetch"] = prefetch
-    return body
+    context = {"userId": USER, "patientId": PATIENT_ID, "appointments": collection(*appointments)}
+    return hook_request(
+        "appointment-book", context, prefetch, instance="0b8f6f3a-6a43-4c4e-9d34-6c1d10a0a003"
+    )
 
 
-SUBJECT_ID = SUBJECT["reference"].split("/")[1]
 SERVICE = {
     "patient-view": "cementoplasty-patient-view",
     "appointment-book": "cementoplasty-appointment-book",
