@@ -100,7 +100,9 @@ def _number(value: Any, what: str) -> Decimal:
         number = value if isinstance(value, Decimal) else Decimal(repr(value))
     except InvalidOperation as exc:
         raise DoseUnknown(f"{what} is not a number") from exc
-    if not number.is_finite() or number < 0:
+    # Zero too: a dose, a frequency or a period of 0 is no dosage (0 mg a day would read as a
+    # low dose of aspirin, "may be continued").
+    if not number.is_finite() or number <= 0:
         raise DoseUnknown(f"{what} is not a positive number")
     return number
 
@@ -166,6 +168,4 @@ def _per_day(timing: Any) -> Decimal:
     unit_days = _PERIOD_DAYS.get(str(repeat.get("periodUnit")))
     if unit_days is None:
         raise DoseUnknown("unknown period unit")
-    if period == 0:
-        raise DoseUnknown("period is zero")
     return count / (period * unit_days)
