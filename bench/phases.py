@@ -89,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         "logging": {"level": "WARNING"},
     }
     client = create_app(parse_config(raw, work)).test_client()
-    if args.distinct:  # every body its own patient: no memo answers from an earlier call
+    # Every body its own patient: the validation memo never answers (the text memos do, for the
+    # displays patients share, as in production).
+    if args.distinct:
         lines = list(distinct.pool_lines("order-select", args.calls + 30))
         bodies = [
             distinct.materialise(line.split("\t", 1)[1], n).encode() for n, line in enumerate(lines)

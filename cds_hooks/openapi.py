@@ -64,12 +64,16 @@ _HOOK_CALL_CHECKS = (
 
 
 def wire_schemas(
-    *types: type, name: str | None = None, description: str | None = None
+    *types: type,
+    name: str | None = None,
+    description: str | None = None,
+    nullable: bool = False,
 ) -> dict[str, Any]:
     """Component schemas generated from the wire model classes (and every class they use), in
     the OpenAPI 3.0 dialect: `to_json` omits a field rather than writing null, so the null
-    branches pydantic adds to optional fields are left out, as are its titles and defaults; a
-    field with a default that `to_json` always writes (`ALWAYS_WRITTEN`) is required."""
+    branches pydantic adds to optional fields are left out (`nullable`, for what clients send:
+    an optional field may be null, read as absent), as are its titles and defaults; a field
+    with a default that `to_json` always writes (`ALWAYS_WRITTEN`) is required."""
     schemas: dict[str, Any] = {}
     for wire_type in types:
         generated = TypeAdapter(wire_type).json_schema(
@@ -79,7 +83,7 @@ def wire_schemas(
         if description:
             generated["description"] = description
         schemas[name or wire_type.__name__] = generated
-    out = {name: _openapi_3_0(schema) for name, schema in schemas.items()}
+    out = {name: _openapi_3_0(schema, nullable) for name, schema in schemas.items()}
     for name, schema in out.items():
         written = getattr(WIRE_CLASSES.get(name), "ALWAYS_WRITTEN", ())
         if written:
@@ -87,16 +91,16 @@ def wire_schemas(
     return out
 
 
-def _openapi_3_0(schema: Any) -> Any:
+def _openapi_3_0(schema: Any, nullable: bool = False) -> Any:
     if isinstance(schema, list):
-        return [_openapi_3_0(item) for item in schema]
+        return [_openapi_3_0(item, nullable) for item in schema]
     if not isinstance(schema, dict):
         return schema
     out = {
         key: (
-            {name: _openapi_3_0(prop) for name, prop in value.items()}  # names, not keywords
+            {name: _openapi_3_0(prop, nullable) for name, prop in value.items()}  # names
             if key == "properties"
-            else _openapi_3_0(value)
+            else _openapi_3_0(value, nullable)
         )
         for key, value in schema.items()
         if key not in ("title", "default")
@@ -104,6 +108,8 @@ def _openapi_3_0(schema: Any) -> Any:
     if "const" in out:  # OpenAPI 3.0 has no `const`
         out["enum"] = [out.pop("const")]
     branches = [b for b in out.get("anyOf", ()) if b != {"type": "null"}]
+    if nullable and len(branches) < len(out.get("anyOf", ())):
+        out["nullable"] = True
     if "anyOf" in out and len(branches) == 1:
         del out["anyOf"]
         (only,) = branches
@@ -118,7 +124,7 @@ def _openapi_3_0(schema: Any) -> Any:
 def _schemas() -> dict[str, Any]:
     return {
         **wire_schemas(CdsResponse, FeedbackRequest, Discovery),
-        **wire_schemas(HookCall, name="HookRequest", description=_HOOK_CALL_CHECKS),
+        **wire_schemas(HookCall, name="HookRequest", description=_HOOK_CALL_CHECKS, nullable=True),
         "OperationOutcome": {
             "type": "object",
             "required": ["resourceType", "issue"],

@@ -45,9 +45,13 @@ class ContextBundle:
     entry: tuple[dict[str, Any], ...] | None = None
 
     @classmethod
-    def from_json(cls, value: Any, where: str, hook: str) -> ContextBundle:
+    def from_json(cls, value: Any, where: str, hook: str, required: bool) -> ContextBundle:
         if not isinstance(value, dict):
-            raise RequestError(f"'{where}' is required on {hook} and must be a Bundle.", "required")
+            if required:
+                raise RequestError(
+                    f"'{where}' is required on {hook} and must be a Bundle.", "required"
+                )
+            raise RequestError(f"'{where}' must be a Bundle.")
         resource_type = value.get("resourceType")
         if resource_type is not None and resource_type != "Bundle":
             raise RequestError(f"'{where}' must be a Bundle, not {str(resource_type)[:40]!r}.")
@@ -87,25 +91,31 @@ class HookContext:
         for name in ("userId", "encounterId"):
             if context.get(name) is not None and not isinstance(context[name], str):
                 raise RequestError(f"'context.{name}' must be a string.")
+        # Read on the hooks that need them, type-checked wherever they are sent; null is absent.
         draft_orders = appointments = None
-        if hook in ORDER_HOOKS:
+        if hook in ORDER_HOOKS or context.get("draftOrders") is not None:
             draft_orders = ContextBundle.from_json(
-                context.get("draftOrders"), "context.draftOrders", hook
+                context.get("draftOrders"), "context.draftOrders", hook, hook in ORDER_HOOKS
             )
-        elif hook == "appointment-book":  # CDS Hooks library, appointment-book 1.0
+        booking = hook == "appointment-book"  # CDS Hooks library, appointment-book 1.0
+        if booking or context.get("appointments") is not None:
             appointments = ContextBundle.from_json(
-                context.get("appointments"), "context.appointments", hook
+                context.get("appointments"), "context.appointments", hook, booking
             )
-            if appointments.resource_type is None:
+            if booking and appointments.resource_type is None:
                 raise RequestError(
                     f"'context.appointments' is required on {hook} and must be a Bundle.",
                     "required",
                 )
-        selections = None
-        if hook == "order-select" and "selections" in context:
+        selections = context.get("selections")
+        if selections is not None:
+            if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
+                raise RequestError("'context.selections' must be an array of 'Type/id' strings.")
             # Optional on order-select (CDS Hooks library): without it, every draft order is in
-            # scope, as on order-sign, so nothing is silently skipped.
-            selections = _selections(context["selections"], context["draftOrders"])
+            # scope, as on order-sign (whose scope is every draft order, whatever it names).
+            if hook == "order-select":
+                _check_selected(selections, context["draftOrders"])
+            selections = tuple(selections)
         return cls(
             patient_id=patient_id,
             user_id=context.get("userId"),
@@ -170,6 +180,9 @@ class HookCall:
 
 
 def parse_hook_request(service_id: str, expected_hook: str, body: bytes) -> HookRequest:
+    """The checked call, for the service. It keeps the context as sent, not `HookContext`: a
+    prefetch template may name any context field, and the draft orders are read as raw JSON
+    (a draft is incomplete by nature; see HookRequest.orders_in_scope)."""
     raw = parse_json_object(body)
     call = HookCall.from_json(raw, expected_hook, service_id)
     return HookRequest(
@@ -194,17 +207,14 @@ def draft_order_references(draft_orders: Mapping[str, Any]) -> set[str]:
     return references
 
 
-def _selections(value: Any, draft_orders: Mapping[str, Any]) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
-        raise RequestError("'context.selections' must be an array of 'Type/id' strings.")
+def _check_selected(selections: list[str], draft_orders: Mapping[str, Any]) -> None:
     known = draft_order_references(draft_orders)
-    missing = [s for s in value if s not in known]
+    missing = [s for s in selections if s not in known]
     if missing:
         shown = ", ".join(repr(s[:100]) for s in missing[:5])
         raise RequestError(
             f"'context.selections' names orders absent from 'context.draftOrders': {shown}."
         )
-    return tuple(value)
 
 
 def _fhir_authorization(value: Any) -> FhirAuthorization | None:

@@ -153,6 +153,7 @@ def create_app(
     install_request_log(app)
     # The first real request finds Flask's paths warm too; not a request to log or count.
     app.test_client().get("/healthz", environ_overrides={WARM_UP_ENVIRON: True})
+    _report_text_memos(baseline_only=True)  # the warm-up's lookups are not traffic
     return app
 
 
@@ -235,6 +236,13 @@ def _renamed(entry: dict[str, Any], copy: int) -> dict[str, Any]:
     return {**entry, "resource": resource, "fullUrl": f"{entry.get('fullUrl', '')}-copy{copy}"}
 
 
+def _report_text_memos(baseline_only: bool = False) -> None:
+    for memo, stats in text_memo_stats().items():
+        report_memo_totals(
+            memo, stats.hits, stats.misses, stats.entries, baseline_only=baseline_only
+        )
+
+
 def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
     request = record.request
     evaluation = record.evaluation
@@ -244,8 +252,7 @@ def _log_and_audit(audit_writer: AuditWriter, record: EvaluationRecord) -> None:
     fetched = record.prefetch.fetched if record.prefetch else ()
     if record.prefetch is not None:
         count_prefetch(record.prefetch)
-    for memo, stats in text_memo_stats().items():
-        report_memo_totals(memo, stats.hits, stats.misses, stats.entries)
+    _report_text_memos()
     latency_ms = round(record.latency_s * 1000, 2)
     add_request_log_fields(
         service=record.service_id,

@@ -131,12 +131,18 @@ _memo_reported: dict[str, tuple[int, int]] = {}
 _memo_lock = threading.Lock()
 
 
-def report_memo_totals(memo: str, hits: int, misses: int, entries: int) -> None:
+def report_memo_totals(
+    memo: str, hits: int, misses: int, entries: int, *, baseline_only: bool = False
+) -> None:
     """A memo's cumulative lookups in this process, reported once a call: /metrics gains the
-    lookups since the last report."""
+    lookups since the last report. Threads report concurrently: a total read before another
+    thread's report is older, adds nothing and never moves the baseline back. `baseline_only`:
+    the lookups so far (start-up's warm-up) are not traffic."""
     with _memo_lock:
         last_hits, last_misses = _memo_reported.get(memo, (0, 0))
-        _memo_reported[memo] = (hits, misses)
+        _memo_reported[memo] = (max(hits, last_hits), max(misses, last_misses))
+    if baseline_only:
+        return
     if hits > last_hits:
         MEMO_LOOKUPS.labels(memo=memo, result="hit").inc(hits - last_hits)
     if misses > last_misses:

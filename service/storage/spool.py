@@ -242,11 +242,13 @@ class AuditSpool:
     def close(self) -> None:
         with self._lock:
             if self._file is not None:
-                self._file.close()
-                self._file = None
+                # An empty file goes while its lock is still held: closed first, another
+                # process's replay could lock it, and the two would remove it twice.
                 if self._path is not None and self._size == 0:
                     with contextlib.suppress(OSError):
                         self._path.unlink()
+                self._file.close()
+                self._file = None
 
 
 def _write_lines(data: bytes, path: Path, write: _Write) -> int:

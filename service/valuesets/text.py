@@ -49,9 +49,17 @@ MEMO_ENTRIES = 4096
 MEMO_MAX_CHARS = 300
 
 
-# The lru_caches of the remembered functions, by name (one per text index: several under one
-# name, summed): their counts go to /metrics (memo_stats). Weak: an index that goes, goes.
-_MEMOS: dict[str, weakref.WeakSet[Any]] = {}
+# Lookups and misses of the remembered functions, by name (one per text index: several caches
+# under one name): counted here, not read from the caches, so that the totals only grow when an
+# index goes (the caches are held weakly, for their size only). For /metrics (memo_stats).
+@dataclass
+class _Counts:
+    lookups: int = 0
+    misses: int = 0
+
+
+_COUNTS: dict[str, _Counts] = {}
+_CACHES: dict[str, weakref.WeakSet[Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -63,26 +71,36 @@ class MemoStats:
 
 
 def memo_stats() -> dict[str, MemoStats]:
-    """Lookups and size of each text memo in this process (cumulative)."""
+    """Lookups (cumulative) and size of each text memo in this process."""
     stats = {}
-    for name, caches in _MEMOS.items():
-        infos = [cached.cache_info() for cached in list(caches)]
+    for name, counts in _COUNTS.items():
+        caches = list(_CACHES[name])
         stats[name] = MemoStats(
-            hits=sum(i.hits for i in infos),
-            misses=sum(i.misses for i in infos),
-            entries=sum(i.currsize for i in infos),
-            bound=MEMO_ENTRIES * len(infos),
+            hits=counts.lookups - counts.misses,
+            misses=counts.misses,
+            entries=sum(cached.cache_info().currsize for cached in caches),
+            bound=MEMO_ENTRIES * len(caches),
         )
     return stats
 
 
 def remembered(function: Callable[[str], R], name: str | None = None) -> Callable[[str], R]:
     """`function` (pure, of one string) with its results for short strings remembered."""
-    cached = lru_cache(maxsize=MEMO_ENTRIES)(function)
-    _MEMOS.setdefault(f"text.{name or function.__name__}", weakref.WeakSet()).add(cached)
+    key = f"text.{name or function.__name__}"
+    counts = _COUNTS.setdefault(key, _Counts())
+
+    def miss(text: str) -> R:
+        counts.misses += 1
+        return function(text)
+
+    cached = lru_cache(maxsize=MEMO_ENTRIES)(miss)
+    _CACHES.setdefault(key, weakref.WeakSet()).add(cached)
 
     def lookup(text: str) -> R:
-        return cached(text) if len(text) <= MEMO_MAX_CHARS else function(text)
+        if len(text) > MEMO_MAX_CHARS:
+            return function(text)
+        counts.lookups += 1  # under threads a count may be lost now and then: a metric only
+        return cached(text)
 
     return lookup
 

@@ -129,7 +129,6 @@ _DELETE = object()
         (mutate("context.draftOrders", _DELETE), "draftOrders"),
         (mutate("context.draftOrders", [1]), "draftOrders"),
         (mutate("context.draftOrders.entry", {}), "entry"),
-        (mutate("context.selections", None), "selections"),
         (mutate("context.selections", "ServiceRequest/sr1"), "selections"),
         (mutate("context.selections", [1]), "selections"),
         (mutate("context.selections", ["ServiceRequest/nope"]), "'ServiceRequest/nope'"),

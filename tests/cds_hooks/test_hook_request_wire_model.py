@@ -1,6 +1,8 @@
 """The hook call's OpenAPI schema is generated from the classes the parser builds (one wire
-model): what the parser accepts, the served schema accepts; what the schema refuses, the parser
-refuses too. Bodies: the sandbox's recorded calls and the hooks' minimal calls."""
+model). On the bodies below (the sandbox's recorded calls, the hooks' minimal calls, nulls where
+a field is optional, and each kind of structural error): what the parser accepts, the served
+schema accepts, and what the schema refuses, the parser refuses. What a schema cannot say (the
+context each hook needs) is in its description."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 import jsonschema_rs
 import pytest
+from support.fhir_builders import collection, searchset
 from support.shared_data import shared_path
 
 from cds_hooks.errors import RequestError
@@ -29,8 +32,28 @@ AUTH = {
 }
 
 
+def json_schema(node: Any) -> Any:
+    """OpenAPI 3.0's `nullable` said in JSON Schema (which the validator reads)."""
+    if isinstance(node, list):
+        return [json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: json_schema(value) for key, value in node.items() if key != "nullable"}
+    if not node.get("nullable"):
+        return out
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    if "type" in out:
+        out["type"] = [out["type"], "null"]
+        return out
+    return {"anyOf": [out, {"type": "null"}]}
+
+
 def schema_errors(body: Any) -> list[str]:
-    schema = {"$ref": "#/components/schemas/HookRequest", "components": DOCUMENT["components"]}
+    schema = {
+        "$ref": "#/components/schemas/HookRequest",
+        "components": json_schema(DOCUMENT["components"]),
+    }
     return [str(e) for e in jsonschema_rs.Draft4Validator(schema).iter_errors(body)]
 
 
@@ -46,17 +69,16 @@ def parser_accepts(body: dict[str, Any]) -> bool:
     return True
 
 
-def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "entry": [{"resource": r} for r in resources]}
-
-
 def minimal_calls() -> list[dict[str, Any]]:
     order = {"resourceType": "ServiceRequest", "id": "sr1"}
     appointment = {"resourceType": "Appointment", "id": "a1", "status": "proposed"}
     base = {"hookInstance": "d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"}
     return [
         base
-        | {"hook": "order-select", "context": {"patientId": "p1", "draftOrders": bundle(order)}},
+        | {
+            "hook": "order-select",
+            "context": {"patientId": "p1", "draftOrders": collection(order)},
+        },
         base
         | {
             "hook": "order-select",
@@ -66,18 +88,32 @@ def minimal_calls() -> list[dict[str, Any]]:
                 "patientId": "p1",
                 "userId": "Practitioner/1",
                 "selections": ["ServiceRequest/sr1"],
-                "draftOrders": bundle(order),
+                "draftOrders": collection(order),
             },
-            "prefetch": {"patient": None, "labs": bundle()},
+            "prefetch": {"patient": None, "labs": searchset()},
         },
         base | {"hook": "order-sign", "context": {"patientId": "p1", "draftOrders": {"entry": []}}},
         base | {"hook": "patient-view", "context": {"patientId": "p1", "encounterId": "e1"}},
         base
         | {
             "hook": "appointment-book",
-            "context": {"patientId": "p1", "appointments": bundle(appointment)},
+            "context": {"patientId": "p1", "appointments": collection(appointment)},
         },
     ]
+
+
+def with_nulls() -> list[dict[str, Any]]:
+    """Optional fields sent as null: read as absent by the parser, `nullable` in the schema."""
+    select = copy.deepcopy(minimal_calls()[1])
+    select["context"] |= {"userId": None, "encounterId": None, "selections": None}
+    select["fhirAuthorization"]["patient"] = None
+    select["prefetch"] = None
+    bare = copy.deepcopy(minimal_calls()[0])
+    bare |= {"fhirServer": None, "fhirAuthorization": None}
+    bare["context"]["draftOrders"]["entry"] = None
+    view = copy.deepcopy(minimal_calls()[3])
+    view["context"] |= {"draftOrders": None, "appointments": None}
+    return [select, bare, view]
 
 
 def recorded_calls() -> list[dict[str, Any]]:
@@ -91,7 +127,9 @@ def test_the_recordings_hold_hook_calls() -> None:
     assert len(recorded_calls()) >= 4
 
 
-@pytest.mark.parametrize("body", [*minimal_calls(), *recorded_calls()], ids=lambda b: b["hook"])
+@pytest.mark.parametrize(
+    "body", [*minimal_calls(), *with_nulls(), *recorded_calls()], ids=lambda b: b["hook"]
+)
 def test_a_call_the_parser_accepts_is_valid_for_the_served_schema(body: dict[str, Any]) -> None:
     assert parser_accepts(body)
     assert schema_errors(body) == []
@@ -152,6 +190,24 @@ _DELETE = object()
 )
 def test_what_the_schema_refuses_the_parser_refuses(path: str, value: Any) -> None:
     body = changed(path, value)
+    assert schema_errors(body), "the served schema accepts it"
+    assert not parser_accepts(body), "the parser accepts it"
+
+
+@pytest.mark.parametrize(
+    ("hook_index", "name", "value"),
+    [
+        (3, "draftOrders", 5),  # patient-view: not read, still type-checked
+        (3, "appointments", [1]),
+        (3, "selections", "ServiceRequest/sr1"),
+        (2, "selections", 5),  # order-sign
+    ],
+)
+def test_a_context_field_of_another_hook_is_type_checked(
+    hook_index: int, name: str, value: Any
+) -> None:
+    body = copy.deepcopy(minimal_calls()[hook_index])
+    body["context"][name] = value
     assert schema_errors(body), "the served schema accepts it"
     assert not parser_accepts(body), "the parser accepts it"
 

@@ -81,7 +81,6 @@ def test_order_select_without_selections_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("selections", "expected"),
     [
-        (None, "must be an array"),
         ("ServiceRequest/sr1", "must be an array"),
         ([1], "must be an array"),
         (["ServiceRequest/nope"], "'ServiceRequest/nope'"),
@@ -91,6 +90,23 @@ def test_selections_present_must_be_valid(selections: object, expected: str) -> 
     with pytest.raises(RequestError) as error:
         parse_hook_request("svc", "order-select", order_select_body(selections=selections))
     assert expected in error.value.message
+
+
+def test_null_selections_are_absent_selections_every_draft_order_in_scope() -> None:
+    """The OpenAPI document says an optional field may be null (read as absent): null
+    selections select nothing away, as an absent `selections` does."""
+    request = parse_hook_request("svc", "order-select", order_select_body(selections=None))
+    assert [r["id"] for r in request.orders_in_scope("ServiceRequest")] == ["sr1"]
+
+
+def test_selections_on_order_sign_are_type_checked_and_select_nothing_away() -> None:
+    body = json.loads(order_select_body(selections=["ServiceRequest/other"]))
+    body["hook"] = "order-sign"
+    request = parse_hook_request("svc", "order-sign", json.dumps(body).encode())
+    assert [r["id"] for r in request.orders_in_scope("ServiceRequest")] == ["sr1"]
+    body["context"]["selections"] = 5
+    with pytest.raises(RequestError, match="must be an array"):
+        parse_hook_request("svc", "order-sign", json.dumps(body).encode())
 
 
 def test_empty_selections_are_valid() -> None:

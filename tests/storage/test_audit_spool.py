@@ -249,8 +249,9 @@ def test_an_orphan_removed_by_another_worker_during_its_replay_is_no_error(
     tmp_path: Path,
 ) -> None:
     """Seen at the end of a full run (several apps, one spool folder): a replay raised
-    FileNotFoundError on removing an orphan file someone else had removed meanwhile; its
-    records were stored, and a record stored twice is stored once (record_key)."""
+    FileNotFoundError on removing an orphan file removed meanwhile (a closing spool unlinked
+    its empty file after releasing its lock, now before). Whoever removes it, the replay's
+    records are stored, and a record stored twice is stored once (record_key)."""
     folder = tmp_path / "spool"
     gone = AuditSpool(folder, "the-store", max_bytes=1 << 20)
     gone.append([record(1), record(2)])

@@ -29,6 +29,7 @@ import json
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,9 @@ SLOW_DELAY_S = 1.6  # past the service's 1.0 s deadline
 MAX_HANG_S = 30.0  # a hanging answer is released at the latest after this, or at stop
 HUGE_BODY_BYTES = 50 * 1024 * 1024
 _CHUNK = b" " * (64 * 1024)
+SEEN_KEPT = 1000  # the requests remembered (a long bench run must not grow without bound)
+# An idle kept-alive connection is closed after this: no handler thread outlives the stub long.
+IDLE_TIMEOUT_S = 5.0
 # Resource types a search may name although the stub holds none of them: an empty searchset.
 _SEARCHABLE = {"MedicationStatement", "Medication", "Procedure", "Encounter"}
 
@@ -83,7 +87,8 @@ class FhirStub(ThreadingHTTPServer):
         self.honour_sort = honour_sort
         self.hang_max_s = hang_max_s
         self.routes: dict[str, Route] = {}
-        self.seen: list[tuple[str, dict[str, str]]] = []  # (path with query, headers)
+        # (path with query, headers) of the latest requests, for the tests that read them.
+        self.seen: deque[tuple[str, dict[str, str]]] = deque(maxlen=SEEN_KEPT)
         self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.requests: dict[str, int] = {}  # by mode
@@ -124,6 +129,12 @@ class FhirStub(ThreadingHTTPServer):
         self.stopping.set()
         self.shutdown()
         self.server_close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that drops its connection (a deadline, a byte cap) is what the tests
+        # provoke; anything else is printed as socketserver does.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 @contextmanager
@@ -206,6 +217,7 @@ def _outcome(code: str, text: str, severity: str = "error") -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: FhirStub
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_TIMEOUT_S
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: tests and the benchmark report what matters
@@ -221,7 +233,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.seen.append((self.path, dict(self.headers)))
         route = self.server.routes.get(self.path) or self.server.routes.get(parts.path)
         if route is not None:
-            # The client may give up (a deadline): expected in the tests that script answers.
+            # A scripted answer may have no Content-Length (a drip, a chunked body): it is an
+            # HTTP/1.0 answer, which ends with its connection (so says its status line, and the
+            # client does not reuse it). The client may give up (a deadline).
+            self.protocol_version = "HTTP/1.0"
+            self.close_connection = True
             with suppress(BrokenPipeError, ConnectionResetError):
                 route(self)
             return
@@ -318,15 +334,24 @@ class _Handler(BaseHTTPRequestHandler):
         if len(path) == 1 and path[0] in types:
             params = parse_qs(query)
             found = search(resources, path[0], params, self.server.honour_sort)
-            count = int(params.get("_count", [str(len(found) or 1)])[0])
-            offset = int(params.get("_offset", ["0"])[0])
+            try:
+                count = int(params.get("_count", [str(len(found) or 1)])[0])
+                offset = int(params.get("_offset", ["0"])[0])
+            except ValueError:
+                self._send_json(400, _outcome("invalid", "_count and _offset are integers"))
+                return
+            if count < 1 or offset < 0:
+                self._send_json(400, _outcome("invalid", "_count >= 1 and _offset >= 0"))
+                return
             next_url = None
             if offset + count < len(found):
-                following = {k: v[0] for k, v in params.items()} | {"_offset": str(offset + count)}
+                # Every parameter, repeated ones too (date=ge…&date=le…): the next page is the
+                # same search.
+                following = {**params, "_offset": [str(offset + count)]}
                 # The host the client called: a link to another host is refused, as it should.
                 host = (self.headers.get("Host") or "127.0.0.1").rsplit(":", 1)[0]
                 base = self.server.base_url("data", host=host)
-                next_url = f"{base}/{path[0]}?{urlencode(following)}"
+                next_url = f"{base}/{path[0]}?{urlencode(following, doseq=True)}"
             page = found[offset : offset + count]
             self._send_json(200, searchset(*page, total=len(found), next_url=next_url))
         elif len(path) == 2 and path[0] in types:

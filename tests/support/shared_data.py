@@ -1,4 +1,5 @@
-"""Where the project's read-only shared material is: beside the clone (CI), or /work/shared.
+"""Where the project's read-only shared material is: CDS_SHARED_DIR, else `shared/` beside the
+clone (as CI and this workplace have it).
 
 Tests that need it fail, never skip, when it is missing: a green run that silently skipped the
 Synthea or catalog checks would prove nothing.
@@ -18,7 +19,6 @@ def shared_path(*parts: str) -> Path:
     candidates = [
         Path(os.environ["CDS_SHARED_DIR"]) if os.environ.get("CDS_SHARED_DIR") else None,
         REPO_ROOT.parent / "shared",
-        Path("/work/shared"),
     ]
     for base in candidates:
         if base is not None and base.joinpath(*parts).exists():
