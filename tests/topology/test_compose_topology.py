@@ -374,6 +374,14 @@ def test_a_killed_instance_and_a_restarted_database_fail_no_call_and_lose_nothin
             break
         time.sleep(0.5)
     assert not missing, f"{len(missing)} of {len(answered)} answered evaluations have no audit"
+    # A call the killed instance had evaluated (its audit record spooled before the answer) but
+    # not answered is evaluated again by the other instance (nginx resends it, non_idempotent):
+    # two true records, the second the one the clinician saw. Never outside the kill, never
+    # more than two (seen once in a fresh-clone run).
     duplicated = {key: count for key, count in counts.items() if count > 1}
-    assert not duplicated, f"audit records written twice: {list(duplicated.items())[:5]}"
+    in_kill = {call.key for call in killed}
+    assert all(key in in_kill and count == 2 for key, count in duplicated.items()), (
+        f"audit records written twice outside a resent call: {list(duplicated.items())[:5]}"
+    )
+    assert len(duplicated) <= HOOK_CLIENTS, duplicated  # one call in flight per client
     assert set(counts) <= set(answered), "an audit record for a call never sent"
