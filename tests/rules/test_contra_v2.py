@@ -344,3 +344,32 @@ def test_a_fever_earlier_in_the_48_hours_is_not_hidden_by_a_newer_normal_tempera
     assert "Temperature 37.1" not in (card(patient, "CHECKLIST").detail or "")
     normal = facts(labs=(*facts().labs, labs[0] if labs[0].value == 37.1 else labs[1]))
     assert "Temperature 37.1 °C" in (card(normal, "CHECKLIST").detail or "")
+
+
+def test_the_cement_allergy_card_knows_which_record_is_an_antibiotic_one() -> None:
+    """Each record behind CI-ABS-CEMENT-ALLERGY says what it is and where it is (display,
+    reference), and an allergy to an antibiotic of loaded cements is marked as such: the card
+    words it as conditional on an antibiotic cement (mutation survivors: the flag, the display
+    and the reference dropped)."""
+    cement = allergy("cement-allergy")
+    gentamicin = replace(allergy("cement-antibiotic-allergy"), display="Gentamicine")
+    shown = finding(facts(allergies=(cement, gentamicin)), "CI-ABS-CEMENT-ALLERGY")
+    records = shown.params["records"]
+    assert [(r.display, r.reference, r.antibiotic) for r in records] == [
+        ("cement-allergy", cement.source.reference, False),
+        ("Gentamicine", gentamicin.source.reference, True),
+    ]
+    assert set(shown.evidence) == {cement.source, gentamicin.source}
+    assert shown.params["antibiotic_only"] is False
+
+
+def test_the_infection_card_cites_every_record_behind_it() -> None:
+    """The evidence of CI-ABS-INFECTION-SUSPECTED names the condition, the temperature and the
+    antibiotic it rests on (a mutation survivor dropped them all)."""
+    fever = condition("fever")
+    antibiotic = med("amoxicillin", DrugClass.ANTIBACTERIAL)
+    fever_reading = temperature(38.6)
+    shown = finding(
+        facts(conditions=(fever,), medications=(antibiotic,), labs=(fever_reading,)), SUSPECTED
+    )
+    assert {fever.source, antibiotic.source, fever_reading.source} <= set(shown.evidence)
