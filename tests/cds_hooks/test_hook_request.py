@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from support.json_edit import DELETE, edited
 
 from cds_hooks.errors import RequestError
 from cds_hooks.json_body import MAX_JSON_DEPTH, parse_json_object
@@ -83,19 +84,7 @@ def test_selection_matched_by_full_url() -> None:
 
 
 def mutate(path: str, value: Any) -> dict[str, Any]:
-    body = select_body()
-    target = body
-    *parents, last = path.split(".")
-    for name in parents:
-        target = target[name]
-    if value is _DELETE:
-        del target[last]
-    else:
-        target[last] = value
-    return body
-
-
-_DELETE = object()
+    return edited(select_body(), path, value)
 
 
 @pytest.mark.parametrize(
@@ -107,26 +96,26 @@ _DELETE = object()
         (b'"text"', "JSON object"),
         (b"\xff\xfe{}", "UTF-8"),
         (b'{"hook": NaN}', "not valid JSON"),
-        (mutate("hook", _DELETE), "'hook'"),
+        (mutate("hook", DELETE), "'hook'"),
         (mutate("hook", 3), "'hook'"),
         (mutate("hook", " "), "'hook'"),
-        (mutate("hookInstance", _DELETE), "'hookInstance'"),
+        (mutate("hookInstance", DELETE), "'hookInstance'"),
         (mutate("hookInstance", None), "'hookInstance'"),
-        (mutate("context", _DELETE), "'context'"),
+        (mutate("context", DELETE), "'context'"),
         (mutate("context", []), "'context'"),
         (mutate("hook", "order-sign"), "not 'order-sign'"),
         (mutate("prefetch", []), "'prefetch'"),
         (mutate("fhirServer", 12), "'fhirServer'"),
-        (mutate("fhirServer", _DELETE), "'fhirServer' is required"),
+        (mutate("fhirServer", DELETE), "'fhirServer' is required"),
         (mutate("fhirAuthorization", "token"), "'fhirAuthorization'"),
-        (mutate("fhirAuthorization.access_token", _DELETE), "access_token"),
+        (mutate("fhirAuthorization.access_token", DELETE), "access_token"),
         (mutate("fhirAuthorization.token_type", "MAC"), "token_type"),
         (mutate("fhirAuthorization.expires_in", "300"), "expires_in"),
         (mutate("fhirAuthorization.expires_in", True), "expires_in"),
-        (mutate("fhirAuthorization.scope", _DELETE), "scope"),
-        (mutate("fhirAuthorization.subject", _DELETE), "subject"),
-        (mutate("context.patientId", _DELETE), "patientId"),
-        (mutate("context.draftOrders", _DELETE), "draftOrders"),
+        (mutate("fhirAuthorization.scope", DELETE), "scope"),
+        (mutate("fhirAuthorization.subject", DELETE), "subject"),
+        (mutate("context.patientId", DELETE), "patientId"),
+        (mutate("context.draftOrders", DELETE), "draftOrders"),
         (mutate("context.draftOrders", [1]), "draftOrders"),
         (mutate("context.draftOrders.entry", {}), "entry"),
         (mutate("context.selections", "ServiceRequest/sr1"), "selections"),

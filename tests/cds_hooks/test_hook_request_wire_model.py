@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema_rs
 import pytest
 from support.fhir_builders import collection, searchset
+from support.json_edit import DELETE, edited
 from support.shared_data import shared_path
 
 from cds_hooks.errors import RequestError
@@ -136,33 +137,21 @@ def test_a_call_the_parser_accepts_is_valid_for_the_served_schema(body: dict[str
 
 
 def changed(path: str, value: Any) -> dict[str, Any]:
-    body = copy.deepcopy(minimal_calls()[1])
-    target = body
-    *parents, last = path.split(".")
-    for name in parents:
-        target = target[name]
-    if value is _DELETE:
-        del target[last]
-    else:
-        target[last] = value
-    return body
-
-
-_DELETE = object()
+    return edited(minimal_calls()[1], path, value)
 
 
 @pytest.mark.parametrize(
     ("path", "value"),
     [
-        ("hook", _DELETE),
+        ("hook", DELETE),
         ("hook", 3),
         ("hook", " "),
-        ("hookInstance", _DELETE),
+        ("hookInstance", DELETE),
         ("hookInstance", None),
         ("hookInstance", "h" * 201),
-        ("context", _DELETE),
+        ("context", DELETE),
         ("context", []),
-        ("context.patientId", _DELETE),
+        ("context.patientId", DELETE),
         ("context.patientId", "p" * 201),
         ("context.patientId", "  "),
         ("context.userId", 3),
@@ -177,14 +166,14 @@ _DELETE = object()
         ("fhirServer", 12),
         ("fhirServer", " "),
         ("fhirAuthorization", "token"),
-        ("fhirAuthorization.access_token", _DELETE),
+        ("fhirAuthorization.access_token", DELETE),
         ("fhirAuthorization.access_token", " "),
         ("fhirAuthorization.token_type", "MAC"),
         ("fhirAuthorization.expires_in", "300"),
         ("fhirAuthorization.expires_in", True),
         ("fhirAuthorization.expires_in", -1),
-        ("fhirAuthorization.scope", _DELETE),
-        ("fhirAuthorization.subject", _DELETE),
+        ("fhirAuthorization.scope", DELETE),
+        ("fhirAuthorization.subject", DELETE),
         ("fhirAuthorization.patient", 7),
     ],
 )
