@@ -166,3 +166,62 @@ def test_a_two_ingredient_product_is_named_as_a_combination_on_the_card() -> Non
     ]
     text = " ".join(f"{c.summary} {c.detail or ''}" for c in cards)
     assert "(a combination of rivaroxaban and aspirin in one product)" in text
+
+
+def _cardiac_dates(*conditions) -> list[str | None]:
+    clopidogrel = med("clopidogrel", DrugClass.CLOPIDOGREL)
+    patient = facts(conditions=(*IN_SCOPE, *conditions), medications=(clopidogrel,))
+    (risk,) = [f for f in med_findings(patient) if f.rule_id == "MED-CARDIAC-RISK"]
+    return [record.date for record in risk.params["conditions"]]
+
+
+def test_the_cardiac_risk_card_dates_a_stent_or_a_syndrome_by_its_onset_first() -> None:
+    """The date that matters for the risk of stopping an antiplatelet is when the stent was put
+    in or the syndrome happened (onset), not when the record was written; recorded otherwise,
+    on the site's day (23:30 UTC is the next day in Paris)."""
+    stent = replace(
+        condition("coronary-stent"),
+        onset=datetime(2026, 3, 2, 10, tzinfo=PARIS),
+        recorded=datetime(2026, 9, 10, 10, tzinfo=PARIS),
+    )
+    assert _cardiac_dates(stent) == ["2026-03-02"]
+    recorded_only = replace(
+        condition("coronary-stent"), recorded=datetime(2026, 9, 10, 10, tzinfo=PARIS)
+    )
+    assert _cardiac_dates(recorded_only) == ["2026-09-10"]
+    late_evening = replace(
+        condition("acute-coronary-syndrome"),
+        onset=datetime(2026, 6, 1, 23, 30, tzinfo=ZoneInfo("UTC")),
+    )
+    assert _cardiac_dates(late_evening) == ["2026-06-02"]
+    assert _cardiac_dates(condition("coronary-stent")) == [None]
+
+
+@pytest.mark.parametrize(
+    ("locale", "configured"),
+    [
+        ("en", "this delay (7 days before) is the local protocol"),
+        ("fr", "ce délai (7\u00a0jours avant) relève du protocole local"),
+    ],
+)
+def test_a_configured_delay_for_an_unlisted_antithrombotic_names_its_days(
+    locale: str, configured: str
+) -> None:
+    patient = facts(medications=(med("prasugrel", DrugClass.OTHER_ANTITHROMBOTIC),))
+    findings = evaluate_rules(patient, Policy(unlisted_hold_days={"prasugrel": 7}), NOW)
+    (unlisted,) = [f for f in findings if f.rule_id == "MED-ANTITHROMBOTIC-UNLISTED"]
+    assert unlisted.params["configured_days"] == 7
+    text = " ".join(
+        f"{r.card.summary} {r.card.detail or ''}"
+        for r in render_cards(findings, case_summary(patient), locale, NOW)
+    )
+    assert configured in text
+
+
+def test_what_a_high_total_leaves_of_aspirin_keeps_its_half_milligram() -> None:
+    """500 mg/day held, a half tablet of 75 mg left: 37.5 mg/day, not rounded to 38."""
+    high = med("aspirin", DrugClass.ASPIRIN, dose=500, display="Aspégic 500")
+    half = med("aspirin", DrugClass.ASPIRIN, dose=37.5, display="Kardégic 75 (½)")
+    findings = med_findings(facts(medications=(high, half)))
+    remaining = {f.params["display"]: f.params["remaining_mg"] for f in findings}
+    assert remaining == {"Aspégic 500": 37.5, "Kardégic 75 (½)": 37.5}
