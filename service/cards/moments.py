@@ -117,9 +117,7 @@ class MomentCards(PlanCard):
         (the plan card keeps its own summary)."""
         _, day = self.planned_for(findings)
         holds = [
-            (f, f.hold)
-            for f in findings
-            if f.rule_id != LATE and f.hold is not None and f.hold.hold_from is not None
+            (f, f.hold) for f in findings if f.hold is not None and f.hold.hold_from is not None
         ]
         words = self.text["moments"]
         if day is None:

@@ -139,17 +139,16 @@ def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding
                 hold, late = day_hold(record, configured, procedure, now)
         params["antiplatelet_hold"] = hold is not None and _antiplatelet(record)
         findings.append(fire(rule_id, params, evidence, hold))
+        # A note attached to the line (too late, time unknown) carries no step of its own: the
+        # line's finding has the one step of this record.
         if late and hold is not None:
-            findings.append(
-                fire("MED-HOLD-TOO-LATE", {**params, "for_rule": rule_id}, evidence, hold)
-            )
+            findings.append(fire("MED-HOLD-TOO-LATE", {**params, "for_rule": rule_id}, evidence))
         elif time_unknown is not None and hold is not None:
             findings.append(
                 fire(
                     "MED-HOLD-TIME-UNKNOWN",
                     {**params, "for_rule": rule_id, "late_if_before": time_unknown},
                     evidence,
-                    hold,
                 )
             )
     findings.extend(_cardiac_risk(facts, findings, now))
@@ -250,7 +249,7 @@ def _vka(
     step = HoldStep(record.main(DrugClass.VKA).ingredient, record.display)
     findings = [fire("MED-VKA", params, evidence, step)]
     if too_late:
-        findings.append(fire("MED-VKA-TOO-LATE", {**params, "for_rule": "MED-VKA"}, evidence, step))
+        findings.append(fire("MED-VKA-TOO-LATE", params, evidence))  # a note on MED-VKA's line
     return findings
 
 
@@ -322,7 +321,6 @@ def _aspirin(
         return "MED-ASPIRIN-DOSE-UNKNOWN", None, False
     if verdict.high:
         if record.source.reference in verdict.held:
-            params["held"] = True
             hold, late = day_hold(record, ASPIRIN_DAYS, procedure, now)
             return "MED-ASPIRIN-HIGH-DOSE", hold, late
         if verdict.unknown:

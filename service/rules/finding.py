@@ -35,4 +35,6 @@ class Finding:
     # Everything the card needs, typed per rule (service/rules/params.py; `fire` builds it).
     params: Params = field(default_factory=NoParams)
     evidence: tuple[ResourceRef, ...] = ()
+    # The step of a plan line; None on a note attached to a line (MED-HOLD-TOO-LATE,
+    # MED-HOLD-TIME-UNKNOWN, MED-VKA-TOO-LATE): the line's finding holds its record's one step.
     hold: HoldStep | None = None

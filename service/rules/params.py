@@ -317,7 +317,6 @@ class AspirinParams(MedicationParams):
     dose_problems: Sequence[str]
     total_unknown: bool
     if_high_dose: ConditionalHold | None = None
-    held: bool = False
     continued: bool = False
 
 
