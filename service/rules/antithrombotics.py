@@ -363,11 +363,7 @@ def _cardiac_risk(facts: PatientFacts, findings: Sequence[Finding], now: datetim
         if when is not None:
             shown = replace(shown, date=_site_date(when, now).isoformat())
         records.append(shown)
-    params = {
-        "conditions": records,
-        "drugs": sorted({str(f.params.get("drug")) for f in held}),
-        "displays": [str(f.params.get("display")) for f in held],
-    }
+    params = {"conditions": records, "drugs": sorted({str(f.params.get("drug")) for f in held})}
     return [fire("MED-CARDIAC-RISK", params, [c.source for c in documented])]
 
 

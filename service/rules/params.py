@@ -344,8 +344,7 @@ class TimeUnknownParams(DoacParams):
 @dataclass(**_P)  # type: ignore[call-overload]
 class CardiacRiskParams(Params):
     conditions: Sequence[RecordShown]
-    drugs: Sequence[str]
-    displays: Sequence[str]
+    drugs: Sequence[str]  # ingredient keys of the antiplatelets held
 
 
 PARAMS: dict[str, type[Params]] = {

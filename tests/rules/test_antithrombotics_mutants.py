@@ -225,3 +225,32 @@ def test_what_a_high_total_leaves_of_aspirin_keeps_its_half_milligram() -> None:
     findings = med_findings(facts(medications=(high, half)))
     remaining = {f.params["display"]: f.params["remaining_mg"] for f in findings}
     assert remaining == {"Aspégic 500": 37.5, "Kardégic 75 (½)": 37.5}
+
+
+@pytest.mark.parametrize(
+    ("locale", "sentence"),
+    [
+        ("en", "Ask the cardiologist before stopping clopidogrel and prasugrel.**"),
+        (
+            "fr",
+            "avant d'interrompre le traitement antiagrégant plaquettaire"
+            " (clopidogrel et prasugrel).**",
+        ),
+    ],
+)
+def test_the_cardiac_risk_card_names_each_antiplatelet_held_once(
+    locale: str, sentence: str
+) -> None:
+    plavix = med("clopidogrel", DrugClass.CLOPIDOGREL, display="Plavix 75 mg")
+    generic = med("clopidogrel", DrugClass.CLOPIDOGREL, kind=MedicationSourceKind.STATEMENT)
+    prasugrel = med("prasugrel", DrugClass.OTHER_ANTITHROMBOTIC)
+    stent = condition("coronary-stent", display="Coronary stent")
+    patient = facts(conditions=(*IN_SCOPE, stent), medications=(plavix, generic, prasugrel))
+    findings = evaluate_rules(patient, Policy(unlisted_hold_days={"prasugrel": 7}), NOW)
+    (risk,) = [f for f in findings if f.rule_id == "MED-CARDIAC-RISK"]
+    assert list(risk.params["drugs"]) == ["clopidogrel", "prasugrel"]
+    text = " ".join(
+        f"{r.card.summary} {r.card.detail or ''}"
+        for r in render_cards(findings, case_summary(patient), locale, NOW)
+    )
+    assert sentence in text
