@@ -247,7 +247,7 @@ def interpret(
     return LabResult(
         kind=kind,
         value=value if problem is None else None,
-        original_value="" if raw_value is None else _show(raw_value),
+        original_value="" if raw_value is None else str(raw_value),  # str(float) is its repr
         original_unit=raw_unit,
         effective=date.instant if date is not None else None,
         source=resource_ref(resource),
@@ -296,10 +296,6 @@ def _zoned(resource: dict[str, Any], instant: datetime | None) -> dict[str, Any]
     if isinstance(period, dict):
         copy["effectivePeriod"] = {key: fixed(value) for key, value in period.items()}
     return copy
-
-
-def _show(value: Any) -> str:
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _read_value(
