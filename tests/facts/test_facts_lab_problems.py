@@ -167,3 +167,24 @@ def test_a_count_dated_by_a_zone_less_period_is_read_in_the_site_zone(valuesets)
     lab = one_lab(valuesets, resource)
     assert (lab.kind, lab.value, lab.problem) == (LabKind.PLATELETS, 30_000.0, None)
     assert lab.zone_assumed is True
+
+
+@pytest.mark.parametrize(
+    ("resource", "problem"),
+    [
+        (observation(TP, 70), "unit '(none)' is not accepted for tp ('%')"),
+        # 1e308 thousand per µL overflows to infinity once in /mm³.
+        (observation(PLATELETS, 1e308, "10*3/uL"), "value is not a finite number"),
+        (observation(INR, float("nan")), "value is not a finite number"),
+    ],
+    ids=["tp-without-unit", "overflow", "nan"],
+)
+def test_more_unusable_values_and_their_problems(valuesets, resource, problem) -> None:
+    lab = one_lab(valuesets, resource)
+    assert (lab.value, lab.problem) == (None, problem)
+
+
+@pytest.mark.parametrize("score", [0, 10])
+def test_both_ends_of_the_pain_scale_are_usable(valuesets, score: int) -> None:
+    lab = one_lab(valuesets, observation(PAIN, score, "{score}"))
+    assert (lab.value, lab.problem) == (float(score), None)
