@@ -1,0 +1,51 @@
+"""The checks the record passes, shown with the value and date they passed on (RULES.md: "a
+pass is shown as a pass"). A mutation run of service/rules/checklist.py found the INR and
+temperature passes unpinned: a mutant could drop the result shown, the INR limit, the
+temperature, or count 38.0 °C as no fever, and no test noticed."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from support.rule_facts import NOW, facts, lab
+
+from service.rules.checklist import passed_checks
+from service.rules.policy import Policy
+from service.vocabulary import LabKind
+
+
+def passed(*labs, policy: Policy | None = None) -> dict[str, object]:
+    return {p.check: p for p in passed_checks(facts(labs=labs), policy or Policy(), NOW)}
+
+
+def test_an_inr_within_the_limit_passes_with_its_result_and_the_limit() -> None:
+    policy = Policy(inr_max=1.5)
+    check = passed(lab(LabKind.INR, 1.2), policy=policy)["inr"]
+    assert check.threshold == 1.5
+    assert check.lab is not None and check.lab.value == 1.2
+    assert "inr" not in passed(lab(LabKind.INR, 1.6), policy=policy)
+
+
+def test_a_temperature_below_fever_in_the_last_48_hours_passes_with_its_value() -> None:
+    check = passed(lab(LabKind.TEMPERATURE, 37.2, NOW - timedelta(hours=3), unit="Cel"))[
+        "temperature"
+    ]
+    assert check.celsius == 37.2
+    assert check.lab is not None and check.lab.value == 37.2
+
+
+@pytest.mark.parametrize(
+    ("value", "hours_ago", "passes"),
+    [
+        (38.0, 3, False),  # 38.0 °C is a fever (>= 38.0), never a pass
+        (37.9, 3, True),
+        (37.2, 48, True),  # the window's first instant is in it
+        (37.2, 49, False),
+    ],
+)
+def test_the_temperature_pass_ends_at_fever_and_at_48_hours(
+    value: float, hours_ago: int, passes: bool
+) -> None:
+    temperature = lab(LabKind.TEMPERATURE, value, NOW - timedelta(hours=hours_ago), unit="Cel")
+    assert ("temperature" in passed(temperature)) is passes
