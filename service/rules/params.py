@@ -291,7 +291,7 @@ class MedicationParams(Params):
     procedure: ProcedureShown | None
     procedure_date: str | None
     antiplatelet_hold: bool = False
-    for_rule: str | None = None  # an attached finding (too late, time unknown): its line's rule
+    for_rule: str | None = None  # MED-HOLD-TOO-LATE / -TIME-UNKNOWN: the rule of their line
 
 
 @dataclass(**_P)  # type: ignore[call-overload]

@@ -1,10 +1,11 @@
 """What the card is told about a result it cannot judge: the problem, the value and unit as
 written, and nothing of a comparator the value does not stand for.
 
-The English card shows `problem` word for word (service/cards/format.py), the French card its
-`problem_code`; `original_value` and `original_unit` are what the clinician compares with the
-lab report. A mutation run of service/facts/labs.py found all of these unpinned: a mutant could
-blank the value shown, swap two problems or drop a unit, and no test noticed.
+The card words `problem_code` in each language (service/cards/format.py), and that code is
+derived from `problem`; `problem` itself goes to the log and the audit. `original_value` and
+`original_unit` are what the clinician compares with the lab report. A mutation run of
+service/facts/labs.py found all of these unpinned: a mutant could blank the value shown, swap
+two problems or drop a unit, and no test noticed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Two failing results of one test at the same instant: the card shows the worse as the
+"""Two failing results of one test at the same instant: the finding gives the worse as the
 deciding value (the lower platelet count or TP, the higher INR) and the other beside it,
 whatever their order in the record. A mutation run of service/rules/bleeding.py found the
 direction of each test unpinned: the milder value could have been shown as the deciding one."""

@@ -1,7 +1,8 @@
 """INF-PROPHYLAXIS on a neutrophil count written as a bound (RULES.md: < 1 000/mm³). A bound is
 low only when it settles it: "<500" and "<=1000" are low (the safer reading of "at most 1 000"),
 ">500" and "<2000" are not. A mutation run of service/rules/procedure.py found the bounds
-unpinned: any of these could flip and no test noticed. The card shows the count and cites it."""
+unpinned: any of these could flip and no test noticed. The finding carries the count and
+cites it."""
 
 from __future__ import annotations
 
