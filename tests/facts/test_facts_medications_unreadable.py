@@ -10,13 +10,14 @@ readable drug or drop an unreadable one, and no test noticed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from support.fhir_builders import ATC, concept, dosage, medication_request, medication_statement
 
 from service.facts.medications import MedicationIndex, extract_medications
-from service.facts.model import InvalidResource, MedicationSourceKind, ResourceRef
+from service.facts.model import InvalidResource, MedicationFact, MedicationSourceKind, ResourceRef
 from service.valuesets import ValueSets
 from service.vocabulary import DataCategory, DrugClass
 
@@ -25,10 +26,10 @@ Json = dict[str, Any]
 
 def read(
     valuesets: ValueSets,
-    requests: list[Json] = (),  # type: ignore[assignment]
-    statements: list[Json] = (),  # type: ignore[assignment]
+    requests: Sequence[Json] = (),
+    statements: Sequence[Json] = (),
     referenced: dict[str, Json] | None = None,
-) -> tuple[list, list[InvalidResource]]:
+) -> tuple[list[MedicationFact], list[InvalidResource]]:
     index = MedicationIndex([], referenced or {})
     return extract_medications(list(requests), list(statements), index, valuesets)
 
@@ -40,6 +41,21 @@ def contained_medication(id: str = "m", **fields: Any) -> Json:
 def request_without_medication(**extra: Any) -> Json:
     """A MedicationRequest with no medication[x] but what `extra` gives it."""
     return medication_request(None, **extra)
+
+
+def request_of_ingredients(*ingredients: Any, display: str | None = None, **extra: Any) -> Json:
+    """A MedicationRequest of a contained Medication with no code, made of `ingredients` (a
+    CodeableConcept becomes an itemCodeableConcept; anything else is sent as it is)."""
+    items = [
+        {"itemCodeableConcept": item} if isinstance(item, dict) and "coding" in item else item
+        for item in ingredients
+    ]
+    reference = {"reference": "#m"} | ({"display": display} if display is not None else {})
+    return request_without_medication(
+        medicationReference=reference,
+        contained=[contained_medication(ingredient=items)],
+        **extra,
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,12 +135,7 @@ def test_a_code_less_medication_with_ingredients_of_no_interest_is_read_not_repo
     valuesets,
 ) -> None:
     """Its ingredients say which drug it is (metformin): nothing for the rules, none missing."""
-    resource = request_without_medication(
-        medicationReference={"reference": "#m"},
-        contained=[
-            contained_medication(ingredient=[{"itemCodeableConcept": concept(ATC, "A10BA02")}])
-        ],
-    )
+    resource = request_of_ingredients(concept(ATC, "A10BA02"))
     assert read(valuesets, requests=[resource]) == ([], [])
 
 
@@ -161,12 +172,7 @@ def test_a_referenced_medication_is_named_by_its_code_not_by_the_reference_displ
 
 
 def test_a_medication_read_from_its_ingredients_takes_the_reference_display(valuesets) -> None:
-    resource = request_without_medication(
-        medicationReference={"reference": "#m", "display": "Préparation anticoagulante"},
-        contained=[
-            contained_medication(ingredient=[{"itemCodeableConcept": concept(ATC, "B01AF01")}])
-        ],
-    )
+    resource = request_of_ingredients(concept(ATC, "B01AF01"), display="Préparation anticoagulante")
     facts, invalid = read(valuesets, requests=[resource])
     assert invalid == []
     (fact,) = facts
@@ -174,28 +180,14 @@ def test_a_medication_read_from_its_ingredients_takes_the_reference_display(valu
 
 
 def test_a_drug_with_no_display_anywhere_is_called_medication(valuesets) -> None:
-    resource = request_without_medication(
-        medicationReference={"reference": "#m"},
-        contained=[
-            contained_medication(ingredient=[{"itemCodeableConcept": concept(ATC, "B01AF01")}])
-        ],
-    )
+    resource = request_of_ingredients(concept(ATC, "B01AF01"))
     (fact,), _ = read(valuesets, requests=[resource])
     assert fact.display == "medication"
 
 
 def test_ingredients_that_are_not_objects_are_skipped_not_fatal(valuesets) -> None:
-    resource = request_without_medication(
-        medicationReference={"reference": "#m"},
-        contained=[
-            contained_medication(
-                ingredient=[
-                    "warfarin",
-                    {"itemCodeableConcept": "x"},
-                    {"itemCodeableConcept": concept(ATC, "B01AA03")},
-                ]
-            )
-        ],
+    resource = request_of_ingredients(
+        "warfarin", {"itemCodeableConcept": "x"}, concept(ATC, "B01AA03")
     )
     facts, invalid = read(valuesets, requests=[resource])
     assert [f.ingredient for f in facts] == ["warfarin"]
@@ -204,17 +196,10 @@ def test_ingredients_that_are_not_objects_are_skipped_not_fatal(valuesets) -> No
 
 def test_one_fact_per_ingredient_without_a_dose(valuesets) -> None:
     """Two antithrombotics in one Medication: one fact each, the dose of neither is known."""
-    resource = request_without_medication(
-        medicationReference={"reference": "#m"},
-        contained=[
-            contained_medication(
-                ingredient=[
-                    {"itemCodeableConcept": concept(ATC, "B01AC06")},
-                    {"itemCodeableConcept": concept(ATC, "B01AC04")},
-                    {"itemCodeableConcept": concept(ATC, "B01AC06")},  # listed twice, one fact
-                ]
-            )
-        ],
+    resource = request_of_ingredients(
+        concept(ATC, "B01AC06"),
+        concept(ATC, "B01AC04"),
+        concept(ATC, "B01AC06"),  # listed twice, one fact
         dosageInstruction=[dosage(75, "mg", frequency=1)],
     )
     facts, invalid = read(valuesets, requests=[resource])

@@ -11,11 +11,12 @@ import pytest
 from support.rule_facts import NOW, facts, lab
 
 from service.rules.checklist import passed_checks
+from service.rules.params import PassedCheck
 from service.rules.policy import Policy
 from service.vocabulary import LabKind
 
 
-def passed(*labs, policy: Policy | None = None) -> dict[str, object]:
+def passed(*labs, policy: Policy | None = None) -> dict[str, PassedCheck]:
     return {p.check: p for p in passed_checks(facts(labs=labs), policy or Policy(), NOW)}
 
 

@@ -408,4 +408,3 @@ def test_a_killed_instance_and_a_restarted_database_fail_no_call_and_lose_nothin
         )
     )
     assert len(duplicated) <= HOOK_CLIENTS, duplicated  # one call in flight per client
-    assert set(counts) <= set(answered), "an audit record for a call never sent"
