@@ -14,25 +14,35 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import cache
 from typing import Any
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    """A parameters class's field names, in declaration order: read once per class, since the
+    card renderer looks values up by name tens of thousands of times a second."""
+    return tuple(f.name for f in fields(cls))
+
+
+@cache
+def _field_set(cls: type) -> frozenset[str]:
+    return frozenset(_field_names(cls))
 
 
 class Params(Mapping[str, Any]):
     """Read-only Mapping view of a parameters dataclass (its fields, in declaration order)."""
 
-    def _names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(self))  # type: ignore[arg-type]
-
     def __getitem__(self, key: str) -> Any:
-        if key not in self._names():
+        if key not in _field_set(type(self)):
             raise KeyError(key)
         return getattr(self, key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._names())
+        return iter(_field_names(type(self)))
 
     def __len__(self) -> int:
-        return len(self._names())
+        return len(_field_names(type(self)))
 
 
 _P = dict(frozen=True, kw_only=True, eq=True)
