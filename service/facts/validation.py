@@ -3,7 +3,11 @@
 What is validated, and why:
 * An Observation the rules read (a platelet count, an INR...; labs.py): its value is compared to
   a threshold, so a resource that is not valid R4 is not trusted and the result is reported as
-  uninterpretable. Only the few Observations the rules read are validated, not the whole prefetch.
+  uninterpretable. Only the few Observations the rules read are validated, not the whole prefetch,
+  and of each only what the service reads or cannot tell from a typo: the R4 elements no reader
+  looks at (`UNREAD_OBSERVATION_ELEMENTS`: category, encounter, performer, note...) are left out,
+  since their validation was a third of its cost and could not change an answer. Every other key
+  is kept, so a misspelt or unknown element (`effectiveDatetime`) still makes the result invalid.
 * The Dosage elements of an aspirin order or statement (medications.py): its daily dose is
   compared to 160 mg/day, so an invalid Dosage gives "dose unknown" (the safe reading).
 
@@ -111,14 +115,38 @@ def warm_up() -> None:
     _dosage_model().model_validate({"text": "warm-up"})
 
 
+# Observation elements of R4 that no reader of the service looks at (labs.py, refs.py, the
+# value sets): their validity cannot change a result. `meta` is read for its versionId only.
+UNREAD_OBSERVATION_ELEMENTS = frozenset(
+    {
+        "text", "contained", "extension", "identifier", "basedOn", "partOf", "category",
+        "focus", "encounter", "performer", "interpretation", "note", "bodySite", "method",
+        "specimen", "device", "hasMember", "derivedFrom", "component", "language",
+    }
+)  # fmt: skip
+
+
+def _read_elements(resource: dict[str, Any]) -> dict[str, Any]:
+    """`resource` without the elements no reader looks at (`meta` reduced to its versionId)."""
+    kept = {k: v for k, v in resource.items() if k not in UNREAD_OBSERVATION_ELEMENTS}
+    meta = kept.pop("meta", None)
+    if isinstance(meta, dict):
+        if "versionId" in meta:
+            kept["meta"] = {"versionId": meta["versionId"]}
+    elif meta is not None:  # not an object: invalid as written
+        kept["meta"] = meta
+    return kept
+
+
 def validation_error(resource: Any) -> str | None:
-    """None when `resource` is a valid R4 resource of a validated type, else a short reason."""
+    """None when what the service reads of `resource` is valid R4, else a short reason."""
     if not isinstance(resource, dict):
         return "not a JSON object"
     resource_type = resource.get("resourceType")
     if resource_type not in _MODULES:
         return f"unexpected resource type {str(resource_type)[:40]!r}"
-    reason = _memo.outcome(resource_type, resource, lambda: _validate(resource_type, resource))
+    read = _read_elements(resource)
+    reason = _memo.outcome(resource_type, read, lambda: _validate(resource_type, read))
     if reason is not None:
         logger.warning("skipping %s/%s: %s", resource_type, str(resource.get("id"))[:64], reason)
     return reason

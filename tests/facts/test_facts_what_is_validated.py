@@ -1,10 +1,12 @@
 """fhir.resources validation (~0.05-0.6 ms an element) runs only where the rules compare a value:
 never on a whole MedicationRequest, MedicationStatement, Medication, Condition or allergy; on the
-Dosage elements of an aspirin only (its daily dose is compared to 160 mg/day)."""
+Dosage elements of an aspirin only (its daily dose is compared to 160 mg/day); on what the
+service reads of an Observation it interprets."""
 
 from __future__ import annotations
 
 from support.fhir_builders import (
+    EFFECTIVE,
     NOW,
     RXNORM,
     SNOMED,
@@ -15,6 +17,7 @@ from support.fhir_builders import (
     dosage,
     medication_request,
     medication_statement,
+    observation,
     service_request,
 )
 from support.hook_calls import hook_call
@@ -22,6 +25,7 @@ from support.hook_calls import prefetch as resolved
 
 from service.facts import validation
 from service.facts.extract import extract_facts
+from service.facts.labs import extract_labs
 
 WARFARIN = {"resourceType": "Medication", "id": "m-warfarin", "code": concept(RXNORM, "11289")}
 ASPIRIN = concept(RXNORM, "1191", text="aspirin")
@@ -59,3 +63,41 @@ def test_only_aspirin_dosages_are_validated(valuesets, all_triggers, monkeypatch
     assert sorted(m.ingredient for m in facts.medications) == ["aspirin", "clopidogrel", "warfarin"]
     assert len(facts.conditions) == 1 and len(facts.allergies) == 1
     assert validated == ["Dosage"]
+
+
+# An Observation the rules read is validated on what the service reads of it, and on any key R4
+# does not define: an element no reader looks at cannot make a platelet count unusable, a typo
+# that hides the element a reader wanted still does.
+
+
+def test_a_broken_element_no_reader_looks_at_leaves_the_count_usable(valuesets) -> None:
+    resource = observation("777-3", 30, "10*3/uL")
+    resource["encounter"] = "Encounter/e1"  # a string where a Reference is required
+    resource["category"] = {"coding": "laboratory"}  # an object where a list is required
+    resource["meta"] = {"versionId": "2", "lastUpdated": "yesterday"}
+    (lab,) = extract_labs([resource], valuesets, NOW)
+    assert (lab.value, lab.problem) == (30_000, None)
+    assert lab.source.version == "2"
+
+
+def test_a_misspelt_date_element_still_makes_the_count_unusable(valuesets) -> None:
+    resource = observation("777-3", 30, "10*3/uL", effective=None, effectiveDatetime=EFFECTIVE)
+    (lab,) = extract_labs([resource], valuesets, NOW)
+    assert lab.value is None
+    assert lab.problem is not None and lab.problem.startswith("invalid FHIR R4 Observation")
+    assert "effectiveDatetime" in lab.problem
+
+
+def test_a_broken_element_the_service_reads_makes_the_count_unusable(valuesets) -> None:
+    for element, broken in (
+        ("subject", "Patient/p1"),
+        ("meta", {"versionId": 2}),
+        ("referenceRange", {"low": 0}),
+        ("issued", "yesterday"),
+        ("valueQuantity", {"value": 30, "unit": "10*3/uL", "system": 5}),
+    ):
+        resource = observation("777-3", 30, "10*3/uL")
+        resource[element] = broken
+        (lab,) = extract_labs([resource], valuesets, NOW)
+        assert lab.value is None, element
+        assert lab.problem is not None and "invalid FHIR R4" in lab.problem, element
