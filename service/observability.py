@@ -16,6 +16,7 @@ worker. Without the variable (one process, tests), the default registry is used.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -121,8 +122,18 @@ MEMO_ENTRIES = Gauge(
 
 
 def count_memo_lookup(memo: str, hit: bool, entries: int) -> None:
-    MEMO_LOOKUPS.labels(memo=memo, result="hit" if hit else "miss").inc()
-    MEMO_ENTRIES.labels(memo=memo).set(entries)
+    lookups, size = _memo_children(memo)
+    lookups["hit" if hit else "miss"].inc()
+    size.set(entries)
+
+
+@functools.cache
+def _memo_children(memo: str) -> tuple[dict[str, Any], Any]:
+    """A memo's metric children, made once: `labels()` costs more than the count it keeps, and
+    the validation memo counts several lookups a call. (A child made before a fork stays right:
+    prometheus_client's multiprocess values notice the new pid.)"""
+    lookups = {result: MEMO_LOOKUPS.labels(memo=memo, result=result) for result in ("hit", "miss")}
+    return lookups, MEMO_ENTRIES.labels(memo=memo)
 
 
 # Memos that count their own lookups (lru_cache: thousands a call, too many to count one by one

@@ -9,7 +9,7 @@ that value, its comparator, the unit as the lab wrote it, and its date.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from service.rules.finding import Finding
@@ -25,16 +25,22 @@ _VALUE_FIELDS = {
 }
 
 
-def _described(value: Any) -> Iterator[Mapping[str, Any]]:
-    """Every mapping inside a finding's params that names a resource ("reference")."""
+def _described(value: Any, found: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Every mapping inside a finding's params that names a resource ("reference"), appended to
+    `found` in the order they appear. Only mappings and sequences are entered: a call per scalar
+    value was most of the renderer's time."""
     if isinstance(value, Mapping):
         if isinstance(value.get("reference"), str):
-            yield value
-        for item in value.values():
-            yield from _described(item)
+            found.append(value)
+        items: Iterable[Any] = value.values()
     elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _described(item)
+        items = value
+    else:
+        return found
+    for item in items:
+        if isinstance(item, (Mapping, list, tuple)):
+            _described(item, found)
+    return found
 
 
 def evidence(findings: Sequence[Finding]) -> list[dict[str, Any]]:
@@ -46,7 +52,7 @@ def evidence(findings: Sequence[Finding]) -> list[dict[str, Any]]:
                 continue
             reference = ref.reference + (f"/_history/{ref.version}" if ref.version else "")
             entries.setdefault(ref.reference, {"reference": reference})
-        for described in _described(finding.params):
+        for described in _described(finding.params, []):
             entry = entries.get(str(described["reference"]))
             if entry is None:
                 continue
