@@ -28,6 +28,12 @@ def test_an_inr_within_the_limit_passes_with_its_result_and_the_limit() -> None:
     assert "inr" not in passed(lab(LabKind.INR, 1.6), policy=policy)
 
 
+@pytest.mark.parametrize(("value", "passes"), [(1.5, True), (1.51, False)])
+def test_an_inr_at_the_limit_passes_just_above_it_does_not(value: float, passes: bool) -> None:
+    # BLEED-INR-HIGH fires above inr_max (RULES.md: "> inr_max"): the limit itself is a pass.
+    assert ("inr" in passed(lab(LabKind.INR, value), policy=Policy(inr_max=1.5))) is passes
+
+
 def test_a_temperature_below_fever_in_the_last_48_hours_passes_with_its_value() -> None:
     check = passed(lab(LabKind.TEMPERATURE, 37.2, NOW - timedelta(hours=3), unit="Cel"))[
         "temperature"
