@@ -1,0 +1,33 @@
+"""The pain rules need a usable pain score AND a current analgesic treatment (RULES.md: the
+pain is judged "under treatment"); when either is missing the checklist asks for the pain
+assessment instead. A mutation run of service/rules/indication.py found the opioid class
+unpinned: a patient on morphine alone (class OPIOID, not ANALGESIC) could lose his pain cards
+and get the checklist item instead, and no test noticed."""
+
+from __future__ import annotations
+
+import pytest
+from support.rule_facts import NOW, facts, lab, med, normal_labs
+
+from service.rules.checklist import checklist_items
+from service.rules.indication import evaluate
+from service.rules.policy import Policy
+from service.vocabulary import DrugClass, LabKind
+
+MORPHINE = med("morphine", DrugClass.OPIOID)
+PARACETAMOL = med("paracetamol", DrugClass.ANALGESIC)
+
+
+@pytest.mark.parametrize("treatment", [MORPHINE, PARACETAMOL], ids=["opioid", "analgesic"])
+def test_a_treated_patient_with_a_pain_score_is_assessed(treatment) -> None:
+    patient = facts(labs=(*normal_labs(), lab(LabKind.PAIN_SCORE, 8)), medications=(treatment,))
+    assert "pain-assessment" not in checklist_items(patient, Policy(), NOW)
+    assert [f.rule_id for f in evaluate(patient, Policy(), NOW)] == ["IND-PAIN-UNCONTROLLED"]
+
+
+def test_without_a_treatment_or_a_score_the_checklist_asks_for_the_assessment() -> None:
+    untreated = facts(labs=(*normal_labs(), lab(LabKind.PAIN_SCORE, 8)))
+    unscored = facts(medications=(MORPHINE,))
+    for patient in (untreated, unscored):
+        assert "pain-assessment" in checklist_items(patient, Policy(), NOW)
+        assert evaluate(patient, Policy(), NOW) == []
