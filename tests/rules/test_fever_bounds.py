@@ -4,7 +4,7 @@ service/rules/contraindications.py left these edges unpinned."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from support.rule_facts import NOW, facts, lab, normal_labs
@@ -43,3 +43,25 @@ def test_the_plausible_range_starts_at_25_celsius(value: float, read: bool) -> N
     reading = lab(LabKind.TEMPERATURE, value, NOW - timedelta(hours=2), unit="Cel")
     assert (celsius(reading) == value) is read
     assert (celsius(reading) is None) is not read
+
+
+def test_the_fevers_are_shown_oldest_first_whatever_their_offsets() -> None:
+    # The card tells the fever's course: first the older reading, then the newer one. The facts
+    # give the labs newest first; an offset other than the site's must not change the order.
+    newer = lab(LabKind.TEMPERATURE, 39.2, NOW - timedelta(hours=2), unit="Cel")
+    older = lab(LabKind.TEMPERATURE, 38.4, NOW - timedelta(hours=30), unit="Cel")
+    utc_middle = lab(
+        LabKind.TEMPERATURE, 38.8, (NOW - timedelta(hours=10)).astimezone(UTC), unit="Cel"
+    )
+    patient = facts(labs=(*normal_labs(), newer, utc_middle, older))
+    (finding,) = [
+        f
+        for f in evaluate_rules(patient, Policy(), NOW)
+        if f.rule_id == "CI-ABS-INFECTION-SUSPECTED"
+    ]
+    assert [t.celsius for t in finding.params["temperatures"]] == [38.4, 38.8, 39.2]
+    assert [e.id for e in finding.evidence] == [
+        older.source.id,
+        utc_middle.source.id,
+        newer.source.id,
+    ]
