@@ -88,6 +88,19 @@ def test_effective_period_end_then_issued(valuesets):
     assert issued_lab.effective == datetime(2026, 11, 21, 8, 15, 0, 123000, tzinfo=UTC)
 
 
+def test_a_zone_less_period_end_does_not_excuse_a_broken_period_start(valuesets):
+    # The end without a zone is read in the site's zone and accepted (RULES.md); the rest of the
+    # period is still validated as written: a start that is no date makes the result unusable.
+    resource = observation("777-3", 30, "10*3/uL", effective=None)
+    resource["effectivePeriod"] = {"start": "the day before", "end": "2026-11-19T08:00:00"}
+    (lab,) = extract_labs([resource], valuesets, NOW)
+    assert lab.value is None and lab.problem_code == "invalid"
+    assert "effectivePeriod.start" in lab.problem
+    resource["effectivePeriod"]["start"] = "2026-11-18T08:00:00"  # zone-less too: accepted
+    (lab,) = extract_labs([resource], valuesets, NOW)
+    assert lab.value == 30_000 and lab.zone_assumed
+
+
 def test_no_date_at_all_is_kept_with_no_effective(valuesets):
     (lab,) = extract_labs([observation("777-3", 150, "10*3/uL", effective=None)], valuesets, NOW)
     assert lab.effective is None and lab.value == 150_000.0
