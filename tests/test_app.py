@@ -11,8 +11,10 @@ import pytest
 
 from service.app import create_app
 from service.config import parse_config
+from service.prefetch_templates import prefetch_templates
 from service.report import render_report
 from service.storage import Store
+from service.valuesets import load_valuesets
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
@@ -118,19 +120,32 @@ def test_report_counts_fired_accepted_and_overridden(app, store) -> None:
     assert reason["code"] in report
 
 
-@pytest.mark.parametrize(("depth", "status"), [(400, 200), (5000, 400)])
-def test_deeply_nested_extensions_are_answered_never_a_500(app, depth: int, status: int) -> None:
+@pytest.mark.parametrize(
+    ("element", "depth", "status", "rule"),
+    [
+        # An extension is not a modifier: a FHIR reader may ignore it, and the count is read.
+        ("resource", 400, 200, "BLEED-PLATELETS-LOW"),
+        # Inside the value the rules read, the depth is validated: the result is reported as
+        # unreadable, not silently dropped.
+        ("valueQuantity", 400, 200, "BLEED-LAB-UNINTERPRETABLE"),
+        ("resource", 5000, 400, None),  # beyond the JSON reader's depth limit
+    ],
+)
+def test_deeply_nested_extensions_are_answered_never_a_500(
+    app, element: str, depth: int, status: int, rule: str | None
+) -> None:
     body = json.loads((FIXTURES / LOW_PLATELETS).read_text())
-    body["prefetch"]["platelets"]["entry"][0]["resource"]["extension"] = "__DEEP__"
+    resource = body["prefetch"]["platelets"]["entry"][0]["resource"]
+    (resource if element == "resource" else resource[element])["extension"] = "__DEEP__"
     deep = '{"url":"x","extension":[' * depth + '{"url":"x"}' + "]}" * depth
     data = json.dumps(body).replace('"__DEEP__"', f"[{deep}]")
     response = app.test_client().post(
         "/cds-services/cementoplasty-order-select", data=data, content_type="application/json"
     )
     assert response.status_code == status
-    if status == 200:  # the unreadable result is reported, not silently dropped
+    if rule is not None:
         rules = {r for c in response.get_json()["cards"] for r in c["extension"][RULES]}
-        assert "BLEED-LAB-UNINTERPRETABLE" in rules
+        assert rule in rules
 
 
 def test_the_start_up_warm_up_request_runs_the_whole_pipeline(store) -> None:
@@ -148,6 +163,11 @@ def test_the_start_up_warm_up_request_runs_the_whole_pipeline(store) -> None:
     rules = {r for c in response.get_json()["cards"] for r in c["extension"][RULES]}
     assert {"MED-CLOPIDOGREL", "TUMOR-CONTROL", "CHECKLIST"} <= rules
     assert any(rule.startswith(("BLEED-", "IND-", "NONIND-")) for rule in rules)
+    assert "DATA-UNAVAILABLE" not in rules  # every key answered: the temperature and neutrophil
+    # readers are warmed too, and start-up logs no "data unavailable"
+    templates = prefetch_templates(load_valuesets())
+    planned = {"plannedServiceRequests", "plannedAppointments"}  # the other moments' keys
+    assert set(json.loads(WARM_UP_REQUEST.read_bytes())["prefetch"]) == set(templates) - planned
 
 
 def test_the_warm_up_request_has_the_size_of_a_busy_patients_prefetch() -> None:
