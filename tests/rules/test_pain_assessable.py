@@ -31,3 +31,12 @@ def test_without_a_treatment_or_a_score_the_checklist_asks_for_the_assessment() 
     for patient in (untreated, unscored):
         assert "pain-assessment" in checklist_items(patient, Policy(), NOW)
         assert evaluate(patient, Policy(), NOW) == []
+
+
+def test_an_unreadable_pain_score_leaves_the_assessment_to_the_checklist() -> None:
+    # A score written "severe" (no number) cannot be compared to 4/10 or 7/10: the pain is not
+    # assessed, and the checklist must still ask for it.
+    unreadable = lab(LabKind.PAIN_SCORE, None, problem="non-numeric value (valueString)")
+    patient = facts(labs=(*normal_labs(), unreadable), medications=(MORPHINE,))
+    assert "pain-assessment" in checklist_items(patient, Policy(), NOW)
+    assert evaluate(patient, Policy(), NOW) == []
