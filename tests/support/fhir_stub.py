@@ -218,6 +218,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: FhirStub
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT_S
+    # The headers and the body go out in two writes: with Nagle's algorithm on, the body waits
+    # for the client's delayed ACK of the headers (40 ms on Linux), which no FHIR server makes
+    # its clients wait. The benchmark's "FHIR answers in 20 ms" was 60 ms without this.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # quiet: tests and the benchmark report what matters
