@@ -47,6 +47,7 @@ _PROBLEM_CODES = (
     ("date", "date"),
     (MODIFIER_PROBLEM, "modifier"),
     ("could not be read", "unreadable"),
+    ("scale not shown", "scale"),  # LabSpec.scale_problem
 )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support.fhir_builders import NOW, observation
 
-from service.facts.labs import extract_labs
+from service.facts.labs import extract_labs, problem_code
 from service.facts.model import LabResult
 from service.vocabulary import LabKind
 
@@ -189,3 +189,49 @@ def test_more_unusable_values_and_their_problems(valuesets, resource, problem) -
 def test_both_ends_of_the_pain_scale_are_usable(valuesets, score: int) -> None:
     lab = one_lab(valuesets, observation(PAIN, score, "{score}"))
     assert (lab.value, lab.problem) == (float(score), None)
+
+
+@pytest.mark.parametrize(
+    "element",
+    [
+        {"valueBoolean": True},
+        {"valueRatio": {"numerator": {"value": 1}, "denominator": {"value": 2}}},
+        {"valueRange": {"low": {"value": 1}, "high": {"value": 2}}},
+    ],
+    ids=["boolean", "ratio", "range"],
+)
+def test_a_value_that_is_no_number_is_called_so_not_missing(valuesets, element) -> None:
+    # "not a number" and "no value" are worded differently on the card: a result that holds a
+    # value of another type was measured, one without a value was not.
+    (key,) = element
+    lab = one_lab(valuesets, observation(INR, **element))
+    assert (lab.problem, lab.problem_code) == (f"non-numeric value ({key})", "non-numeric")
+    assert lab.original_value == key
+
+
+def test_a_unit_code_that_is_no_string_is_never_shown_as_the_unit(valuesets) -> None:
+    lab = one_lab(valuesets, observation(PLATELETS, valueQuantity={"value": 30, "code": 103}))
+    assert lab.value is None and lab.original_unit is None
+
+
+def test_an_effective_instant_dates_the_result(valuesets) -> None:
+    resource = observation(
+        PLATELETS, 150, "10*3/uL", effective=None, effectiveInstant="2026-11-24T08:00:00.000+01:00"
+    )
+    lab = one_lab(valuesets, resource)
+    assert lab.effective is not None
+    assert lab.effective.isoformat() == "2026-11-24T08:00:00+01:00"
+
+
+def test_a_pain_score_on_a_scale_it_does_not_show_says_so(valuesets) -> None:
+    # 38208-5 is a pain severity on any scale: without a 0-10 unit or reference range it cannot
+    # be read against 4/10 and 7/10, and the card says why (it said "cannot be interpreted").
+    lab = one_lab(valuesets, observation("38208-5", 5))
+    assert lab.value is None
+    assert lab.problem is not None and lab.problem.startswith("scale not shown as 0-10")
+    assert lab.problem_code == "scale"
+
+
+def test_a_problem_no_reader_foresaw_is_worded_as_uninterpretable() -> None:
+    assert problem_code("a reason added later without its code") == "other"
+    assert problem_code(None) is None
