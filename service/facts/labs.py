@@ -107,13 +107,11 @@ def lab_kind(resource: dict[str, Any], valuesets: ValueSets) -> LabKind | None:
 
 
 def _sort_key(date: FhirDate | None) -> datetime:
-    if date is None:
+    """The instant; a result without one (no date, or a date that is no instant) sorts oldest.
+    (A time without a zone has one: extract_labs reads it in the site's zone.)"""
+    if date is None or date.instant is None:
         return _NEVER
-    if date.instant is not None:
-        return date.instant
-    if date.day is not None:  # a time without a zone: order by its date
-        return datetime(date.day.year, date.day.month, date.day.day, tzinfo=EARLIEST_ZONE)
-    return _NEVER
+    return date.instant
 
 
 # The data category of each lab kind (an Observation that cannot be read is unavailable data).

@@ -171,3 +171,12 @@ def test_given_now_only_what_the_rules_read_is_interpreted(valuesets, monkeypatc
         [history[-1]["id"], same_instant["id"], typo["id"]]
     )
     assert len(validated) == 3  # not one per Observation of the prefetch
+
+
+def test_a_result_dated_by_a_zone_less_issued_is_read_in_the_site_zone(valuesets):
+    # `issued` is an instant (a zone is required) but, like the other dates, one written without
+    # a zone is read in the site's zone and flagged, never dropped (RULES.md "Latest").
+    resource = observation("777-3", 30, "10*3/uL", effective=None, issued="2026-11-24T09:30:00")
+    (lab,) = extract_labs([resource], valuesets, NOW)
+    assert (lab.value, lab.problem, lab.zone_assumed) == (30_000.0, None, True)
+    assert lab.effective == datetime(2026, 11, 24, 9, 30, tzinfo=NOW.tzinfo)
