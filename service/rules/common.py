@@ -11,7 +11,6 @@ from cds_hooks.cards import Indicator
 from service.facts.dates import EARLIEST_ZONE
 from service.facts.labs import FUTURE_TOLERANCE
 from service.facts.model import (
-    AllergyFact,
     ConditionFact,
     LabResult,
     MedicationFact,
@@ -269,13 +268,6 @@ def condition_record(condition: ConditionFact, now: datetime) -> RecordShown:
         reference=condition.source.reference,
         date=recorded.isoformat() if recorded else None,
         dated=True,  # Conditions carry a recorded date in the facts, when the record has one
-    )
-
-
-def allergy_record(allergy: AllergyFact) -> RecordShown:
-    """What a card shows of an AllergyIntolerance (the facts carry no date for it)."""
-    return RecordShown(
-        display=allergy.display, reference=allergy.source.reference, date=None, dated=False
     )
 
 

@@ -37,6 +37,11 @@ def test_an_inr_warning_rests_on_the_inr_and_the_tp_that_meets_the_guideline() -
     assert warning.evidence == (inr.source, TP_OK.source)
     critical = fired(PLATELETS_OK, inr)["BLEED-INR-HIGH"]
     assert critical.evidence == (inr.source,)
+    # A low TP has a card of its own (BLEED-TP-LOW): the INR's critical card does not rest on it.
+    low_tp = lab(LabKind.TP_PERCENT, 40, unit="%")
+    both = fired(PLATELETS_OK, low_tp, inr)
+    assert both["BLEED-INR-HIGH"].evidence == (inr.source,)
+    assert both["BLEED-TP-LOW"].evidence == (low_tp.source,)
 
 
 def test_the_missing_lab_card_rests_on_the_unusable_and_the_stale_results() -> None:
