@@ -8,10 +8,11 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from support.rule_facts import NOW, condition
+from support.rule_facts import NOW, condition, lab
 
 from service.facts.dates import EARLIEST_ZONE
-from service.rules.common import condition_record, site_day
+from service.rules.common import condition_record, lab_params, site_day
+from service.vocabulary import LabKind
 
 TOKYO = timezone(timedelta(hours=9))
 
@@ -42,3 +43,13 @@ def test_a_condition_record_shows_its_name_resource_and_site_day() -> None:
     assert (shown.date, shown.dated) == ("2026-11-19", True)
     undated = condition_record(condition("immunocompromised"), NOW)
     assert (undated.date, undated.dated) == (None, True)  # "date not recorded" on the card
+
+
+def test_a_result_without_a_date_is_shown_without_one() -> None:
+    undated = replace(lab(LabKind.PLATELETS, None, problem="no value"), effective=None)
+    shown = lab_params(undated, NOW)
+    assert (shown.date, shown.reference) == (None, undated.source.reference)
+    dated = lab_params(
+        lab(LabKind.PLATELETS, 30_000, datetime(2026, 11, 24, 23, 30, tzinfo=UTC)), NOW
+    )
+    assert dated.date == "2026-11-25"  # 00:30 on the site's calendar (UTC+1)
