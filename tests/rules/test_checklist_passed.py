@@ -13,7 +13,7 @@ from support.rule_facts import NOW, facts, lab
 from service.rules.checklist import passed_checks
 from service.rules.params import PassedCheck
 from service.rules.policy import Policy
-from service.vocabulary import LabKind
+from service.vocabulary import DataCategory, LabKind
 
 
 def passed(*labs, policy: Policy | None = None) -> dict[str, PassedCheck]:
@@ -56,3 +56,20 @@ def test_the_temperature_pass_ends_at_fever_and_at_48_hours(
 ) -> None:
     temperature = lab(LabKind.TEMPERATURE, value, NOW - timedelta(hours=hours_ago), unit="Cel")
     assert ("temperature" in passed(temperature)) is passes
+
+
+@pytest.mark.parametrize(
+    ("unavailable", "passes"),
+    [
+        (frozenset(), True),
+        (frozenset({DataCategory.CONDITIONS}), False),
+        (frozenset({DataCategory.ALLERGIES}), False),
+    ],
+    ids=["both-read", "conditions-unread", "allergies-unread"],
+)
+def test_no_contraindication_is_a_pass_only_when_conditions_and_allergies_were_read(
+    unavailable: frozenset[DataCategory], passes: bool
+) -> None:
+    # "Nothing found" in a record that could not be read is no pass: it would hide a sepsis.
+    checks = passed_checks(facts(unavailable=unavailable), Policy(), NOW)
+    assert ("conditions" in {c.check for c in checks}) is passes
