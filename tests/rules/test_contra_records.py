@@ -14,6 +14,7 @@ from service.rules.availability import RULE_ID, with_fetch_gaps
 from service.rules.common import fire
 from service.rules.contraindications import (
     allergy_details,
+    coagulation_labs,
     documented_record,
     names_other_site,
 )
@@ -119,3 +120,11 @@ def test_a_category_is_partial_only_when_each_of_its_keys_is() -> None:
     }
     (told,) = with_fetch_gaps([unavailable], gaps)
     assert told.params["partial"] == ["platelets"]
+
+
+def test_a_coagulation_disorder_shows_a_result_older_than_the_window_too() -> None:
+    # RULES.md CI-ABS-COAGULOPATHY: the latest platelet count, TP and INR are shown beside it;
+    # one older than the window is still the latest the record holds.
+    old_count = lab(LabKind.PLATELETS, 90_000, NOW - timedelta(days=20), unit="10*3/uL")
+    tp = lab(LabKind.TP_PERCENT, 80, unit="%")
+    assert coagulation_labs(facts(labs=(old_count, tp)), Policy(), NOW) == [old_count, tp]
