@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from support.rule_facts import NOW, facts, lab
+from support.rule_facts import IN_SCOPE, NOW, allergy, condition, facts, lab, procedure
 
-from service.rules.checklist import passed_checks
+from service.rules.checklist import checklist_items, passed_checks
 from service.rules.params import PassedCheck
 from service.rules.policy import Policy
-from service.vocabulary import DataCategory, LabKind
+from service.vocabulary import DataCategory, LabKind, ProcedureKind
 
 
 def passed(*labs, policy: Policy | None = None) -> dict[str, PassedCheck]:
@@ -73,3 +73,35 @@ def test_no_contraindication_is_a_pass_only_when_conditions_and_allergies_were_r
     # "Nothing found" in a record that could not be read is no pass: it would hide a sepsis.
     checks = passed_checks(facts(unavailable=unavailable), Policy(), NOW)
     assert ("conditions" in {c.check for c in checks}) is passes
+
+
+@pytest.mark.parametrize(
+    ("allergy_concept", "passes"),
+    [("cement-allergy", False), ("cement-antibiotic-allergy", False), ("penicillin", True)],
+)
+def test_a_cement_allergy_is_no_pass_another_allergy_is(allergy_concept: str, passes: bool) -> None:
+    patient = facts(allergies=(allergy(allergy_concept),))
+    checks = {c.check: c for c in passed_checks(patient, Policy(), NOW)}
+    assert ("conditions" in checks) is passes
+    if passes:  # the summary says how many records were read: an empty record shows
+        assert (checks["conditions"].conditions, checks["conditions"].allergies) == (2, 1)
+
+
+def test_a_documented_item_leaves_the_later_undocumented_ones_on_the_checklist() -> None:
+    documented = condition("diffuse-pain")  # the first "when documented" item
+    items = checklist_items(facts(conditions=(*IN_SCOPE, documented)), Policy(), NOW)
+    assert "diffuse-pain" not in items
+    assert {"asymptomatic-fracture", "posterior-wall", "joint-opening"} <= set(items)
+
+
+@pytest.mark.parametrize(
+    ("kind", "sites", "vertebral"),
+    [
+        (ProcedureKind.OSTEOPLASTY, frozenset({"spine"}), True),  # its site says vertebra
+        (ProcedureKind.KYPHOPLASTY, frozenset({"pelvis"}), True),  # its kind does
+        (ProcedureKind.OSTEOPLASTY, frozenset({"long-bone"}), False),
+    ],
+)
+def test_the_vertebral_items_follow_the_site_or_the_kind(kind, sites, vertebral: bool) -> None:
+    items = checklist_items(facts(procedures=(procedure(kind, sites),)), Policy(), NOW)
+    assert ("posterior-wall" in items) is vertebral
