@@ -432,6 +432,13 @@ def test_an_undated_order_beside_a_dated_one_is_counted() -> None:
     (finding,) = med_findings(patient)
     assert finding.params["procedure"]["undated_orders"] == 1
     assert finding.hold.hold_from == date(2026, 12, 2)
+    # Each undated order counts once ("2 orders without a date"), by its reference.
+    two = facts(
+        procedures=(procedure(day=None), procedure(day=None), procedure()),
+        medications=(CLOPIDOGREL,),
+    )
+    (finding,) = med_findings(two)
+    assert finding.params["procedure"]["undated_orders"] == 2
 
 
 def test_non_antithrombotics_fire_no_med_rule() -> None:
