@@ -1,8 +1,11 @@
 """Soak: CDS_SOAK_SECONDS (default 60) at concurrency 8 against the live service with 2 workers.
 
 Mixed typical and small order-select calls with feedback posts in between (a unique card uuid
-each). Zero errors, p99 of the last 10 s within 2 × that of the first 10 s (the service does not
-degrade), and every acknowledged feedback item in the store at the end.
+each). Zero errors, every acknowledged feedback item in the store at the end, and nothing that
+accumulates in the workers: open files and threads stay as they were after the first 10 s, and
+the resident memory stays under issue #15's ceiling. The p99 of the first and last 10 s are
+printed, not asserted: a latency bound is a benchmark's number (`make bench`), and on a machine
+shared with other test runs it fails without a defect.
 """
 
 from __future__ import annotations
@@ -36,7 +39,12 @@ CONCURRENCY = 8
 WINDOW_S = 10.0
 FEEDBACK_EVERY = 4  # every 4th call of a client is a feedback post
 TYPICAL_EVERY = 2  # every other service call is a typical one
-P99_GROWTH_MAX = 2.0
+# A leak of one descriptor or thread per call would add thousands; these margins only absorb
+# keep-alive connections opening and closing between the two samples, and gthread's pool
+# starting its threads (up to the worker's 8) as the load asks for them.
+FD_GROWTH_MAX = 16
+THREAD_GROWTH_MAX = 8
+RSS_MAX_MB = 150.0
 
 
 def soak_seconds() -> float:
@@ -64,6 +72,36 @@ def soak_service(tmp_path: Path) -> Iterator[LiveService]:
         yield service
     finally:
         service.stop()
+
+
+@dataclass(frozen=True)
+class WorkerUsage:
+    open_files: int
+    threads: int
+    rss_mb: float
+
+
+def worker_usage(master_pid: int) -> dict[int, WorkerUsage]:
+    """Per gunicorn worker (the master's children, read from /proc): what a leak would grow."""
+    usage: dict[int, WorkerUsage] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != master_pid:
+                continue
+            status = dict(
+                line.split(":", 1) for line in (entry / "status").read_text().splitlines()
+            )
+            usage[int(entry.name)] = WorkerUsage(
+                open_files=len(list((entry / "fd").iterdir())),
+                threads=int(status["Threads"]),
+                rss_mb=int(status["VmRSS"].split()[0]) / 1024,
+            )
+        except (OSError, ValueError, KeyError):
+            continue  # a process that ended meanwhile
+    return usage
 
 
 def p99(values: list[float]) -> float:
@@ -128,6 +166,10 @@ def test_soak_no_error_no_degradation_no_lost_feedback(soak_service: LiveService
     ]
     for client in clients:
         client.start()
+    time.sleep(WINDOW_S)
+    assert soak_service.process is not None
+    master = soak_service.process.pid
+    after_first_window = worker_usage(master)
     for client in clients:
         client.join(timeout=duration + 30)
     assert not any(client.is_alive() for client in clients), "a soak client did not stop"
@@ -142,9 +184,24 @@ def test_soak_no_error_no_degradation_no_lost_feedback(soak_service: LiveService
         f"p99 first {p99_first * 1000:.1f} ms, last {p99_last * 1000:.1f} ms, "
         f"{len(log.acknowledged)} feedback items"
     )
-    assert p99_last <= P99_GROWTH_MAX * p99_first, (
-        f"p99 grew from {p99_first * 1000:.1f} ms to {p99_last * 1000:.1f} ms"
-    )
+    at_end = worker_usage(master)
+    print(f"workers after {WINDOW_S:.0f} s: {after_first_window}; at the end: {at_end}")
+    # Same workers throughout: a worker restarted during the soak would hide a leak (and is a
+    # failure of its own: gunicorn restarts a worker that crashed or timed out).
+    assert len(after_first_window) == 2 and set(at_end) == set(after_first_window)
+    for pid, first_usage in after_first_window.items():
+        end_usage = at_end[pid]
+        assert end_usage.open_files <= first_usage.open_files + FD_GROWTH_MAX, (
+            pid,
+            first_usage,
+            end_usage,
+        )
+        assert end_usage.threads <= first_usage.threads + THREAD_GROWTH_MAX, (
+            pid,
+            first_usage,
+            end_usage,
+        )
+        assert end_usage.rss_mb <= RSS_MAX_MB, (pid, end_usage)
     assert log.acknowledged
     missing = log.acknowledged - stored_cards(soak_service.settings.store_url)
     assert not missing, f"{len(missing)} acknowledged feedback items not in the store"
