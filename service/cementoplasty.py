@@ -97,13 +97,14 @@ class CementoplastyService:
 
     def evaluate(self, request: HookRequest, prefetch: PrefetchSource, locale: str) -> Evaluation:
         # TRIGGER needs only the draft orders: an order out of scope costs no FHIR call.
-        if not procedures_in_scope(request, self.valuesets, self.config.triggers.procedures):
+        procedures = procedures_in_scope(request, self.valuesets, self.config.triggers.procedures)
+        if not procedures:
             # An antithrombotic ordered while a procedure is planned (service/moments/).
             return evaluate_medication_order(
                 request, prefetch, locale, self.config, self.valuesets, self.clock, self.definition
             )
         now = self.clock()
         data = resolve(self.definition, prefetch, self.config, now)
-        facts = extract_facts(request, data, self.valuesets, self.config.triggers.procedures, now)
+        facts = extract_facts(request, data, self.valuesets, procedures, now)
         _, cards, audit = run_rules(request, data, facts, self.config, now, locale)
         return Evaluation(CdsResponse(cards=tuple(c.card for c in cards)), audit)

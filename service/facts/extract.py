@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -134,12 +135,12 @@ def extract_facts(
     request: HookRequest,
     data: ResolvedPrefetch,
     valuesets: ValueSets,
-    trigger_procedures: frozenset[ProcedureKind],
+    procedures: Sequence[TargetProcedure],
     now: datetime,
 ) -> PatientFacts:
-    """The facts as of `now` (the site's time): only the lab results the rules read are
-    interpreted."""
-    procedures = procedures_in_scope(request, valuesets, trigger_procedures)
+    """The facts as of `now` (the site's time) about `procedures`, the targets the caller's
+    moment decided (the draft orders in scope, or the planned procedure): only the lab results
+    the rules read are interpreted."""
     collected = collect(data, request.patient_id)
     resources = collected.by_type
     invalid_labs: list[InvalidResource] = []

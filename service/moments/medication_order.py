@@ -85,8 +85,8 @@ def evaluate_medication_order(
         return quiet("antithrombotic ordered, nothing planned")
     # The record's facts (conditions, labs: for the rules that read them) with the planned
     # procedure as the target and, as medications, only the drugs being ordered.
-    facts = extract_facts(request, data, valuesets, config.triggers.procedures, now)
-    facts = dataclasses.replace(facts, procedures=tuple(procedures), medications=tuple(ordered))
+    facts = extract_facts(request, data, valuesets, procedures, now)
+    facts = dataclasses.replace(facts, medications=tuple(ordered))
     findings = [
         f for f in evaluate_rules(facts, config.policy, now) if is_antithrombotic(f.rule_id)
     ]

@@ -3,7 +3,6 @@ appointment-book share this; only how they find the planned procedure differs)."
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,8 +64,7 @@ class PlannedProcedureService:
     ) -> Evaluation:
         """Every rule against `procedures` (as if they had just been ordered); each card says
         which planned procedure it is about and how many days remain."""
-        facts = extract_facts(request, data, self.valuesets, self.config.triggers.procedures, now)
-        facts = dataclasses.replace(facts, procedures=tuple(procedures))
+        facts = extract_facts(request, data, self.valuesets, procedures, now)
         findings, cards, _ = run_rules(request, data, facts, self.config, now, locale)
         cards = MomentCards.for_locale(locale, case_summary(facts), now).dated_cards(
             cards, findings

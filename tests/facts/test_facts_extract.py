@@ -1,8 +1,6 @@
-"""extract_facts as a whole: unavailable categories, keys, speed of a typical request."""
+"""extract_facts as a whole: unavailable categories, keys, a typical request."""
 
 from __future__ import annotations
-
-import time
 
 from support.fhir_builders import (
     NOW,
@@ -18,7 +16,7 @@ from support.fhir_builders import (
 )
 from support.hook_calls import hook_call, prefetch
 
-from service.facts.extract import extract_facts
+from service.facts.extract import extract_facts, procedures_in_scope
 from service.vocabulary import DataCategory
 
 
@@ -27,25 +25,39 @@ def test_unavailable_keys_map_to_categories(valuesets, all_triggers):
         unavailable={"coagulation": "timeout", "medicationStatements": "HTTP 500", "odd": "x"},
         platelets=[observation("777-3", 150, "10*3/uL")],
     )
-    facts = extract_facts(
-        hook_call([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers, NOW
-    )
+    request = hook_call([service_request(VERTEBROPLASTY)])
+    procedures = procedures_in_scope(request, valuesets, all_triggers)
+    facts = extract_facts(request, data, valuesets, procedures, NOW)
     assert facts.unavailable == {DataCategory.COAGULATION, DataCategory.MEDICATIONS}
     assert facts.patient_id == "p1"
 
 
-def test_out_of_scope_request_still_extracts_without_procedures(valuesets, all_triggers):
+def test_out_of_scope_request_has_no_target_and_its_facts_are_still_read(valuesets, all_triggers):
     request = hook_call([service_request(concept(text="IRM lombaire"))])
-    facts = extract_facts(request, prefetch(), valuesets, all_triggers, NOW)
+    procedures = procedures_in_scope(request, valuesets, all_triggers)
+    assert procedures == []
+    data = prefetch(platelets=[observation("777-3", 150, "10*3/uL")])
+    facts = extract_facts(request, data, valuesets, procedures, NOW)
     assert facts.procedures == ()
+    assert [lab.value for lab in facts.labs] == [150_000]
+
+
+def test_the_targets_are_the_callers(valuesets, all_triggers):
+    """The moments pass a planned procedure: the facts are about it, whatever the request's
+    draft orders say."""
+    ordered = hook_call([service_request(VERTEBROPLASTY)])
+    (vertebroplasty,) = procedures_in_scope(ordered, valuesets, all_triggers)
+    request = hook_call([service_request(concept(text="IRM lombaire"))])
+    facts = extract_facts(request, prefetch(), valuesets, [vertebroplasty], NOW)
+    assert facts.procedures == (vertebroplasty,)
 
 
 def test_duplicates_across_keys_are_read_once(valuesets, all_triggers):
     order = medication_request(concept(RXNORM, "11289"))
     data = prefetch(medicationRequests=[order], other=[order])
-    facts = extract_facts(
-        hook_call([service_request(VERTEBROPLASTY)]), data, valuesets, all_triggers, NOW
-    )
+    request = hook_call([service_request(VERTEBROPLASTY)])
+    procedures = procedures_in_scope(request, valuesets, all_triggers)
+    facts = extract_facts(request, data, valuesets, procedures, NOW)
     assert len(facts.medications) == 1
 
 
@@ -75,16 +87,11 @@ def typical_prefetch():
     )
 
 
-def test_typical_request_is_fast(valuesets, all_triggers):
-    """200 Observations, 25 medications, 40 conditions: a few ms (generous margin here)."""
+def test_typical_request(valuesets, all_triggers):
+    """200 Observations, 25 medications, 40 conditions (its speed: bench/phases.py)."""
     request = hook_call([service_request(VERTEBROPLASTY)])
-    data = typical_prefetch()
-    extract_facts(request, data, valuesets, all_triggers, NOW)  # warm caches
-    runs = 20
-    start = time.perf_counter()
-    for _ in range(runs):
-        facts = extract_facts(request, data, valuesets, all_triggers, NOW)
-    per_call = (time.perf_counter() - start) / runs
+    procedures = procedures_in_scope(request, valuesets, all_triggers)
+    facts = extract_facts(request, typical_prefetch(), valuesets, procedures, NOW)
     assert {m.ingredient for m in facts.medications} == {"warfarin", "aspirin", "clopidogrel"}
     assert len(facts.conditions) == 2
-    assert per_call < 0.05, f"{per_call * 1000:.1f} ms per extraction"
+    assert len(facts.procedures) == 1

@@ -14,7 +14,7 @@ from support.fhir_builders import NOW, VERTEBROPLASTY, service_request
 from support.hook_calls import hook_call, prefetch
 from support.shared_data import shared_path
 
-from service.facts.extract import extract_facts
+from service.facts.extract import extract_facts, procedures_in_scope
 from service.facts.model import MedicationSourceKind
 from service.vocabulary import DrugClass, LabKind
 
@@ -63,7 +63,8 @@ def test_bundle_extracts_and_antithrombotics_are_recognised(valuesets, all_trigg
     }
     (patient,) = by_key["patient"]
     request = hook_call([service_request(VERTEBROPLASTY)], patient_id=patient["id"])
-    facts = extract_facts(request, prefetch(**by_key), valuesets, all_triggers, NOW)
+    procedures = procedures_in_scope(request, valuesets, all_triggers)
+    facts = extract_facts(request, prefetch(**by_key), valuesets, procedures, NOW)
 
     assert facts.invalid_resources == ()
     assert facts.unavailable == frozenset()
@@ -105,7 +106,8 @@ def test_lung_cancer_patients_are_recognised_and_suspicion_is_not(valuesets, all
             continue
         resources = load(path)
         request = hook_call([service_request(VERTEBROPLASTY)])
-        facts = extract_facts(request, prefetch(all=resources), valuesets, all_triggers, NOW)
+        procedures = procedures_in_scope(request, valuesets, all_triggers)
+        facts = extract_facts(request, prefetch(all=resources), valuesets, procedures, NOW)
         matched = [c for c in facts.conditions if "lung-cancer" in c.concepts]
         assert matched, path.name
         assert all("suspected" not in c.display.lower() for c in matched)

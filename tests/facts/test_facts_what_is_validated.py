@@ -24,7 +24,7 @@ from support.hook_calls import hook_call
 from support.hook_calls import prefetch as resolved
 
 from service.facts import validation
-from service.facts.extract import extract_facts
+from service.facts.extract import extract_facts, procedures_in_scope
 from service.facts.labs import extract_labs
 
 WARFARIN = {"resourceType": "Medication", "id": "m-warfarin", "code": concept(RXNORM, "11289")}
@@ -59,7 +59,8 @@ def test_only_aspirin_dosages_are_validated(valuesets, all_triggers, monkeypatch
         conditions=[condition(concept(SNOMED, "91302008", text="Sepsis"))],
         allergies=[allergy(concept(SNOMED, "427811002"))],
     )
-    facts = extract_facts(request, data, valuesets, all_triggers, NOW)
+    procedures = procedures_in_scope(request, valuesets, all_triggers)
+    facts = extract_facts(request, data, valuesets, procedures, NOW)
     assert sorted(m.ingredient for m in facts.medications) == ["aspirin", "clopidogrel", "warfarin"]
     assert len(facts.conditions) == 1 and len(facts.allergies) == 1
     assert validated == ["Dosage"]
