@@ -28,7 +28,7 @@ from service.rules.contraindications import (
     fevers,
 )
 from service.rules.finding import Finding
-from service.rules.indication import pain_assessable
+from service.rules.indication import pain_inputs
 from service.rules.params import PassedCheck
 from service.rules.policy import Policy
 from service.rules.procedure import ablation_only, ablation_site_unknown
@@ -75,7 +75,7 @@ def checklist_items(facts: PatientFacts, policy: Policy, now: datetime) -> list[
         if vertebral_only and not vertebral:
             continue
         items.append(item)
-    if not pain_assessable(facts, policy, now):
+    if pain_inputs(facts, policy, now) is None:
         items.append("pain-assessment")
     if any(not p.body_sites for p in facts.procedures):
         items.append("target-site")

@@ -9,9 +9,10 @@ is an indication (§3), not a non-indication.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from service.facts.model import LabResult, PatientFacts
+from service.facts.model import LabResult, MedicationFact, PatientFacts
 from service.rules.common import (
     conditions_with,
     fire,
@@ -33,28 +34,40 @@ def usable_pain_score(facts: PatientFacts, policy: Policy, now: datetime) -> Lab
     return recent if recent is not None and recent.interpretable else None
 
 
-def pain_assessable(facts: PatientFacts, policy: Policy, now: datetime) -> bool:
-    """Whether the pain rules could be evaluated (else the checklist carries the item)."""
+@dataclass(frozen=True)
+class PainInputs:
+    """What the pain rules compare: the latest usable score and the active analgesics."""
+
+    score: LabResult
+    value: float
+    analgesics: tuple[MedicationFact, ...]
+
+
+def pain_inputs(facts: PatientFacts, policy: Policy, now: datetime) -> PainInputs | None:
+    """The pain rules' inputs, or None when they cannot be evaluated (no active analgesic, no
+    recent usable score): then the checklist carries the item (checklist.py)."""
     analgesics = medications_in(facts, DrugClass.ANALGESIC, DrugClass.OPIOID)
-    return bool(analgesics) and usable_pain_score(facts, policy, now) is not None
+    score = usable_pain_score(facts, policy, now)
+    if not analgesics or score is None or score.value is None:
+        return None
+    return PainInputs(score, score.value, tuple(analgesics))
 
 
 def evaluate(facts: PatientFacts, policy: Policy, now: datetime) -> list[Finding]:
     findings: list[Finding] = []
     intolerance = _opioid_intolerance(facts)
-    analgesics = medications_in(facts, DrugClass.ANALGESIC, DrugClass.OPIOID)
-    score = usable_pain_score(facts, policy, now)
-    if analgesics and score is not None and score.value is not None:
+    pain = pain_inputs(facts, policy, now)
+    if pain is not None:
         params = {
-            **lab_params(score, now),
-            "analgesics": [m.display for m in analgesics],
+            **lab_params(pain.score, now),
+            "analgesics": [m.display for m in pain.analgesics],
             "uncontrolled_min": policy.pain_uncontrolled_min,
             "controlled_max": policy.pain_controlled_max,
         }
-        evidence = [score.source, *(m.source for m in analgesics)]
-        if rounded(score.value) >= rounded(policy.pain_uncontrolled_min):
+        evidence = [pain.score.source, *(m.source for m in pain.analgesics)]
+        if rounded(pain.value) >= rounded(policy.pain_uncontrolled_min):
             findings.append(fire("IND-PAIN-UNCONTROLLED", params, evidence))
-        elif rounded(score.value) <= rounded(policy.pain_controlled_max) and intolerance is None:
+        elif rounded(pain.value) <= rounded(policy.pain_controlled_max) and intolerance is None:
             findings.append(fire("NONIND-PAIN-CONTROLLED", params, evidence))
     if intolerance is not None:
         findings.append(intolerance)
