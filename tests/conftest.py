@@ -1,4 +1,5 @@
-"""Root of the test suite: the `store_url` fixture shared by the storage and reliability tests.
+"""Root of the test suite: the `store_url` fixture shared by the storage and reliability tests,
+and the working folder every test runs in.
 
 Helpers shared by several test folders live in tests/support/ (`from support.fhir_builders
 import ...`); pytest's `pythonpath` setting (pyproject.toml) puts the checkout, tests/ and
@@ -6,6 +7,7 @@ fixtures/ (the fixture patient and its cases, `build`) on the import path."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,17 @@ def _postgres_unreachable() -> str | None:
             return None
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@pytest.fixture(autouse=True, scope="session")
+def working_folder_outside_the_checkout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """An app built on the default configuration keeps its audit spool in `data/audit-spool` of
+    the working folder: run in the checkout, the tests wrote there, and an in-memory store's
+    records left unreplayed at the end of one run were replayed into another run's store."""
+    checkout = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("working-folder"))
+    yield
+    os.chdir(checkout)
 
 
 @pytest.fixture(
