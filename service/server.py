@@ -60,6 +60,19 @@ def share_one_malloc_heap() -> bool:
         return False
 
 
+def warm_up_before_listening() -> None:
+    """In the master, before gunicorn opens the port: what every worker needs and nobody
+    changes (the modules, the value sets, the UCUM registry, the FHIR models). The workers
+    inherit it by the fork and then build only their app (~0.2 s instead of ~1.5 s on an idle
+    machine; far more on a loaded one). The port accepts connections as soon as it is open, and
+    a load balancer sends calls then: those calls waited for the whole start-up of a worker.
+    Nothing here opens a file, a connection or a thread, so nothing is shared by the fork."""
+    import service.app  # noqa: F401 - imported for its import time, not for a name
+    from service.facts.warmup import warm_up
+
+    warm_up()
+
+
 def run_server(*, host: str, port: int, workers: int, threads: int) -> int:
     """gunicorn with the app; each worker loads the configuration itself (CDS_CONFIG), which
     the command line has already checked."""
@@ -83,5 +96,6 @@ def run_server(*, host: str, port: int, workers: int, threads: int) -> int:
 
     prepare_metrics_dir()
     options["child_exit"] = gunicorn_child_exit
+    warm_up_before_listening()
     _Gunicorn(options).run()
     return 0
