@@ -1,12 +1,15 @@
 """The audit spool: every audit record, on local disk, until the store has it.
 
 One file per worker process (`audit-<store>-<created>-<pid>.jsonl` in the spool folder), one
-JSON record per line, each append fsynced before it returns. The process holds an exclusive
-`flock` on its file while it lives; a file nobody holds belongs to a process that has died
-(SIGKILL, crash, restart), and any worker of the same store replays it. Records are replayed in
-the order they were written, oldest file first; every record carries an idempotent key
-(`record_key`), so a record replayed twice (a crash between the store's commit and the file's
-truncation) is stored once.
+JSON record per line, each append fsynced before it returns. Appends of concurrent requests share
+their fsyncs (group commit): a thread whose line another thread's fsync covered returns without
+one of its own, so the worker's threads no longer queue behind each other's disk flushes.
+
+The process holds an exclusive `flock` on its file while it lives; a file nobody holds belongs to
+a process that has died (SIGKILL, crash, restart), and any worker of the same store replays it.
+Records are replayed in the order they were written, oldest file first; every record carries an
+idempotent key (`record_key`), so a record replayed twice (a crash between the store's commit and
+the file's truncation) is stored once.
 
 The file is bounded (`max_bytes`): when full, a record is not kept, and the log line and the
 `cds_audit_lost_total{reason="spool-full"}` metric say so (`spool-unwritable`: a disk error).
@@ -59,6 +62,11 @@ class AuditSpool:
         self._replayed_to = 0  # bytes of our file already in the store
         self._lock = threading.Lock()  # appends and truncation
         self._replay_lock = threading.Lock()  # one replay at a time
+        # Group commit: appends are numbered; `_synced` is the highest one an fsync has covered.
+        # One fsync at a time (`_sync_lock`, always taken before `_lock`).
+        self._sync_lock = threading.Lock()
+        self._appended = 0
+        self._synced = 0
 
     # Writing ------------------------------------------------------------------------------
 
@@ -100,12 +108,37 @@ class AuditSpool:
                     break
                 kept.append(line)
                 size += len(line)
-            if kept:
-                file.write(b"".join(kept))
-                file.flush()
-                os.fsync(file.fileno())
-                self._size = size
-            return kept
+            if not kept:
+                return kept
+            file.write(b"".join(kept))
+            file.flush()
+            self._size = size
+            self._appended += 1
+            appended = self._appended
+        self._sync(appended)
+        return kept
+
+    def _sync(self, appended: int) -> None:
+        """Return once append number `appended` is on disk: covered by an fsync another thread
+        made after it was written, or by one made here, which covers every append before it.
+
+        The current file is the right one to flush even if `_rotate` or the truncation replaced
+        or emptied the file an earlier append went to: both run only once those lines are in the
+        store or fsynced in the new file. The descriptor is duplicated under the lock, so that a
+        rotation closing the file meanwhile cannot make this fsync fail."""
+        with self._sync_lock:
+            with self._lock:
+                if self._synced >= appended:
+                    return
+                covered = self._appended
+                assert self._file is not None  # close() marks every append it closes on synced
+                descriptor = os.dup(self._file.fileno())
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            with self._lock:
+                self._synced = max(self._synced, covered)
 
     def _open(self) -> IO[bytes]:
         if self._file is None:
@@ -247,6 +280,12 @@ class AuditSpool:
                 if self._path is not None and self._size == 0:
                     with contextlib.suppress(OSError):
                         self._path.unlink()
+                else:
+                    # An append written but not yet fsynced by its thread (`_sync`) is flushed
+                    # here: that thread then finds it covered.
+                    self._file.flush()
+                    os.fsync(self._file.fileno())
+                    self._synced = self._appended
                 self._file.close()
                 self._file = None
 
