@@ -53,7 +53,9 @@ class AuditSpool:
     folder that belongs to its store. Thread-safe."""
 
     def __init__(self, folder: Path, store_url: str, max_bytes: int) -> None:
-        self.folder = Path(folder)
+        # Absolute now: a relative folder (the default data/audit-spool) must not change meaning
+        # if the working folder does (the replay at exit opened it relative to another one).
+        self.folder = Path(folder).resolve()
         self.max_bytes = max_bytes
         self._prefix = f"audit-{store_tag(store_url)}-"
         self._file: IO[bytes] | None = None
