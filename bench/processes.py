@@ -49,7 +49,8 @@ def _executable(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def _children() -> dict[int, list[int]]:
+def child_pids() -> dict[int, list[int]]:
+    """Every process's children, by parent pid (read from /proc)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -92,7 +93,7 @@ class ServerProcess:
 
     def worker_pids(self) -> list[int]:
         """Leaf descendants of the launched process: gunicorn's workers."""
-        children = _children()
+        children = child_pids()
         leaves: list[int] = []
         stack = list(children.get(self.process.pid, []))
         while stack:

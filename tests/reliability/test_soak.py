@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -32,6 +33,8 @@ from support.reliability_support import (
     stored_cards,
     typical_request,
 )
+
+from bench.processes import child_pids, rss_mb
 
 pytestmark = [pytest.mark.e2e, pytest.mark.soak]
 
@@ -82,24 +85,18 @@ class WorkerUsage:
 
 
 def worker_usage(master_pid: int) -> dict[int, WorkerUsage]:
-    """Per gunicorn worker (the master's children, read from /proc): what a leak would grow."""
+    """Per gunicorn worker (the master's children): what a leak would grow."""
     usage: dict[int, WorkerUsage] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in child_pids().get(master_pid, []):
         try:
-            stat = (entry / "stat").read_text()
-            if int(stat.rsplit(")", 1)[1].split()[1]) != master_pid:
-                continue
-            status = dict(
-                line.split(":", 1) for line in (entry / "status").read_text().splitlines()
+            threads = re.search(r"^Threads:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
+            assert threads is not None
+            usage[pid] = WorkerUsage(
+                open_files=len(list(Path(f"/proc/{pid}/fd").iterdir())),
+                threads=int(threads.group(1)),
+                rss_mb=rss_mb(pid),
             )
-            usage[int(entry.name)] = WorkerUsage(
-                open_files=len(list((entry / "fd").iterdir())),
-                threads=int(status["Threads"]),
-                rss_mb=int(status["VmRSS"].split()[0]) / 1024,
-            )
-        except (OSError, ValueError, KeyError):
+        except OSError:
             continue  # a process that ended meanwhile
     return usage
 
