@@ -75,7 +75,11 @@ def test_records_reach_the_store_by_themselves_in_few_commits(
 ) -> None:
     """The background replay stores what has gathered in one commit, without a flush."""
     monkeypatch.setattr(audit_writer_module, "REPLAY_EVERY_S", 0.3)
-    store = Store("sqlite://")
+    # A file, not sqlite:// : the in-memory store is one connection (StaticPool), and this test
+    # reads it from its own thread while the writer's thread inserts; the two transactions then
+    # can interleave on that connection, the likely reason the batch once failed in CI (51 commits:
+    # refused, then retried record by record). Production stores are files or PostgreSQL.
+    store = Store(f"sqlite:///{tmp_path}/store.sqlite3")
     batches: list[int] = []
     real_record_audits = store.record_audits
 
