@@ -116,7 +116,7 @@ def warm_up() -> None:
 
 
 # Observation elements of R4 that no reader of the service looks at (labs.py, refs.py, the
-# value sets): their validity cannot change a result. `meta` is read for its versionId only.
+# value sets): their validity cannot change a result.
 UNREAD_OBSERVATION_ELEMENTS = frozenset(
     {
         "text", "contained", "extension", "identifier", "basedOn", "partOf", "category",
@@ -124,17 +124,23 @@ UNREAD_OBSERVATION_ELEMENTS = frozenset(
         "specimen", "device", "hasMember", "derivedFrom", "component", "language",
     }
 )  # fmt: skip
+# `meta` is read for its versionId only (the evidence cites it): its other R4 elements are left
+# out, and any other key is kept, so that a misspelt `versionid` is invalid, not silently lost.
+UNREAD_META_ELEMENTS = frozenset(
+    {"id", "extension", "lastUpdated", "source", "profile", "security", "tag"}
+)
 
 
 def _read_elements(resource: dict[str, Any]) -> dict[str, Any]:
-    """`resource` without the elements no reader looks at (`meta` reduced to its versionId)."""
+    """`resource` without the elements no reader looks at."""
     kept = {k: v for k, v in resource.items() if k not in UNREAD_OBSERVATION_ELEMENTS}
-    meta = kept.pop("meta", None)
-    if isinstance(meta, dict):
-        if "versionId" in meta:
-            kept["meta"] = {"versionId": meta["versionId"]}
-    elif meta is not None:  # not an object: invalid as written
-        kept["meta"] = meta
+    meta = kept.get("meta")
+    if isinstance(meta, dict):  # anything else is kept whole: invalid as written
+        read_meta = {k: v for k, v in meta.items() if k not in UNREAD_META_ELEMENTS}
+        if read_meta:
+            kept["meta"] = read_meta
+        else:
+            del kept["meta"]
     return kept
 
 

@@ -102,3 +102,14 @@ def test_a_broken_element_the_service_reads_makes_the_count_unusable(valuesets) 
         (lab,) = extract_labs([resource], valuesets, NOW)
         assert lab.value is None, element
         assert lab.problem is not None and "invalid FHIR R4" in lab.problem, element
+
+
+def test_a_misspelt_key_inside_meta_still_makes_the_count_unusable(valuesets) -> None:
+    # `versionid` hides the versionId the evidence cites: the docstring's "a misspelt or unknown
+    # element still makes the result invalid" holds inside meta too; the R4 Meta elements no
+    # reader looks at (lastUpdated, source, profile, security, tag) stay out of the check.
+    resource = observation("777-3", 30, "10*3/uL")
+    resource["meta"] = {"versionid": "2", "lastUpdated": "2026-01-01T00:00:00Z"}
+    (lab,) = extract_labs([resource], valuesets, NOW)
+    assert lab.value is None
+    assert lab.problem is not None and "meta.versionid" in lab.problem
