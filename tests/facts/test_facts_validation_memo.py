@@ -14,7 +14,8 @@ from service.facts.validation import ValidationMemo
 
 @pytest.fixture
 def validations(monkeypatch) -> list[str]:
-    """A fresh memo; the ids of the Observations fhir.resources actually validates."""
+    """A fresh memo; the ids of the Observations fhir.resources actually validates. The fast
+    check of plain Observations (plainly_valid.py) is off: the memo serves fhir.resources."""
     seen: list[str] = []
     real_model = validation._model
 
@@ -26,6 +27,7 @@ def validations(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(validation, "_memo", ValidationMemo(entries=8))
     monkeypatch.setattr(validation, "_model", lambda resource_type: Counting)
+    monkeypatch.setattr(validation, "plainly_valid_observation", lambda resource: False)
     return seen
 
 
