@@ -8,10 +8,11 @@ simple reference range. For that shape only, this module answers in a few µs.
 
 It can only say "plainly valid": every key is one it knows, every value is of a simple form it
 checks more strictly than R4 requires. Anything else (a partial date, a leap second, an
-effectivePeriod, a primitive extension, an unknown key, a string where an object belongs...)
-is "not plainly valid", and validation.py then asks fhir.resources, which stays the authority and
-words the reason. So the check must never accept what fhir.resources rejects; the reverse costs
-only time. tests/facts/test_facts_plainly_valid.py checks the first by generated examples.
+effectivePeriod, a primitive extension, an unknown key, a string where an object belongs, a lone
+UTF-16 surrogate in a text...) is "not plainly valid", and validation.py then asks fhir.resources,
+which stays the authority and words the reason. The check is meant never to accept what
+fhir.resources rejects (the reverse costs only time): tests/facts/test_facts_plainly_valid.py
+tries that on thousands of generated near-miss Observations and on named edge cases.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ _DATE_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
     r"(Z|[+\-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
 )
-_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+# json.loads reads "\ud800" as a lone surrogate: not a character, and fhir.resources (pydantic)
+# rejects any string holding one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 OBSERVATION_STATUSES = frozenset(
     {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
@@ -41,7 +44,11 @@ COMPARATORS = frozenset({"<", "<=", ">=", ">"})
 
 
 def _matches(pattern: re.Pattern[str], value: Any) -> bool:
-    return isinstance(value, str) and pattern.fullmatch(value) is not None
+    return (
+        isinstance(value, str)
+        and pattern.fullmatch(value) is not None
+        and (value.isascii() or _SURROGATE.search(value) is None)
+    )
 
 
 def _date_time(value: Any) -> bool:
@@ -55,11 +62,10 @@ def _date_time(value: Any) -> bool:
 
 
 def _decimal(value: Any) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A JSON number: any int (not a bool, which Python counts as one) or a finite float."""
+    if isinstance(value, bool):
         return False
-    if isinstance(value, float) and not math.isfinite(value):
-        return False
-    return _DECIMAL.fullmatch(str(value)) is not None
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _object(value: Any, checks: dict[str, Any]) -> bool:
@@ -77,42 +83,27 @@ def _list_of(check: Any) -> Any:
     return lambda value: isinstance(value, list) and bool(value) and all(map(check, value))
 
 
-def _coding(value: Any) -> bool:
-    return _object(
-        value,
-        {
-            "system": lambda v: _matches(_URI, v),
-            "code": lambda v: _matches(_CODE, v),
-            "display": lambda v: _matches(_STRING, v),
-        },
-    )
+def _string(value: Any) -> bool:
+    return _matches(_STRING, value)
 
 
-def _quantity(value: Any, comparator_allowed: bool = True) -> bool:
-    checks = {
-        "value": _decimal,
-        "unit": lambda v: _matches(_STRING, v),
-        "system": lambda v: _matches(_URI, v),
-        "code": lambda v: _matches(_CODE, v),
-    }
-    if comparator_allowed:
-        checks["comparator"] = lambda v: isinstance(v, str) and v in COMPARATORS
-    return _object(value, checks)
+def _code(value: Any) -> bool:
+    return _matches(_CODE, value)
 
 
-def _simple_quantity(value: Any) -> bool:  # R4 SimpleQuantity: a Quantity without comparator
-    return _quantity(value, comparator_allowed=False)
+def _uri(value: Any) -> bool:
+    return _matches(_URI, value)
 
 
-_CODEABLE_CONCEPT = {"coding": _list_of(_coding), "text": lambda v: _matches(_STRING, v)}
-_REFERENCE = {
-    "reference": lambda v: _matches(_STRING, v),
-    "display": lambda v: _matches(_STRING, v),
-}
-_REFERENCE_RANGE = {
-    "low": _simple_quantity,
-    "high": _simple_quantity,
-    "text": lambda v: _matches(_STRING, v),
+_CODING = {"system": _uri, "code": _code, "display": _string}
+_SIMPLE_QUANTITY = {"value": _decimal, "unit": _string, "system": _uri, "code": _code}
+_QUANTITY = {**_SIMPLE_QUANTITY, "comparator": lambda v: isinstance(v, str) and v in COMPARATORS}
+_CODEABLE_CONCEPT = {"coding": _list_of(lambda v: _object(v, _CODING)), "text": _string}
+_REFERENCE = {"reference": _string, "display": _string}
+_REFERENCE_RANGE = {  # R4 SimpleQuantity: a Quantity without comparator
+    "low": lambda v: _object(v, _SIMPLE_QUANTITY),
+    "high": lambda v: _object(v, _SIMPLE_QUANTITY),
+    "text": _string,
 }
 _OBSERVATION = {
     "resourceType": lambda v: v == "Observation",
@@ -123,7 +114,7 @@ _OBSERVATION = {
     "subject": lambda v: _object(v, _REFERENCE),
     "effectiveDateTime": _date_time,
     "issued": _date_time,  # an R4 instant: a date-time with seconds and a zone, as checked
-    "valueQuantity": _quantity,
+    "valueQuantity": lambda v: _object(v, _QUANTITY),
     "referenceRange": _list_of(lambda v: _object(v, _REFERENCE_RANGE)),
 }
 

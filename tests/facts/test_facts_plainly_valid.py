@@ -28,8 +28,11 @@ def fhir_resources_accepts(resource: dict[str, Any]) -> bool:
 
 # Values near the edges of each R4 primitive: valid ones, and the mistakes a sender makes.
 TEXTS = st.one_of(
-    st.sampled_from(["Platelets", "10*3/uL", " x", "x ", "a\tb", "", " ", "\x0b", "\u00a0", "é"]),
-    st.text(st.characters(codec="utf-8"), max_size=6),
+    st.sampled_from(
+        ["Platelets", "10*3/uL", " x", "x ", "a\tb", "", " ", "\x0b", "\u00a0", "é", "\ud800"]
+    ),
+    # Any code point, lone surrogates included: json.loads reads "\\ud800" as one.
+    st.text(st.characters(), max_size=6),
 )
 CODES = st.one_of(st.sampled_from(["777-3", "a b", "a  b", " a", "a ", "a\nb", ""]), TEXTS)
 IDS = st.one_of(st.sampled_from(["obs-1", "a.b", "x" * 64, "x" * 65, "a_b", "a b", ""]), TEXTS)
@@ -187,6 +190,8 @@ OBSERVATIONS = st.builds(
 @example(PLAIN)
 @example({**PLAIN, "valueQuantity": {"value": float("nan"), "unit": "10*3/uL"}})
 @example({**PLAIN, "referenceRange": [{"low": {"value": 150, "comparator": ">"}}]})
+@example({**PLAIN, "effectiveDateTime": "0000-01-01T00:00:00Z"})  # no year 0 in R4 or Python
+@example({**PLAIN, "subject": {"reference": "Patient/p1", "display": "Dupont\ud800"}})
 def test_what_the_fast_check_accepts_fhir_resources_accepts(resource: Any) -> None:
     if plainly_valid_observation(resource):
         assert fhir_resources_accepts(resource), json.dumps(resource, default=str)[:500]
@@ -233,6 +238,7 @@ def test_the_lab_results_ehrs_send_take_the_fast_path() -> None:
         {"effectiveDateTime": "2016-12-31T23:59:60Z"},  # a leap second
         {"effectivePeriod": {"end": "2026-12-03T08:00:00Z"}, "effectiveDateTime": None},
         {"valueQuantity": {"value": 81.08, "unit": "10*3/uL", "extension": []}},
+        {"subject": {"reference": "Patient/p1", "display": "Dupont\ud800"}},  # lone surrogate
         {"_status": {"extension": [{"url": "http://example.org/x", "valueString": "x"}]}},
     ],
 )

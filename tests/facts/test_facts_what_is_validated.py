@@ -113,3 +113,13 @@ def test_a_misspelt_key_inside_meta_still_makes_the_count_unusable(valuesets) ->
     (lab,) = extract_labs([resource], valuesets, NOW)
     assert lab.value is None
     assert lab.problem is not None and "meta.versionid" in lab.problem
+
+
+def test_a_lone_surrogate_in_a_text_makes_the_count_unusable(valuesets) -> None:
+    # json.loads reads "\ud800" as a lone UTF-16 surrogate: not a character, so not an R4
+    # string. A platelet count carrying one is unusable, whichever check answers first.
+    resource = observation("777-3", 30, "10*3/uL")
+    resource["subject"] = {"reference": "Patient/p1", "display": "Dupont\ud800"}
+    (lab,) = extract_labs([resource], valuesets, NOW)
+    assert lab.value is None
+    assert lab.problem is not None and "invalid FHIR R4 Observation" in lab.problem
