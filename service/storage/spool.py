@@ -65,8 +65,10 @@ class AuditSpool:
         self._lock = threading.Lock()  # appends and truncation
         self._replay_lock = threading.Lock()  # one replay at a time
         # Group commit: appends are numbered; `_synced` is the highest one an fsync has covered.
-        # One fsync at a time (`_sync_lock`, always taken before `_lock`).
-        self._sync_lock = threading.Lock()
+        # One fsync at a time (`_syncing`); its waiters are woken by `_synced_changed` as soon as
+        # it ends (a Condition on `_lock`).
+        self._synced_changed = threading.Condition(self._lock)
+        self._syncing = False
         self._appended = 0
         self._synced = 0
 
@@ -124,23 +126,39 @@ class AuditSpool:
         """Return once append number `appended` is on disk: covered by an fsync another thread
         made after it was written, or by one made here, which covers every append before it.
 
+        One thread fsyncs at a time; the others wait for the end of the fsync under way, then
+        return if it covered them, or one of them starts the next fsync for all the rest. (With
+        a plain lock around the fsync instead, a thread already covered could only find out
+        once it got the lock, so it often waited behind the next fsync too: 180 fsyncs for 320
+        appends of 8 threads, against ~90 now; tests/storage/test_audit_spool_group_commit.py.)
+
         The current file is the right one to flush even if `_rotate` or the truncation replaced
         or emptied the file an earlier append went to: both run only once those lines are in the
         store or fsynced in the new file. The descriptor is duplicated under the lock, so that a
         rotation closing the file meanwhile cannot make this fsync fail."""
-        with self._sync_lock:
-            with self._lock:
-                if self._synced >= appended:
-                    return
-                covered = self._appended
-                assert self._file is not None  # close() marks every append it closes on synced
-                descriptor = os.dup(self._file.fileno())
+        with self._synced_changed:
+            while self._synced < appended and self._syncing:
+                self._synced_changed.wait()
+            if self._synced >= appended:
+                return
+            covered = self._appended
+            assert self._file is not None  # close() marks every append it closes on synced
+            descriptor = os.dup(self._file.fileno())
+            self._syncing = True
+        try:
             try:
                 os.fsync(descriptor)
             finally:
                 os.close(descriptor)
-            with self._lock:
-                self._synced = max(self._synced, covered)
+        except BaseException:
+            with self._synced_changed:  # a waiter tries the next fsync itself
+                self._syncing = False
+                self._synced_changed.notify_all()
+            raise
+        with self._synced_changed:
+            self._syncing = False
+            self._synced = max(self._synced, covered)
+            self._synced_changed.notify_all()
 
     def _open(self) -> IO[bytes]:
         if self._file is None:
@@ -288,6 +306,7 @@ class AuditSpool:
                     self._file.flush()
                     os.fsync(self._file.fileno())
                     self._synced = self._appended
+                    self._synced_changed.notify_all()
                 self._file.close()
                 self._file = None
 
