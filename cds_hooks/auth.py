@@ -14,7 +14,10 @@ private key. A token is accepted only when all of these hold:
 * `exp` in the future, `iat` not in the future (both with clock skew), `exp - iat` at most
   the configured maximum lifetime;
 * `jti` never seen before during the token's lifetime, across every worker and instance (the
-  `ReplayGuard`, implemented by the shared store);
+  `ReplayGuard`, implemented by the shared store), unless this is the very same request sent
+  again (same method, path and body) within `RESEND_WINDOW_S` of its first presentation: a
+  proxy resends a call to another replica when the first died before answering
+  (docker/nginx.conf), and that resend is not a replay;
 * `tenant` equals the client's configured tenant when one is configured.
 
 A refusal raises `Unauthorized(reason)`: the reason is for the log (it never contains the
@@ -23,6 +26,7 @@ token); the HTTP answer is a bare 401 with `WWW-Authenticate: Bearer`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -52,9 +56,42 @@ MAX_JTI_CHARS = 255
 MAX_JWKS_BYTES = 256 * 1024
 
 
+# How long after a token's first presentation the very same request may bring it again: nginx
+# resends at once when a replica's connection fails, or after its 15 s read timeout.
+RESEND_WINDOW_S = 30
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """A token presented with one request: which (`request_digest`) and when (Unix seconds)."""
+
+    request_digest: str
+    at: int
+
+
+def request_digest(method: str, path: str, body: bytes) -> str:
+    """SHA-256 of what makes a request the same request (the token is the same by its jti)."""
+    digest = hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def accepted_again(first: Presentation | None, again: Presentation | None) -> bool:
+    """Whether a token already claimed is accepted once more: only as a resend of the very same
+    request, soon after its first presentation. Without a presentation on either side: never."""
+    if first is None or again is None:
+        return False
+    return (
+        again.request_digest == first.request_digest and 0 <= again.at - first.at <= RESEND_WINDOW_S
+    )
+
+
 class ReplayGuard(Protocol):
-    def claim(self, iss: str, jti: str, expires_at: int) -> bool:
-        """Record (iss, jti) until `expires_at` (Unix seconds); False if already recorded."""
+    def claim(
+        self, iss: str, jti: str, expires_at: int, presentation: Presentation | None = None
+    ) -> bool:
+        """Record (iss, jti) until `expires_at` (Unix seconds), with `presentation` when given;
+        False if already recorded, unless `accepted_again(first presentation, presentation)`."""
         ...
 
 
@@ -184,21 +221,34 @@ class ClientAuthenticator:
         audiences = tuple(
             base.rstrip("/") + flask_request.path for base in self.settings.public_base_urls
         )
-        return self.verify(flask_request.headers.get("Authorization"), audiences)
+
+        def digest() -> str:  # read only once the token is verified: no body read for a forger
+            body = flask_request.get_data(cache=True)  # kept for the view that reads it next
+            return request_digest(flask_request.method, flask_request.full_path, body)
+
+        return self.verify(flask_request.headers.get("Authorization"), audiences, digest)
 
     def verify(
-        self, authorization_header: str | None, audience: str | Sequence[str]
+        self,
+        authorization_header: str | None,
+        audience: str | Sequence[str],
+        request_digest: Callable[[], str] | None = None,
     ) -> VerifiedClient:
-        """Verify a token whose `aud` must be `audience` (or one of them)."""
+        """Verify a token whose `aud` must be `audience` (or one of them). `request_digest`, when
+        given, identifies the request that carries the token: the same request sent again soon
+        is accepted with the same token (`accepted_again`)."""
         audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         try:
-            return self._verify(authorization_header, audiences)
+            return self._verify(authorization_header, audiences, request_digest)
         except Unauthorized as refusal:
             log.warning("client authentication refused: %s", refusal.reason)
             raise
 
     def _verify(
-        self, authorization_header: str | None, audiences: tuple[str, ...]
+        self,
+        authorization_header: str | None,
+        audiences: tuple[str, ...],
+        request_digest: Callable[[], str] | None,
     ) -> VerifiedClient:
         token = _bearer_token(authorization_header)
         try:
@@ -245,7 +295,10 @@ class ClientAuthenticator:
 
         expires_at = self._check_claims(claims, client, audiences)
         jti = claims["jti"]
-        if not self._replay_guard.claim(iss, jti, expires_at):
+        presentation = (
+            Presentation(request_digest(), int(self._clock())) if request_digest else None
+        )
+        if not self._replay_guard.claim(iss, jti, expires_at, presentation):
             raise Unauthorized(f"jti-replayed: iss {iss!r}")
         sub = claims.get("sub")
         return VerifiedClient(

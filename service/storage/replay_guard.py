@@ -5,6 +5,11 @@ own memory (`MemoryReplayGuard`) backs it up: every id a process claims is remem
 so that while the store is unreachable a token this process has already accepted is still
 refused (a token replayed to another process during an outage is not: that is the degraded mode,
 logged and counted); the ids accepted meanwhile are written to the store when it answers again.
+
+The store keeps each id with its first presentation (which request carried it, and when): a
+proxy's resend of that very request to another replica is accepted, any other reuse refused
+(`cds_hooks.auth.accepted_again` decides). A process never accepts an id it has claimed itself:
+a proxy resends to another replica, never to the one that had the call.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import Any
 
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cds_hooks.auth import Presentation, accepted_again
 from service.observability import count_replay_guard_degraded
 from service.storage.engine import insert
 from service.storage.schema import jti
@@ -102,21 +109,27 @@ class SharedReplayGuard:
         self._memory_guard = MemoryReplayGuard()
         # Ids accepted from memory alone during an outage: written to the store once it answers,
         # so that a replay to another process is refused from then on.
-        self._unsynced_jti: deque[tuple[str, str, int]] = deque(maxlen=_MAX_UNSYNCED_JTI)
+        self._unsynced_jti: deque[tuple[str, str, int, Presentation | None]] = deque(
+            maxlen=_MAX_UNSYNCED_JTI
+        )
         self._jti_store_retry_at = 0.0
 
-    def claim(self, iss: str, jti_value: str, expires_at: int) -> bool:
-        """Record a client token id until `expires_at` (Unix s); False if seen and unexpired.
+    def claim(
+        self, iss: str, jti_value: str, expires_at: int, presentation: Presentation | None = None
+    ) -> bool:
+        """Record a client token id until `expires_at` (Unix s); False if seen and unexpired,
+        unless `presentation` is a resend of its first one (`accepted_again`).
 
         The store is shared by every process; while it is unreachable, this process's memory
         answers alone (degraded: a replay to another process is not detected), never an error.
         """
         if self._memory_guard.knows(iss, jti_value):
-            # Claimed here before (perhaps during an outage, so unknown to the store): a replay.
+            # Claimed here before (perhaps during an outage, so unknown to the store): a replay,
+            # even of the same request, since a proxy resends to another replica only.
             return False
         if time.monotonic() >= self._jti_store_retry_at:
             try:
-                claimed = self._claim_in_store(iss, jti_value, expires_at)
+                claimed = self._claim_in_store(iss, jti_value, expires_at, presentation)
             except SQLAlchemyError as exc:
                 self._jti_store_retry_at = time.monotonic() + _JTI_STORE_RETRY_S
                 log.warning(
@@ -133,7 +146,7 @@ class SharedReplayGuard:
         count_replay_guard_degraded()
         claimed = self._memory_guard.claim(iss, jti_value, expires_at)
         if claimed:
-            self._unsynced_jti.append((iss, jti_value, int(expires_at)))
+            self._unsynced_jti.append((iss, jti_value, int(expires_at), presentation))
         return claimed
 
     def _sync_jti(self) -> None:
@@ -144,14 +157,17 @@ class SharedReplayGuard:
                 pending.append(self._unsynced_jti.popleft())
             except IndexError:
                 break
-        rows = [{"iss": i, "jti": j, "expires_at": e} for i, j, e in pending]
+        rows = [_row(i, j, e, p) for i, j, e, p in pending]
         try:
             with self._transaction() as connection:
                 connection.execute(insert(self._dialect, jti).on_conflict_do_nothing(), rows)
         except SQLAlchemyError as exc:
             log.warning("token ids of the outage not written: %s", type(exc).__name__)
 
-    def _claim_in_store(self, iss: str, jti_value: str, expires_at: int) -> bool:
+    def _claim_in_store(
+        self, iss: str, jti_value: str, expires_at: int, presentation: Presentation | None
+    ) -> bool:
+        """True for an id new to the store, or the resend of its first request; else False."""
         now = int(time.time())
         with self._transaction() as connection:
             # A row for the same id that has expired no longer protects anything.
@@ -160,13 +176,30 @@ class SharedReplayGuard:
             )
             statement = (
                 insert(self._dialect, jti)
-                .values(iss=iss, jti=jti_value, expires_at=int(expires_at))
+                .values(_row(iss, jti_value, expires_at, presentation))
                 .on_conflict_do_nothing()
                 .returning(jti.c.jti)
             )
-            claimed = len(connection.execute(statement).all()) == 1
+            claimed = len(connection.execute(statement).all()) == 1 or self._resend(
+                connection, iss, jti_value, presentation
+            )
         self._maybe_purge_jti(now)
         return claimed
+
+    @staticmethod
+    def _resend(
+        connection: Connection, iss: str, jti_value: str, presentation: Presentation | None
+    ) -> bool:
+        if presentation is None:
+            return False
+        row = connection.execute(
+            select(jti.c.request_sha256, jti.c.presented_at).where(
+                jti.c.iss == iss, jti.c.jti == jti_value
+            )
+        ).first()
+        if row is None or row.request_sha256 is None or row.presented_at is None:
+            return False  # claimed before this column existed, or without a presentation
+        return accepted_again(Presentation(row.request_sha256, row.presented_at), presentation)
 
     def purge_expired_jti(self, now: int | None = None) -> int:
         now = int(time.time()) if now is None else now
@@ -182,3 +215,14 @@ class SharedReplayGuard:
             self.purge_expired_jti(now)
         except SQLAlchemyError as exc:  # a later purge will catch up
             log.warning("jti purge failed: %s", type(exc).__name__)
+
+
+def _row(iss: str, jti_value: str, expires_at: int, first: Presentation | None) -> dict[str, Any]:
+    """A `jti` row: the id until it expires, and its first presentation when known."""
+    return {
+        "iss": iss,
+        "jti": jti_value,
+        "expires_at": int(expires_at),
+        "request_sha256": first.request_digest if first else None,
+        "presented_at": first.at if first else None,
+    }

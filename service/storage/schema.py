@@ -90,6 +90,9 @@ jti = Table(
     Column("iss", String(500), nullable=False),
     Column("jti", String(255), nullable=False),
     Column("expires_at", BigInteger, nullable=False),  # Unix seconds
+    # Its first presentation (cds_hooks.auth.Presentation): the request's SHA-256 and when.
+    Column("request_sha256", String(64), nullable=True),
+    Column("presented_at", BigInteger, nullable=True),  # Unix seconds
     UniqueConstraint("iss", "jti", name="uq_jti_iss_jti"),
 )
 Index("ix_jti_expires_at", jti.c.expires_at)

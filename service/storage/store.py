@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from cds_hooks.auth import Presentation
 from cds_hooks.feedback import FeedbackItem
 from service.audit_record import AuditCard, AuditRecord
 from service.storage.audit import insert_audits, read_audits
@@ -155,8 +156,10 @@ class Store:
 
     # Replay guard (cds_hooks.auth.ReplayGuard) --------------------------------------------
 
-    def claim(self, iss: str, jti: str, expires_at: int) -> bool:
-        return self.replay_guard.claim(iss, jti, expires_at)
+    def claim(
+        self, iss: str, jti: str, expires_at: int, presentation: Presentation | None = None
+    ) -> bool:
+        return self.replay_guard.claim(iss, jti, expires_at, presentation)
 
     def purge_expired_jti(self, now: int | None = None) -> int:
         return self.replay_guard.purge_expired_jti(now)

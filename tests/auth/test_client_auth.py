@@ -40,6 +40,13 @@ EHR = "https://ehr.example.org"
 JKU = "https://ehr.example.org/.well-known/jwks.json"
 
 
+def flask_like(path: str, headers: dict[str, str]) -> SimpleNamespace:
+    """What the authenticator reads of a Flask request (a GET: no body)."""
+    return SimpleNamespace(
+        method="GET", path=path, full_path=f"{path}?", headers=headers, get_data=lambda cache: b""
+    )
+
+
 @pytest.fixture(scope="module")
 def ec_key() -> KeyPair:
     return es384_key()
@@ -354,20 +361,20 @@ def test_jwks_fetch_failure_is_a_refusal_not_a_crash(tmp_path):
 def test_not_required_accepts_a_call_without_a_token(tmp_path, ec_key):
     authenticator = make_authenticator(tmp_path, ec_key, required=False)
 
-    request = SimpleNamespace(path="/cds-services", headers={})
+    request = flask_like(path="/cds-services", headers={})
     assert authenticator(request) is None
 
 
 def test_not_required_still_verifies_a_token_that_is_presented(tmp_path, ec_key):
     authenticator = make_authenticator(tmp_path, ec_key, required=False)
     forged = sign(es384_key("other"), claims(EHR))
-    request = SimpleNamespace(path="/cds-services", headers={"Authorization": f"Bearer {forged}"})
+    request = flask_like(path="/cds-services", headers={"Authorization": f"Bearer {forged}"})
     with pytest.raises(Unauthorized):
         authenticator(request)
 
 
 def test_flask_request_audience_is_public_base_url_plus_path(authenticator, ec_key):
-    request = SimpleNamespace(
+    request = flask_like(
         path="/cds-services/cementoplasty-order-select",
         headers={"Authorization": f"Bearer {sign(ec_key, claims(EHR))}"},
     )
@@ -478,7 +485,7 @@ def test_aud_may_be_any_public_base_url_plus_the_path(tmp_path, ec_key):
         tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
     )
     for base in ("http://127.0.0.1:8080", "http://localhost:8080"):
-        request = SimpleNamespace(
+        request = flask_like(
             path="/cds-services",
             headers={
                 "Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=base + '/cds-services'))}"
@@ -492,7 +499,7 @@ def test_aud_of_a_base_url_not_configured_is_refused(tmp_path, ec_key):
         tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
     )
     aud = "http://0.0.0.0:8080/cds-services"
-    request = SimpleNamespace(
+    request = flask_like(
         path="/cds-services",
         headers={"Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=aud))}"},
     )
@@ -506,7 +513,7 @@ def test_aud_of_another_path_on_a_configured_base_is_refused(tmp_path, ec_key):
         tmp_path, ec_key, public_base_urls=("http://127.0.0.1:8080", "http://localhost:8080")
     )
     aud = "http://localhost:8080/cds-services/cementoplasty-order-sign"
-    request = SimpleNamespace(
+    request = flask_like(
         path="/cds-services/cementoplasty-order-select",
         headers={"Authorization": f"Bearer {sign(ec_key, claims(EHR, aud=aud))}"},
     )

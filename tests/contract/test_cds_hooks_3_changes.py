@@ -25,6 +25,7 @@ import pytest
 import responses
 from cryptography.hazmat.primitives.asymmetric import ec
 from responses import matchers
+from support.auth_tokens import MemoryReplayGuard
 from support.fhir_builders import searchset
 from support.shared_data import shared_path
 
@@ -335,17 +336,9 @@ def test_a_client_rotating_keys_behind_its_jku_is_followed() -> None:
         public_base_urls=("https://cds.example",), clients=(TrustedClient(iss=iss, jku=(jku,)),)
     )
 
-    class Replay:
-        def __init__(self) -> None:
-            self.seen: set[tuple[str, str]] = set()
-
-        def claim(self, iss: str, jti: str, expires_at: int) -> bool:
-            if (iss, jti) in self.seen:
-                return False
-            self.seen.add((iss, jti))
-            return True
-
-    authenticator = ClientAuthenticator(settings, Replay(), fetch_jwks=fetch, clock=lambda: now[0])
+    authenticator = ClientAuthenticator(
+        settings, MemoryReplayGuard(), fetch_jwks=fetch, clock=lambda: now[0]
+    )
     authenticator.verify(f"Bearer {token('old')}", url)
     keys["new"] = ec.generate_private_key(ec.SECP384R1())  # the client rotates
     now[0] += 61

@@ -61,7 +61,7 @@ class MemoryReplayGuard:
     def __init__(self) -> None:
         self.seen: set[tuple[str, str]] = set()
 
-    def claim(self, iss: str, jti: str, expires_at: int) -> bool:
+    def claim(self, iss: str, jti: str, expires_at: int, presentation: object = None) -> bool:
         if (iss, jti) in self.seen:
             return False
         self.seen.add((iss, jti))

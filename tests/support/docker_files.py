@@ -154,15 +154,22 @@ def loopback_nginx_conf(
 
 
 def loopback_service_config(
-    text: str, *, public_base_url: str, store_url: str, data_dir: Path
+    text: str,
+    *,
+    public_base_url: str,
+    store_url: str,
+    data_dir: Path,
+    client_iss: str,
+    client_jwks: Path,
 ) -> str:
     """docker/config.toml for one loopback instance, and only this changed:
 
     * `public_base_url` -> nginx's loopback URL;
     * `[store] url` -> the private PostgreSQL cluster (compose: the `db` service);
     * `/data` (the instance's volume in compose) -> the instance's own data folder;
-    * `[auth] required = true` -> `false`: the file as shipped trusts no client and refuses to
-      start (client authentication is the auth suite's subject, not this one's).
+    * one `[[auth.clients]]` table appended, as the file's comment says to: the test's client,
+      its JWK Set in `client_jwks` (auth stays required, as shipped: the EHR's calls are signed,
+      and nginx's resend of a call to the other replica carries the same token).
     """
     config = read_config_text(text)
     text = substitute_once(text, json.dumps(config["public_base_url"]), json.dumps(public_base_url))
@@ -172,7 +179,13 @@ def loopback_service_config(
     text = substitute_once(
         text, json.dumps(spool), json.dumps(str(data_dir / spool[len("/data/") :]))
     )
-    return substitute_once(text, "required = true", "required = false")
+    assert config["auth"]["required"] is True and "clients" not in config["auth"]
+    client = (
+        "[[auth.clients]]\n"
+        f"iss = {json.dumps(client_iss)}\n"
+        f"jwks_file = {json.dumps(str(client_jwks))}\n"
+    )
+    return text.rstrip("\n") + "\n\n" + client
 
 
 def read_config_text(text: str) -> dict[str, Any]:

@@ -211,13 +211,21 @@ def feedback_item(card_uuid: str, outcome: str) -> dict[str, Any]:
 
 
 def post_json(
-    session: requests.Session | None, url: str, body: Any, timeout: float = 10.0
+    session: requests.Session | None,
+    url: str,
+    body: Any,
+    timeout: float = 10.0,
+    headers: dict[str, str] | None = None,
 ) -> requests.Response:
     sender = session or requests
     return sender.post(
         url,
         data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **(headers or {}),
+        },
         timeout=timeout,
     )
 

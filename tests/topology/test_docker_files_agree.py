@@ -18,6 +18,7 @@ from support.docker_files import (
     nginx_upstreams,
     read_compose,
     read_config,
+    read_config_text,
     read_dockerfile,
 )
 
@@ -136,6 +137,12 @@ def test_the_loopback_substitutions_change_only_what_they_document(tmp_path) -> 
         public_base_url="http://127.0.0.1:18100",
         store_url="postgresql://x/y",
         data_dir=tmp_path,
+        client_iss="https://ehr.example.org",
+        client_jwks=tmp_path / "ehr.json",
     )
     changed = set(loopback.splitlines()) - set(text.splitlines())
-    assert len(changed) == 4, changed
+    assert len(changed) == 6, changed  # 3 substituted lines, the client's table of 3
+    assert read_config_text(loopback)["auth"] == {
+        "required": True,
+        "clients": [{"iss": "https://ehr.example.org", "jwks_file": str(tmp_path / "ehr.json")}],
+    }
