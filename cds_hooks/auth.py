@@ -14,10 +14,10 @@ private key. A token is accepted only when all of these hold:
 * `exp` in the future, `iat` not in the future (both with clock skew), `exp - iat` at most
   the configured maximum lifetime;
 * `jti` never seen before during the token's lifetime, across every worker and instance (the
-  `ReplayGuard`, implemented by the shared store), unless this is the very same request sent
-  again (same method, path and body) within `RESEND_WINDOW_S` of its first presentation: a
-  proxy resends a call to another replica when the first died before answering
-  (docker/nginx.conf), and that resend is not a replay;
+  `ReplayGuard`, implemented by the shared store), unless this is a hook call's very same
+  request sent again (same path, query, Accept-Language and body) within `RESEND_WINDOW_S` of its
+  first presentation, once, to another process: a proxy resends a call to another replica when
+  the first died before answering (docker/nginx.conf), and that resend is not a replay;
 * `tenant` equals the client's configured tenant when one is configured.
 
 A refusal raises `Unauthorized(reason)`: the reason is for the log (it never contains the
@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -56,9 +57,12 @@ MAX_JTI_CHARS = 255
 MAX_JWKS_BYTES = 256 * 1024
 
 
-# How long after a token's first presentation the very same request may bring it again: nginx
-# resends at once when a replica's connection fails, or after its 15 s read timeout.
+# How long before or after a token's first presentation the very same request may bring it again
+# (either way: the replicas' clocks may differ): nginx resends at once when a replica's connection
+# fails, or after its 15 s read timeout.
 RESEND_WINDOW_S = 30
+# The one route a proxy resends with its token: a hook call (docker/nginx.conf's `location`).
+HOOK_CALL_PATH = re.compile(r"/cds-services/[^/]+")
 
 
 @dataclass(frozen=True)
@@ -69,20 +73,23 @@ class Presentation:
     at: int
 
 
-def request_digest(method: str, path: str, body: bytes) -> str:
-    """SHA-256 of what makes a request the same request (the token is the same by its jti)."""
-    digest = hashlib.sha256(method.encode() + b"\0" + path.encode() + b"\0")
-    digest.update(body)
+def request_digest(*parts: bytes) -> str:
+    """SHA-256 of the parts that make a request the same request, each prefixed by its length
+    (so that no two different lists of parts give the same input)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 
 
 def accepted_again(first: Presentation | None, again: Presentation | None) -> bool:
-    """Whether a token already claimed is accepted once more: only as a resend of the very same
-    request, soon after its first presentation. Without a presentation on either side: never."""
+    """Whether a token already claimed may be accepted once more: only as a resend of the very
+    same request, near its first presentation. Without a presentation on either side: never.
+    (The store accepts it once at most: `ReplayGuard.claim`.)"""
     if first is None or again is None:
         return False
     return (
-        again.request_digest == first.request_digest and 0 <= again.at - first.at <= RESEND_WINDOW_S
+        again.request_digest == first.request_digest and abs(again.at - first.at) <= RESEND_WINDOW_S
     )
 
 
@@ -91,7 +98,9 @@ class ReplayGuard(Protocol):
         self, iss: str, jti: str, expires_at: int, presentation: Presentation | None = None
     ) -> bool:
         """Record (iss, jti) until `expires_at` (Unix seconds), with `presentation` when given;
-        False if already recorded, unless `accepted_again(first presentation, presentation)`."""
+        False if already recorded, unless `accepted_again(first presentation, presentation)`
+        and it was not accepted again before: one resend at most, by another process than the
+        one that claimed it."""
         ...
 
 
@@ -223,10 +232,21 @@ class ClientAuthenticator:
         )
 
         def digest() -> str:  # read only once the token is verified: no body read for a forger
-            body = flask_request.get_data(cache=True)  # kept for the view that reads it next
-            return request_digest(flask_request.method, flask_request.full_path, body)
+            return request_digest(
+                flask_request.path.encode("utf-8", "surrogatepass"),
+                flask_request.query_string,  # raw bytes: any byte, no decoding to fail
+                flask_request.headers.get("Accept-Language", "").encode(),  # the cards' language
+                flask_request.get_data(cache=True),  # kept for the view that reads it next
+            )
 
-        return self.verify(flask_request.headers.get("Authorization"), audiences, digest)
+        resendable = flask_request.method == "POST" and bool(
+            HOOK_CALL_PATH.fullmatch(flask_request.path)
+        )
+        return self.verify(
+            flask_request.headers.get("Authorization"),
+            audiences,
+            digest if resendable else None,
+        )
 
     def verify(
         self,
@@ -234,9 +254,9 @@ class ClientAuthenticator:
         audience: str | Sequence[str],
         request_digest: Callable[[], str] | None = None,
     ) -> VerifiedClient:
-        """Verify a token whose `aud` must be `audience` (or one of them). `request_digest`, when
-        given, identifies the request that carries the token: the same request sent again soon
-        is accepted with the same token (`accepted_again`)."""
+        """Verify a token whose `aud` must be `audience` (or one of them). `request_digest`, given
+        for a hook call only, identifies the request that carries the token: the same request
+        sent again soon is accepted once more with the same token (`accepted_again`)."""
         audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         try:
             return self._verify(authorization_header, audiences, request_digest)

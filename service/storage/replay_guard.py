@@ -7,9 +7,11 @@ refused (a token replayed to another process during an outage is not: that is th
 logged and counted); the ids accepted meanwhile are written to the store when it answers again.
 
 The store keeps each id with its first presentation (which request carried it, and when): a
-proxy's resend of that very request to another replica is accepted, any other reuse refused
-(`cds_hooks.auth.accepted_again` decides). A process never accepts an id it has claimed itself:
-a proxy resends to another replica, never to the one that had the call.
+proxy's resend of that very request to another replica is accepted once, any other reuse refused
+(`cds_hooks.auth.accepted_again` decides what is a resend; the store's row, that it comes once).
+A process never accepts an id it has claimed itself: a proxy resends to another replica, never
+to the one that had the call. Ids claimed during an outage are written to the store with their
+presentation, so their one resend stays possible once it answers.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks.auth import Presentation, accepted_again
@@ -190,16 +192,23 @@ class SharedReplayGuard:
     def _resend(
         connection: Connection, iss: str, jti_value: str, presentation: Presentation | None
     ) -> bool:
+        """Accept `presentation` as the one resend of the id's first request, if it is one and
+        none was accepted before. The UPDATE's condition makes "once" hold between replicas: of
+        two at once, one updates the row, the other finds it resent."""
         if presentation is None:
             return False
+        key = (jti.c.iss == iss, jti.c.jti == jti_value)
         row = connection.execute(
-            select(jti.c.request_sha256, jti.c.presented_at).where(
-                jti.c.iss == iss, jti.c.jti == jti_value
-            )
+            select(jti.c.request_sha256, jti.c.presented_at).where(*key)
         ).first()
         if row is None or row.request_sha256 is None or row.presented_at is None:
             return False  # claimed before this column existed, or without a presentation
-        return accepted_again(Presentation(row.request_sha256, row.presented_at), presentation)
+        if not accepted_again(Presentation(row.request_sha256, row.presented_at), presentation):
+            return False
+        resent = connection.execute(
+            update(jti).where(*key, jti.c.resent_at.is_(None)).values(resent_at=presentation.at)
+        )
+        return resent.rowcount == 1
 
     def purge_expired_jti(self, now: int | None = None) -> int:
         now = int(time.time()) if now is None else now

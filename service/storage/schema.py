@@ -93,6 +93,7 @@ jti = Table(
     # Its first presentation (cds_hooks.auth.Presentation): the request's SHA-256 and when.
     Column("request_sha256", String(64), nullable=True),
     Column("presented_at", BigInteger, nullable=True),  # Unix seconds
+    Column("resent_at", BigInteger, nullable=True),  # when its one resend was accepted
     UniqueConstraint("iss", "jti", name="uq_jti_iss_jti"),
 )
 Index("ix_jti_expires_at", jti.c.expires_at)

@@ -7,7 +7,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support.auth_tokens import KeyPair, MemoryReplayGuard, claims, es384_key, sign, write_jwks
+from support.auth_tokens import (
+    KeyPair,
+    MemoryReplayGuard,
+    claims,
+    es384_key,
+    flask_like,
+    sign,
+    write_jwks,
+)
 from support.shared_data import shared_path
 
 from cds_hooks.auth import ClientAuthenticator
@@ -102,8 +110,6 @@ def test_production_configuration_without_clients_refuses_the_sandbox(sandbox_li
 
 
 def test_authenticate_hook_counts_refusals():
-    from types import SimpleNamespace
-
     from prometheus_client import REGISTRY
 
     from service.auth_setup import build_authenticate
@@ -113,7 +119,7 @@ def test_authenticate_hook_counts_refusals():
 
     authenticate = build_authenticate(Config(), MemoryReplayGuard())
     config = Config()
-    request = SimpleNamespace(
+    request = flask_like(
         path="/cds-services",
         headers={
             "Authorization": "Bearer "

@@ -8,7 +8,6 @@ import hmac
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -21,6 +20,7 @@ from support.auth_tokens import (
     MemoryReplayGuard,
     claims,
     es384_key,
+    flask_like,
     rs384_key,
     sign,
     write_jwks,
@@ -38,13 +38,6 @@ from cds_hooks.errors import Unauthorized
 
 EHR = "https://ehr.example.org"
 JKU = "https://ehr.example.org/.well-known/jwks.json"
-
-
-def flask_like(path: str, headers: dict[str, str]) -> SimpleNamespace:
-    """What the authenticator reads of a Flask request (a GET: no body)."""
-    return SimpleNamespace(
-        method="GET", path=path, full_path=f"{path}?", headers=headers, get_data=lambda cache: b""
-    )
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -66,3 +67,10 @@ class MemoryReplayGuard:
             return False
         self.seen.add((iss, jti))
         return True
+
+
+def flask_like(path: str, headers: dict[str, str]) -> SimpleNamespace:
+    """What the authenticator reads of a Flask request, for a GET (no body, no query)."""
+    return SimpleNamespace(
+        method="GET", path=path, query_string=b"", headers=headers, get_data=lambda cache: b""
+    )

@@ -1,7 +1,8 @@
 """Token ids keep their first presentation: a proxy's resend of the same request is no replay.
 
-Two nullable columns: ids claimed before this revision have none, and are never accepted
-again (the reading of a replay guard that knows less).
+Nullable columns: ids claimed before this revision have no presentation, and are never accepted
+again (the reading of a replay guard that knows less); `resent_at` is set when the one resend
+allowed is accepted.
 
 Revision ID: 0003
 Revises: 0002
@@ -22,8 +23,10 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("jti", sa.Column("request_sha256", sa.String(64), nullable=True))
     op.add_column("jti", sa.Column("presented_at", sa.BigInteger, nullable=True))
+    op.add_column("jti", sa.Column("resent_at", sa.BigInteger, nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("jti", "resent_at")
     op.drop_column("jti", "presented_at")
     op.drop_column("jti", "request_sha256")
