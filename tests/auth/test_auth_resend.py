@@ -164,3 +164,16 @@ def test_an_id_claimed_without_a_presentation_is_never_accepted_again(store_url)
     finally:
         first.close()
         second.close()
+
+
+def test_a_query_string_that_is_not_utf_8_is_no_error(replicas, key) -> None:
+    # The digest reads the raw query bytes: decoding them (Werkzeug's full_path) made a 500.
+    first, _, _ = replicas
+    token = sign(key, claims(EHR, aud=BASE + PATH))
+    answer = first.post(
+        PATH,
+        environ_overrides={"QUERY_STRING": "x=\xff"},  # WSGI: the byte 0xFF, as latin-1
+        data=FIXTURE.read_bytes(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 200
