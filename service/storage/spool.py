@@ -301,12 +301,13 @@ class AuditSpool:
                     with contextlib.suppress(OSError):
                         self._path.unlink()
                 else:
-                    # An append written but not yet fsynced by its thread (`_sync`) is flushed
-                    # here: that thread then finds it covered.
                     self._file.flush()
                     os.fsync(self._file.fileno())
-                    self._synced = self._appended
-                    self._synced_changed.notify_all()
+                # An append written but not yet fsynced by its thread (`_sync`) is now durable:
+                # fsynced just above, or already in the store (the file was emptied after its
+                # replay). That thread finds it covered instead of a closed file.
+                self._synced = self._appended
+                self._synced_changed.notify_all()
                 self._file.close()
                 self._file = None
 

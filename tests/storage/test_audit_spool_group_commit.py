@@ -102,3 +102,21 @@ def test_concurrent_appends_share_fsyncs_and_each_returns_durable(
         # One fsync an append before group commit: 320 here; about 100 with it.
         assert witness.calls < appends / 2, f"{witness.calls} fsyncs for {appends} appends"
     assert len({r.hook_instance for r in store.audit_records()}) == appends
+
+
+def test_an_append_replayed_and_closed_before_its_fsync_returns_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At exit the writer replays the spool and closes it; a request thread may be between its
+    write and its fsync. Its line is in the store by then, the file emptied: the fsync it waits
+    for is no longer needed (it used to fail an assertion: the file was gone)."""
+    store = Store("sqlite://")
+    spool = AuditSpool(tmp_path / "spool", "sqlite://", max_bytes=1 << 20)
+    waiting: list[int] = []
+    real_sync = spool._sync
+    monkeypatch.setattr(spool, "_sync", waiting.append)  # the thread, paused before its fsync
+    assert spool.append([record(1, hook_instance="paused")]) == 1
+    assert spool.replay(store.record_audits) == 1  # the writer's last replay empties the file
+    spool.close()
+    real_sync(waiting[0])  # the thread goes on: returns, its record is kept
+    assert [r.hook_instance for r in store.audit_records()] == ["paused"]
