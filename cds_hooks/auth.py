@@ -252,14 +252,14 @@ class ClientAuthenticator:
         self,
         authorization_header: str | None,
         audience: str | Sequence[str],
-        request_digest: Callable[[], str] | None = None,
+        digest_of_request: Callable[[], str] | None = None,
     ) -> VerifiedClient:
-        """Verify a token whose `aud` must be `audience` (or one of them). `request_digest`, given
-        for a hook call only, identifies the request that carries the token: the same request
-        sent again soon is accepted once more with the same token (`accepted_again`)."""
+        """Verify a token whose `aud` must be `audience` (or one of them). `digest_of_request`,
+        given for a hook call only, identifies the request that carries the token: the same
+        request sent again soon is accepted once more with the same token (`accepted_again`)."""
         audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         try:
-            return self._verify(authorization_header, audiences, request_digest)
+            return self._verify(authorization_header, audiences, digest_of_request)
         except Unauthorized as refusal:
             log.warning("client authentication refused: %s", refusal.reason)
             raise
@@ -268,7 +268,7 @@ class ClientAuthenticator:
         self,
         authorization_header: str | None,
         audiences: tuple[str, ...],
-        request_digest: Callable[[], str] | None,
+        digest_of_request: Callable[[], str] | None,
     ) -> VerifiedClient:
         token = _bearer_token(authorization_header)
         try:
@@ -316,7 +316,7 @@ class ClientAuthenticator:
         expires_at = self._check_claims(claims, client, audiences)
         jti = claims["jti"]
         presentation = (
-            Presentation(request_digest(), int(self._clock())) if request_digest else None
+            Presentation(digest_of_request(), int(self._clock())) if digest_of_request else None
         )
         if not self._replay_guard.claim(iss, jti, expires_at, presentation):
             raise Unauthorized(f"jti-replayed: iss {iss!r}")
