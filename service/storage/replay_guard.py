@@ -120,7 +120,7 @@ class SharedReplayGuard:
         self, iss: str, jti_value: str, expires_at: int, presentation: Presentation | None = None
     ) -> bool:
         """Record a client token id until `expires_at` (Unix s); False if seen and unexpired,
-        unless `presentation` is a resend of its first one (`accepted_again`).
+        unless `presentation` is the one resend of its first request (`_resend`).
 
         The store is shared by every process; while it is unreachable, this process's memory
         answers alone (degraded: a replay to another process is not detected), never an error.
