@@ -130,7 +130,7 @@ class AuditSpool:
         return if it covered them, or one of them starts the next fsync for all the rest. (With
         a plain lock around the fsync instead, a thread already covered could only find out
         once it got the lock, so it often waited behind the next fsync too: 180 fsyncs for 320
-        appends of 8 threads, against ~90 now; tests/storage/test_audit_spool_group_commit.py.)
+        appends of 8 threads, against 79 now; tests/storage/test_audit_spool_group_commit.py.)
 
         The current file is the right one to flush even if `_rotate` or the truncation replaced
         or emptied the file an earlier append went to: both run only once those lines are in the

@@ -172,6 +172,11 @@ class Nginx:
             stop_process(self.process)
 
 
+def signed(key: KeyPair, url: str) -> dict[str, str]:
+    """The headers of a call the EHR signs: a fresh token for `url`, as CDS Hooks asks."""
+    return {"Authorization": f"Bearer {sign(key, claims(EHR, aud=url))}"}
+
+
 @dataclass
 class Call:
     kind: str  # "hook" or "feedback"
@@ -206,12 +211,9 @@ class Traffic:
         assert not any(thread.is_alive() for thread in self.threads)
 
     def _send(self, session: requests.Session, kind: str, url: str, body: object, key: str) -> None:
-        token = sign(self.key, claims(EHR, aud=url))
         started = time.monotonic()
         try:
-            response = post_json(
-                session, url, body, timeout=30, headers={"Authorization": f"Bearer {token}"}
-            )
+            response = post_json(session, url, body, timeout=30, headers=signed(self.key, url))
             status, retry_after = response.status_code, bool(response.headers.get("Retry-After"))
         except requests.RequestException:
             status, retry_after = -1, False
@@ -488,8 +490,7 @@ def test_a_hook_call_nginx_resends_after_its_replica_died_is_answered(topology: 
         statuses = []
         for _ in range(6):  # round robin: every other call reaches the dying replica first
             request = with_new_instance(small_request())
-            token = sign(topology.key, claims(EHR, aud=url))
-            answer = post_json(None, url, request, headers={"Authorization": f"Bearer {token}"})
+            answer = post_json(None, url, request, headers=signed(topology.key, url))
             statuses.append(answer.status_code)
     finally:
         dying.close()
